@@ -1,0 +1,97 @@
+"""Shared fixtures: each test gets its own workspace and a clean tracklog and logging state."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import pytest
+
+import tracklog
+from tracklog import _context, _diag, workspace as _workspace_mod
+
+_TRACKLOG_ENV = [k for k in os.environ if k.startswith(("TRACKLOG_", "MLFLOW_", "OTEL_"))]
+
+
+def _end_everything() -> None:
+    for run in list(_context._started):
+        try:
+            run.complete()
+        except Exception:
+            pass
+    for core in _workspace_mod._all_cores():
+        try:
+            if core._pipeline is not None:
+                core._pipeline.close(timeout=10)
+            core.store.close()
+        except Exception:
+            pass
+    _workspace_mod._cores.clear()
+    _context._stack.clear()
+    _context._started.clear()
+    _context._auto_run = None
+    _context._env_run = None
+    _context._env_run_key = None
+    _context._uncaught = None
+    _context._default_experiment = "Default"
+    _workspace_mod._default_location = None
+    _diag.reset_warnings()
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(tmp_path, monkeypatch):
+    """Every test: a fresh cwd and workspace, no leftover runs, root logger restored."""
+    for key in list(os.environ):
+        if key.startswith(("TRACKLOG_", "MLFLOW_", "OTEL_")) or key in ("RANK", "LOCAL_RANK"):
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.chdir(tmp_path)
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    tracklog_logger = logging.getLogger("tracklog")
+    saved_tl = (tracklog_logger.handlers[:], tracklog_logger.level, tracklog_logger.propagate)
+    _end_everything()
+    yield
+    _end_everything()
+    for handler in root.handlers[:]:
+        if handler not in saved_handlers:
+            root.removeHandler(handler)
+            try:
+                handler.close()
+            except Exception:
+                pass
+    root.handlers[:] = saved_handlers
+    root.setLevel(saved_level)
+    tracklog_logger.handlers[:], tracklog_logger.level, tracklog_logger.propagate = saved_tl
+
+
+@pytest.fixture
+def workspace(tmp_path) -> tracklog.Workspace:
+    """A fresh embedded workspace under the test's temporary folder."""
+    return tracklog.Workspace(tmp_path / "ws")
+
+
+@pytest.fixture
+def experiment(workspace) -> tracklog.Experiment:
+    return tracklog.Experiment(workspace, "test-exp")
+
+
+@pytest.fixture
+def run(experiment):
+    """A live run, completed after the test if still open."""
+    run = experiment.start_logging("test-run")
+    yield run
+    if not run._state.closed:
+        run.complete()
+
+
+def python_env(**extra: str) -> dict[str, str]:
+    """The environment for a child Python that imports this checkout's tracklog."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKLOG_")}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra)
+    return env
+
+
+PYTHON = sys.executable

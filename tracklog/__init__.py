@@ -1,0 +1,64 @@
+"""tracklog: the logging your Python programs already do, as experiment-run records."""
+
+from __future__ import annotations
+
+from ._errors import (
+    ActiveRunError,
+    ExperimentNotFoundError,
+    InvalidNameError,
+    ParamConflictError,
+    RunClosedError,
+    RunNotFoundError,
+    TracklogError,
+    WorkspaceError,
+)
+from ._event import Event
+from ._fluent import (
+    active_run,
+    end_run,
+    get_tracking_uri,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    set_experiment,
+    set_tag,
+    set_tags,
+    set_tracking_uri,
+    start_run,
+)
+from ._types import MetricPoint, RunInfo
+from .run import Run
+from .workspace import Experiment, Workspace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActiveRunError",
+    "Event",
+    "Experiment",
+    "ExperimentNotFoundError",
+    "InvalidNameError",
+    "MetricPoint",
+    "ParamConflictError",
+    "Run",
+    "RunClosedError",
+    "RunInfo",
+    "RunNotFoundError",
+    "TracklogError",
+    "Workspace",
+    "WorkspaceError",
+    "__version__",
+    "active_run",
+    "end_run",
+    "get_tracking_uri",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
+]

@@ -1,0 +1,38 @@
+"""Names of files inside a run: checked so nothing escapes the run's folder."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+
+from ._errors import InvalidNameError
+
+
+def check_file_name(name: str) -> str:
+    """Return ``name`` as a clean relative POSIX path or raise InvalidNameError."""
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidNameError("a file name in the run is required, e.g. 'outputs/model.pt'")
+    if "\x00" in name:
+        raise InvalidNameError(f"file name {name!r} contains a NUL character")
+    unified = name.replace("\\", "/")
+    if unified.startswith("/") or posixpath.isabs(unified) or (len(unified) > 1 and unified[1] == ":"):
+        raise InvalidNameError(
+            f"file name {name!r} is absolute; give a name relative to the run, e.g. 'outputs/x.txt'"
+        )
+    parts = [p for p in unified.split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise InvalidNameError(f"file name {name!r} contains '..'; names must stay inside the run")
+    if not parts:
+        raise InvalidNameError(f"file name {name!r} names no file")
+    return "/".join(parts)
+
+
+def join_inside(root: str, name: str) -> str:
+    """The path of ``name`` under ``root``, refusing symlinks that lead outside it."""
+    clean = check_file_name(name)
+    path = os.path.join(root, *clean.split("/"))
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    if real != real_root and not real.startswith(real_root + os.sep):
+        raise InvalidNameError(f"file name {name!r} leads outside the run's folder")
+    return path

@@ -1,0 +1,128 @@
+"""RunHandler: a stdlib ``logging.Handler`` that turns records into run data and log lines."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from .. import _context, _diag
+from .._conventions import convention_events, has_conventions
+from .._event import LOG, Event
+
+if TYPE_CHECKING:
+    from ..run import Run
+
+__all__ = ["RunHandler"]
+
+# LogRecord attributes that are not the user's extra fields.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+class RunHandler(logging.Handler):
+    """Send log records to a run: every record to ``logs/<filename>``, and the
+    ``metric``/``metrics``/``tag(s)``/``param(s)`` fields of ``extra=`` to the
+    run's metrics, tags and params.
+
+    With ``run=None`` each record goes to the current run (``Run.get_context()``).
+    ``extras=True`` also keeps the record's other ``extra=`` fields in the log line.
+    """
+
+    def __init__(
+        self,
+        run: Run | None = None,
+        level: int | str = logging.NOTSET,
+        filename: str = "python.log",
+        extras: bool = True,
+    ) -> None:
+        super().__init__(level)
+        from .._paths import check_file_name
+
+        self.run = run
+        self.filename = check_file_name(filename)
+        self.extras = extras
+
+    def _target(self) -> Run | None:
+        run = self.run
+        if run is not None:
+            return run
+        # Inside tracklog's own handling (the writer thread), never start a run.
+        return _context.current_run(create=not _diag.inside())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            run = self._target()
+            if run is None:
+                return
+            fields = record.__dict__
+            events = None
+            if not _diag.inside() and has_conventions(fields):
+                with _diag.handling():
+                    if run._state.closed:
+                        _diag.warn_once(
+                            ("closed", run.id),
+                            "tracklog: run %s has ended; metrics, tags and params of later "
+                            "records are not recorded (the records still go to its log file)",
+                            run.id,
+                        )
+                    else:
+                        events = convention_events(run, fields, record.created)
+            attrs = self._attrs(record, fields)
+            log_event = Event(
+                run.id, LOG, self.filename, None, None, record.created,
+                record.levelno, record.name, record.getMessage(), attrs,
+            )
+            pipeline = run._core.pipeline
+            if events:
+                events.append(log_event)
+                pipeline.put_many(events)
+            else:
+                pipeline.put(log_event)
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+    def _attrs(self, record: logging.LogRecord, fields: dict) -> dict | None:  # type: ignore[type-arg]
+        attrs = None
+        if record.exc_info:
+            # Formatted here: the traceback's frames change once the caller moves on.
+            if not record.exc_text:
+                record.exc_text = self._formatter().formatException(record.exc_info)
+        if record.exc_text:
+            attrs = {"exc_text": record.exc_text}
+        if record.stack_info:
+            attrs = attrs or {}
+            attrs["stack_info"] = record.stack_info
+        if self.extras and len(fields) > len(_STANDARD):
+            extra = {k: v for k, v in fields.items() if k not in _STANDARD}
+            if extra:
+                attrs = attrs or {}
+                attrs["extra"] = extra  # JSON-encoded on the writer thread
+        return attrs
+
+    def _formatter(self) -> logging.Formatter:
+        return self.formatter or _DEFAULT_FORMATTER
+
+    def flush(self) -> None:
+        """Wait until the records handled so far are in the run (logging.shutdown calls this)."""
+        try:
+            run = self.run or _context.current_run(create=False)
+            if run is not None and run._core.has_pipeline():
+                run._core.flush(timeout=30.0)
+        except Exception:
+            _diag.logger.debug("tracklog: RunHandler.flush failed", exc_info=True)
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            super().close()
+
+    def __repr__(self) -> str:
+        level = logging.getLevelName(self.level)
+        target = self.run.id if self.run is not None else "current run"
+        return f"<RunHandler {target} ({level})>"
+
+
+_DEFAULT_FORMATTER = logging.Formatter()
+

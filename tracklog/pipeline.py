@@ -1,0 +1,276 @@
+"""Events in, sinks out: the one pipeline every source feeds and every sink drains.
+
+The caller's side only appends an :class:`~tracklog._event.Event` to a deque. A
+background writer thread drains it in batches and hands each batch to every
+sink. When the deque holds ``capacity`` events the caller waits for the writer
+(backpressure): events are never dropped on the way to the sinks.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from typing import Callable, Iterable, Protocol, Sequence
+
+from . import _config, _diag
+from ._event import Event
+
+__all__ = ["Pipeline", "Sink"]
+
+
+class Sink(Protocol):
+    """Where batches of events go: the run store, OTLP, ...
+
+    ``write`` is called on the writer thread only. A sink that wants the writer
+    to retry a batch raises :class:`RetryLater`; any other exception is logged
+    and the batch is offered again event by event, so one bad event cannot hold
+    back the others.
+    """
+
+    def write(self, events: Sequence[Event]) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class RetryLater(Exception):
+    """Raised by a sink whose backend is momentarily unavailable (locked, down)."""
+
+
+class _FlushMarker:
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+_pipelines: weakref.WeakSet[Pipeline] = weakref.WeakSet()
+
+
+class Pipeline:
+    """A bounded queue of events and the writer thread that drains it into sinks."""
+
+    def __init__(
+        self,
+        sinks: Iterable[Sink],
+        *,
+        capacity: int | None = None,
+        batch_size: int = 10_000,
+        interval: float | None = None,
+        on_tick: Callable[[], None] | None = None,
+        name: str = "tracklog-writer",
+    ) -> None:
+        self._sinks: list[Sink] = list(sinks)
+        self._capacity = capacity or _config.queue_capacity()
+        self._batch_size = batch_size
+        self._interval = interval or _config.flush_interval()
+        self._on_tick = on_tick
+        self._name = name
+        self._closed = False
+        self._init_state()
+        _pipelines.add(self)
+
+    def _init_state(self) -> None:
+        self._q: deque[object] = deque()
+        self._wake = threading.Event()
+        self._space = threading.Condition(threading.Lock())
+        self._waiters = 0
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        # The first put after creation or fork starts the writer (see _kick).
+        self._kick_at = 0
+
+    # -- the caller's side -------------------------------------------------
+
+    def put(self, event: Event) -> None:
+        """Enqueue one event; waits only when the queue is full. Never raises."""
+        q = self._q
+        q.append(event)
+        if len(q) >= self._kick_at:
+            self._kick()
+
+    def put_many(self, events: Iterable[Event]) -> None:
+        """Enqueue several events in order."""
+        q = self._q
+        q.extend(events)
+        if len(q) >= self._kick_at:
+            self._kick()
+
+    def _kick(self) -> None:
+        try:
+            if self._thread is None or not self._thread.is_alive():
+                self._start()
+            self._wake.set()
+            if len(self._q) >= self._capacity and threading.current_thread() is not self._thread:
+                self._wait_for_space()
+        except Exception:  # the caller's path never raises
+            _diag.logger.debug("tracklog pipeline kick failed", exc_info=True)
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+            self._kick_at = max(1, self._batch_size // 2)
+
+    def _wait_for_space(self) -> None:
+        low = self._capacity // 2
+        with self._space:
+            self._waiters += 1
+            try:
+                while len(self._q) > low and self._thread is not None and self._thread.is_alive():
+                    self._wake.set()
+                    self._space.wait(0.1)
+            finally:
+                self._waiters -= 1
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Block until every event enqueued before this call reached the sinks."""
+        if self._closed and not self._q:
+            return True
+        if threading.current_thread() is self._thread:
+            self._drain()
+            return True
+        marker = _FlushMarker()
+        self._q.append(marker)
+        self._kick()
+        return marker.done.wait(timeout)
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Flush, stop the writer and close the sinks. Idempotent."""
+        if self._closed:
+            return
+        self.flush(timeout)
+        self._closed = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        for sink in self._sinks:
+            try:
+                sink.close()
+            except Exception:
+                _diag.logger.warning("tracklog: closing sink %r failed", sink, exc_info=True)
+
+    def add_sink(self, sink: Sink) -> None:
+        """Add a sink; it sees every batch written from now on."""
+        self._sinks = [*self._sinks, sink]
+
+    def remove_sink(self, sink: Sink) -> None:
+        """Remove a sink added before; it is not closed."""
+        self._sinks = [s for s in self._sinks if s is not sink]
+
+    @property
+    def sinks(self) -> tuple[Sink, ...]:
+        return tuple(self._sinks)
+
+    @property
+    def pending(self) -> int:
+        """Events waiting for the writer."""
+        return len(self._q)
+
+    # -- the writer's side -------------------------------------------------
+
+    def _run(self) -> None:
+        next_tick = time.monotonic()
+        while True:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            with _diag.handling():
+                self._drain()
+                now = time.monotonic()
+                if self._on_tick is not None and now >= next_tick:
+                    next_tick = now + _config.HEARTBEAT_INTERVAL
+                    try:
+                        self._on_tick()
+                    except Exception:
+                        _diag.logger.debug("tracklog tick failed", exc_info=True)
+            if self._closed and not self._q:
+                return
+
+    def _drain(self) -> None:
+        q = self._q
+        popleft = q.popleft
+        while q:
+            batch: list[Event] = []
+            markers: list[_FlushMarker] = []
+            try:
+                for _ in range(self._batch_size):
+                    item = popleft()
+                    if type(item) is _FlushMarker:
+                        markers.append(item)  # everything before it is in this batch
+                        break
+                    batch.append(item)  # type: ignore[arg-type]
+            except IndexError:
+                pass
+            if batch:
+                self._write(batch)
+            if markers:
+                self._flush_sinks()
+                for marker in markers:
+                    marker.done.set()
+            if self._waiters and len(q) <= self._capacity // 2:
+                with self._space:
+                    self._space.notify_all()
+
+    def _write(self, batch: list[Event]) -> None:
+        for sink in self._sinks:
+            self._write_to(sink, batch)
+
+    def _write_to(self, sink: Sink, batch: Sequence[Event]) -> None:
+        delay = 0.05
+        while True:
+            try:
+                sink.write(batch)
+                return
+            except RetryLater as exc:
+                _diag.warn_once(("retry", type(sink)), "tracklog: %s; retrying", exc)
+                if self._closed and delay > 2:
+                    _diag.logger.error("tracklog: giving up on %d events at close: %s", len(batch), exc)
+                    return
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            except Exception:
+                if len(batch) == 1:
+                    _diag.logger.error(
+                        "tracklog: %r could not write %r; skipped", sink, batch[0], exc_info=True
+                    )
+                    return
+                _diag.logger.warning(
+                    "tracklog: %r failed on a batch of %d; retrying one by one",
+                    sink,
+                    len(batch),
+                    exc_info=True,
+                )
+                for event in batch:
+                    self._write_to(sink, [event])
+                return
+
+    def _flush_sinks(self) -> None:
+        for sink in self._sinks:
+            try:
+                sink.flush()
+            except Exception:
+                _diag.logger.warning("tracklog: flushing %r failed", sink, exc_info=True)
+
+
+def flush_all(timeout: float | None = None) -> None:
+    """Flush every live pipeline in this process (atexit and logging.shutdown use it)."""
+    for pipeline in list(_pipelines):
+        pipeline.flush(timeout)
+
+
+def _after_fork_in_child() -> None:
+    # The writer thread did not survive the fork; start afresh with an empty queue
+    # so the child neither replays the parent's events nor waits on a dead writer.
+    for pipeline in list(_pipelines):
+        pipeline._init_state()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

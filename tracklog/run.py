@@ -1,0 +1,490 @@
+"""Run: one execution's metrics, tags, params, files and logs (Azure ML's ``Run`` vocabulary).
+
+Logging calls build an event and enqueue it; the workspace's background writer
+stores it. Control-plane calls (start, end, log_param, upload_file, reads) act
+at once and raise a ``TracklogError`` subclass that says what to do.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import shutil
+import time
+from typing import IO, Any, Iterable, Mapping
+
+from . import _context, _diag
+from ._errors import RunClosedError
+from ._event import IMAGE, LIST, METRIC, ROW, TAG, Event
+from ._logfile import decode_record
+from ._paths import check_file_name
+from ._types import CANCELED, COMPLETED, FAILED, RUNNING, TERMINAL_STATUSES, MetricPoint, RunInfo
+from ._values import UNCONVERTIBLE, check_name, coerce_step, metric_value, text_value
+from .workspace import Experiment, Workspace, _run_info_to_experiment
+
+__all__ = ["Run"]
+
+_time = time.time
+
+
+class Run:
+    """A run in a workspace. ``Run(experiment, run_id)`` fetches an existing one."""
+
+    def __init__(self, experiment: Experiment, run_id: str) -> None:
+        self.experiment = experiment
+        self._workspace = experiment.workspace
+        self._core = self._workspace._core
+        self._info = self._core.store.get_run(run_id)
+        self.id = self._info.run_id
+        self._state = self._core.state(self.id)
+        if self._info.status in TERMINAL_STATUSES and not self._state.owned:
+            self._state.closed = True
+
+    # -- creation -------------------------------------------------------------
+
+    @classmethod
+    def _from_info(cls, workspace: Workspace, info: RunInfo, experiment: Experiment | None = None) -> Run:
+        run = cls.__new__(cls)
+        run.experiment = experiment or _run_info_to_experiment(workspace, info)
+        run._workspace = workspace
+        run._core = workspace._core
+        run._info = info
+        run.id = info.run_id
+        run._state = run._core.state(run.id)
+        if info.status in TERMINAL_STATUSES and not run._state.owned:
+            run._state.closed = True
+        return run
+
+    @classmethod
+    def _start(
+        cls,
+        experiment: Experiment,
+        name: str | None,
+        *,
+        parent: Run | None = None,
+        tags: Mapping[str, object] | None = None,
+    ) -> Run:
+        store = experiment.workspace.store
+        run_name = check_name(name, "run") if name else _context._script_name()
+        info = store.create_run(experiment.id, run_name, parent_run_id=parent.id if parent else None)
+        run = cls._from_info(experiment.workspace, info, experiment)
+        run._state.owned = True
+        _context.started(run)
+        _context.push(run)
+        if tags:
+            run.set_tags(tags)
+        run._core.pipeline  # start the writer: heartbeats begin now
+        return run
+
+    @classmethod
+    def get_context(cls) -> Run:
+        """The current run: innermost active, else TRACKLOG_RUN_ID's, else one started now."""
+        run = _context.current_run()
+        assert run is not None
+        return run
+
+    # -- identity and status ------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._info.name
+
+    display_name = name
+
+    @property
+    def info(self) -> RunInfo:
+        """The stored record, refreshed (MLflow's ``run.info.run_id`` works)."""
+        self._info = self._core.store.get_run(self.id)
+        return self._info
+
+    @property
+    def status(self) -> str:
+        """Running, Completed, Failed, Canceled, or Crashed (its process died)."""
+        return self.info.status
+
+    @property
+    def parent(self) -> Run | None:
+        """The parent run, or None for a top-level run."""
+        parent_id = self._info.parent_run_id
+        return None if parent_id is None else self._workspace.get_run(parent_id)
+
+    @property
+    def workspace(self) -> Workspace:
+        return self._workspace
+
+    def get_details(self) -> dict[str, Any]:
+        """Status, times, tags and params in one dict (Azure ML's ``get_details``)."""
+        info = self.info
+        return {
+            "runId": info.run_id,
+            "experiment": info.experiment_name,
+            "name": info.name,
+            "status": info.status,
+            "startTimeUtc": info.start_time,
+            "endTimeUtc": info.end_time,
+            "parentRunId": info.parent_run_id,
+            "error": info.error,
+            "tags": self.get_tags(),
+            "params": self.get_params(),
+        }
+
+    # -- the hot path -------------------------------------------------------------
+
+    def _put(self, event: Event) -> None:
+        self._core.pipeline.put(event)
+
+    def _check_open(self) -> None:
+        if self._state.closed:
+            raise RunClosedError(
+                f"run {self.id} has ended ({self._info.status}); start a new run to log more"
+            )
+
+    def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
+        """Log a metric point: once, a scalar; repeated, a series over steps 0, 1, 2, ..."""
+        state = self._state
+        if state.closed:
+            self._check_open()
+        if type(name) is not str or not name or len(name) > 4096:
+            name = check_name(name)
+        kind = type(value)
+        if kind is not float and kind is not int:
+            value = self._convert(name, value)
+            if value is UNCONVERTIBLE:
+                return
+        if step is not None:
+            step = self._step(step)
+        self._core.pipeline.put(Event(self.id, METRIC, name, value, state.step_for(name, step), _time()))
+
+    @staticmethod
+    def _convert(name: str, value: Any) -> Any:
+        converted = metric_value(value)
+        if converted is UNCONVERTIBLE:
+            _diag.warn_once(
+                ("value", name, type(value).__name__),
+                "tracklog: metric %r: a %s value cannot be logged (use int, float, str, "
+                "or a numpy/torch scalar); skipped",
+                name,
+                type(value).__name__,
+            )
+        return converted
+
+    @staticmethod
+    def _step(step: Any) -> int | None:
+        converted = coerce_step(step)
+        if converted is None:
+            _diag.warn_once(
+                ("step", type(step).__name__),
+                "tracklog: ignored step=%r: a step must be a whole number; the next step is used",
+                step,
+            )
+        return converted
+
+    def log_metric(self, key: str, value: Any, step: int | None = None) -> None:
+        """MLflow's spelling of :meth:`log`."""
+        self.log(key, value, step=step)
+
+    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        """Log several metrics at one step."""
+        for key, value in metrics.items():
+            self.log(key, value, step=step)
+
+    def log_list(self, name: str, value: Iterable[Any], description: str = "") -> None:
+        """Log a list of values (any iterable) as one list metric."""
+        self._check_open()
+        name = check_name(name)
+        now = _time()
+        events = []
+        for index, item in enumerate(value):
+            converted = self._convert(name, item)
+            if converted is not UNCONVERTIBLE:
+                events.append(Event(self.id, LIST, name, converted, index, now))
+        self._core.pipeline.put_many(events)
+
+    def log_row(self, name: str, description: str | None = None, **row: Any) -> None:
+        """Add one row to a table metric: ``log_row("Cosine Wave", angle=0.5, cos=0.88)``."""
+        self._check_open()
+        self._rows(name, [row])
+
+    def log_table(self, name: str, value: Mapping[str, Iterable[Any]], description: str = "") -> None:
+        """Log a table given as columns: ``{"angle": [1, 2], "sine": [0.8, 0.9]}``."""
+        self._check_open()
+        columns = {str(k): list(v) for k, v in value.items()}
+        length = max((len(v) for v in columns.values()), default=0)
+        rows = [{k: (v[i] if i < len(v) else None) for k, v in columns.items()} for i in range(length)]
+        self._rows(name, rows)
+
+    def _rows(self, name: str, rows: list[dict[str, Any]]) -> None:
+        name = check_name(name)
+        now = _time()
+        events = []
+        for row in rows:
+            clean = {}
+            for column, cell in row.items():
+                converted = metric_value(cell) if cell is not None else None
+                if converted is UNCONVERTIBLE:
+                    self._convert(f"{name}.{column}", cell)
+                    converted = None
+                if isinstance(converted, float) and converted != converted:
+                    converted = "NaN"  # JSON has no NaN; read back as float('nan')
+                elif converted in (float("inf"), float("-inf")):
+                    converted = "Infinity" if converted > 0 else "-Infinity"
+                clean[str(column)] = converted
+            text = json.dumps(clean, ensure_ascii=False)
+            events.append(Event(self.id, ROW, name, text, self._state.step_for(name, None), now))
+        self._core.pipeline.put_many(events)
+
+    def log_image(
+        self,
+        name: str,
+        path: str | os.PathLike[str] | None = None,
+        plot: Any = None,
+        description: str = "",
+    ) -> None:
+        """Log an image from a file, a matplotlib Figure, or ``matplotlib.pyplot``."""
+        self._check_open()
+        name = check_name(name)
+        if (path is None) == (plot is None):
+            raise ValueError("log_image needs exactly one of path=... or plot=...")
+        step = self._state.step_for(name, None)
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:100]
+        if path is not None:
+            ext = os.path.splitext(os.fspath(path))[1] or ".png"
+            file_name = f"images/{safe}_{step}{ext}"
+            self.upload_file(file_name, os.fspath(path))
+        else:
+            figure = plot.gcf() if hasattr(plot, "gcf") else plot
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format="png")
+            buffer.seek(0)
+            file_name = f"images/{safe}_{step}.png"
+            self.upload_file(file_name, buffer)
+        self._put(Event(self.id, IMAGE, name, file_name, step, _time()))
+
+    def tag(self, key: str, value: Any = None) -> None:
+        """Set a tag; ``tag("name")`` alone is a valueless tag."""
+        self._check_open()
+        self._put(Event(self.id, TAG, check_name(key, "tag"), text_value(value), None, _time()))
+
+    def set_tag(self, key: str, value: Any) -> None:
+        """MLflow's spelling of :meth:`tag`."""
+        self.tag(key, value)
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set several tags."""
+        for key, value in tags.items():
+            self.tag(key, value)
+
+    def add_properties(self, properties: Mapping[str, Any]) -> None:
+        """Azure ML's immutable properties, kept as tags."""
+        self.set_tags(properties)
+
+    def log_param(self, key: str, value: Any) -> None:
+        """Set a param; setting it again with another value raises ParamConflictError."""
+        self._check_open()
+        self._core.store.set_param(self.id, check_name(key, "param"), text_value(value))
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Set several params."""
+        for key, value in params.items():
+            self.log_param(key, value)
+
+    # -- files --------------------------------------------------------------------
+
+    def upload_file(self, name: str, path_or_stream: str | os.PathLike[str] | IO[bytes]) -> None:
+        """Copy a local file (or a binary stream) into the run under ``name``."""
+        name = check_file_name(name)
+        if isinstance(path_or_stream, (str, os.PathLike)):
+            source = os.fspath(path_or_stream)
+            if not os.path.isfile(source):
+                raise FileNotFoundError(f"upload_file: no file at {source!r} to upload as {name!r}")
+            self._core.store.put_file(self.id, name, source)
+        else:
+            self._core.store.put_file(self.id, name, path_or_stream)
+
+    def upload_folder(self, name: str, path: str | os.PathLike[str]) -> None:
+        """Copy every file under a local folder into the run under ``name/``."""
+        root = os.fspath(path)
+        if not os.path.isdir(root):
+            raise FileNotFoundError(f"upload_folder: no folder at {root!r}")
+        prefix = check_file_name(name)
+        for folder, _dirs, files in os.walk(root):
+            for file in files:
+                local = os.path.join(folder, file)
+                rel = os.path.relpath(local, root).replace(os.sep, "/")
+                self.upload_file(f"{prefix}/{rel}", local)
+
+    def get_file_names(self) -> list[str]:
+        """Every file of the run: logs, uploads, images."""
+        self._flush_if_live()
+        return self._core.store.list_files(self.id)
+
+    def download_file(self, name: str, output_file_path: str | os.PathLike[str] | None = None) -> str:
+        """Copy one of the run's files to a local path (a folder keeps the base name)."""
+        self._flush_if_live()
+        dest = os.fspath(output_file_path) if output_file_path is not None else os.path.basename(name)
+        if os.path.isdir(dest):
+            dest = os.path.join(dest, os.path.basename(name))
+        with self._core.store.open_file(self.id, name) as source, open(dest, "wb") as out:
+            shutil.copyfileobj(source, out)
+        return dest
+
+    # -- reads ---------------------------------------------------------------------
+
+    def _flush_if_live(self) -> None:
+        if self._core.has_pipeline():
+            self._core.flush()
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until everything logged so far is in the store."""
+        self._core.flush(timeout)
+
+    def get_metrics(self, name: str | None = None) -> dict[str, Any]:
+        """Metrics by name: a scalar, a list, a dict of columns (tables), or image files."""
+        self._flush_if_live()
+        kinds = self._core.store.metric_kinds(self.id)
+        if name is not None:
+            kinds = {name: kinds[name]} if name in kinds else {}
+        return {key: self._shape(key, kind) for key, kind in kinds.items()}
+
+    def _shape(self, name: str, kind: str) -> Any:
+        points = self._core.store.metric_history(self.id, name)
+        values = [p.value for p in points]
+        if kind == ROW:
+            return _columns(values)
+        if kind == LIST:
+            return values
+        return values[0] if len(values) == 1 else values
+
+    def get_metric_history(self, name: str, rank: int | None = None) -> list[MetricPoint]:
+        """Every point of one metric: ``(step, value, timestamp, rank)``, by step."""
+        self._flush_if_live()
+        return self._core.store.metric_history(self.id, name, rank)
+
+    def get_tags(self) -> dict[str, str]:
+        self._flush_if_live()
+        return self._core.store.get_tags(self.id)
+
+    def get_params(self) -> dict[str, str]:
+        self._flush_if_live()
+        return self._core.store.get_params(self.id)
+
+    def get_logs(
+        self, level: int | str | None = None, logger: str | None = None, filename: str = "python.log"
+    ) -> list[dict[str, Any]]:
+        """The run's log records, structured; ``level`` is a minimum, ``logger`` a prefix."""
+        self._flush_if_live()
+        minimum = _levelno(level)
+        records = []
+        for line in self._core.store.iter_log_lines(self.id, filename):
+            record = decode_record(line)
+            if record is None:
+                continue
+            if minimum is not None and record.get("levelno", 0) < minimum:
+                continue
+            if logger is not None:
+                name = record.get("logger", "")
+                if not (name == logger or name.startswith(logger + ".") or logger in ("", "root")):
+                    continue
+            records.append(record)
+        return records
+
+    # -- children ------------------------------------------------------------------
+
+    def child_run(self, name: str | None = None) -> Run:
+        """Start a run whose parent is this one; it becomes the current run."""
+        return Run._start(self.experiment, name, parent=self, tags=None)
+
+    def get_children(self) -> list[Run]:
+        """This run's child runs, newest first."""
+        infos = self._core.store.search_runs(parent_run_id=self.id)
+        return [Run._from_info(self._workspace, i, self.experiment) for i in infos]
+
+    # -- ending --------------------------------------------------------------------
+
+    def complete(self) -> None:
+        """Flush everything and mark the run Completed."""
+        self._end(COMPLETED, None)
+
+    def fail(self, error: BaseException | str | None = None) -> None:
+        """Flush everything and mark the run Failed, keeping the error's text."""
+        if isinstance(error, BaseException):
+            import traceback
+
+            error = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        self._end(FAILED, error)
+
+    def cancel(self) -> None:
+        """Flush everything and mark the run Canceled."""
+        self._end(CANCELED, None)
+
+    def _end(self, status: str, error: str | None) -> None:
+        state = self._state
+        if state.closed:
+            return
+        state.closed = True
+        _context.ended(self)
+        self._core.flush()
+        self._core.store.set_status(self.id, status, _time(), error)
+        self._core.store.flush()
+        self._info = self._core.store.get_run(self.id)
+
+    def _reopen(self) -> None:
+        """Mark an ended run Running again (MLflow's resume of a run by id)."""
+        self._core.store.set_status(self.id, RUNNING, None, None)
+        self._state.closed = False
+        self._state.owned = True
+        self._info = self._core.store.get_run(self.id)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.complete()
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.cancel()
+        else:
+            self.fail(exc)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Run) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        return f"Run(id={self.id!r}, experiment={self.experiment.name!r}, name={self.name!r})"
+
+
+def _levelno(level: int | str | None) -> int | None:
+    if level is None or isinstance(level, int):
+        return level
+    number = logging.getLevelName(level.upper())
+    if not isinstance(number, int):
+        raise ValueError(f"unknown log level {level!r}; use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return number
+
+
+_SPECIAL = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
+
+
+def _columns(rows: list[Any]) -> dict[str, list[Any]]:
+    """Rows (JSON objects) pivoted into columns; missing cells are None."""
+    decoded = []
+    for text in rows:
+        try:
+            row = json.loads(text) if isinstance(text, str) else {}
+        except ValueError:
+            row = {}
+        decoded.append(row if isinstance(row, dict) else {})
+    columns: dict[str, list[Any]] = {}
+    for row in decoded:
+        for key in row:
+            columns.setdefault(key, [])
+    for row in decoded:
+        for key, column in columns.items():
+            cell = row.get(key)
+            column.append(_SPECIAL.get(cell, cell) if isinstance(cell, str) else cell)
+    return columns

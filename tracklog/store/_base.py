@@ -1,0 +1,121 @@
+"""The store interface: one write primitive, a few control-plane calls, a few reads."""
+
+from __future__ import annotations
+
+import abc
+from typing import IO, Any, Iterator, Sequence
+
+from .._event import Event
+from .._types import ExperimentInfo, MetricPoint, RunInfo
+
+
+class Store(abc.ABC):
+    """Where runs live. Conveniences (run.log, log_row, ...) are written once above it."""
+
+    #: A human-readable location, e.g. the workspace path or server URL.
+    location: str
+
+    # -- the one data-plane primitive ---------------------------------------
+
+    @abc.abstractmethod
+    def write_batch(self, events: Sequence[Event]) -> None:
+        """Persist a batch of events (metrics, tags, params, log lines) in order.
+
+        Called from the pipeline's writer thread. Raises ``RetryLater`` when the
+        backend is momentarily unavailable.
+        """
+
+    # -- control plane -------------------------------------------------------
+
+    @abc.abstractmethod
+    def get_or_create_experiment(self, name: str) -> ExperimentInfo:
+        """The experiment called ``name``, created when missing."""
+
+    @abc.abstractmethod
+    def get_experiment(self, name: str) -> ExperimentInfo | None:
+        """The experiment called ``name``, or None."""
+
+    @abc.abstractmethod
+    def list_experiments(self) -> list[ExperimentInfo]:
+        """All experiments, oldest first."""
+
+    @abc.abstractmethod
+    def create_run(
+        self,
+        experiment_id: str,
+        name: str,
+        *,
+        parent_run_id: str | None = None,
+        owner_pid: int | None = None,
+    ) -> RunInfo:
+        """Create a run in the Running state and return it."""
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> RunInfo:
+        """The run with this id (or unique id prefix); RunNotFoundError when none."""
+
+    @abc.abstractmethod
+    def search_runs(
+        self, experiment_id: str | None = None, parent_run_id: str | None = None
+    ) -> list[RunInfo]:
+        """Runs, newest first, optionally of one experiment or one parent."""
+
+    @abc.abstractmethod
+    def set_status(
+        self, run_id: str, status: str, end_time: float | None, error: str | None = None
+    ) -> None:
+        """Record a run's new status (and end time and error text, for a terminal one)."""
+
+    @abc.abstractmethod
+    def heartbeat(self, run_ids: Sequence[str], now: float) -> None:
+        """Tell readers these running runs still have a live owner."""
+
+    @abc.abstractmethod
+    def set_param(self, run_id: str, key: str, value: str) -> None:
+        """Set a param now; ParamConflictError when it has another value already."""
+
+    # -- reads ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    def metric_kinds(self, run_id: str) -> dict[str, str]:
+        """Each metric name of the run and its kind (metric, list, row, image)."""
+
+    @abc.abstractmethod
+    def metric_history(self, run_id: str, name: str, rank: int | None = None) -> list[MetricPoint]:
+        """All points of one metric, ordered by step then arrival."""
+
+    @abc.abstractmethod
+    def last_values(self, run_id: str) -> dict[str, Any]:
+        """The latest value of each metric (by step, then arrival)."""
+
+    @abc.abstractmethod
+    def get_tags(self, run_id: str) -> dict[str, str]:
+        """The run's tags."""
+
+    @abc.abstractmethod
+    def get_params(self, run_id: str) -> dict[str, str]:
+        """The run's params."""
+
+    # -- files ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    def put_file(self, run_id: str, name: str, source: str | IO[bytes]) -> None:
+        """Store a file in the run under the checked relative ``name``."""
+
+    @abc.abstractmethod
+    def list_files(self, run_id: str) -> list[str]:
+        """Relative names of every file of the run, sorted."""
+
+    @abc.abstractmethod
+    def open_file(self, run_id: str, name: str) -> IO[bytes]:
+        """Open one of the run's files for reading."""
+
+    @abc.abstractmethod
+    def iter_log_lines(self, run_id: str, filename: str) -> Iterator[bytes]:
+        """The raw lines of one of the run's log files (logs/<filename>)."""
+
+    def close(self) -> None:
+        """Release connections and handles."""
+
+    def flush(self) -> None:
+        """Make everything written so far durable."""

@@ -1,0 +1,93 @@
+"""The embedded store's schema, versioned with ``PRAGMA user_version``.
+
+Each migration takes a workspace from version N-1 to N; later issues append
+to ``MIGRATIONS`` and existing workspaces upgrade on open.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # 1: experiments, runs, metric keys and points, tags, params.
+    """
+    CREATE TABLE experiments (
+        experiment_id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created REAL NOT NULL
+    );
+    CREATE TABLE runs (
+        run_pk INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL UNIQUE,
+        experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id),
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        start_time REAL NOT NULL,
+        end_time REAL,
+        parent_run_id TEXT,
+        error TEXT,
+        owner_pid INTEGER,
+        owner_host TEXT,
+        heartbeat REAL
+    );
+    CREATE INDEX runs_by_experiment ON runs(experiment_id, start_time);
+    CREATE INDEX runs_by_parent ON runs(parent_run_id);
+    CREATE TABLE metric_keys (
+        key_id INTEGER PRIMARY KEY,
+        run_pk INTEGER NOT NULL REFERENCES runs(run_pk),
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        UNIQUE (run_pk, name)
+    );
+    -- value has no declared type so ints, floats and strings keep their type;
+    -- NULL stands for NaN (SQLite cannot store a NaN REAL).
+    CREATE TABLE metrics (
+        key_id INTEGER NOT NULL,
+        step INTEGER NOT NULL,
+        value,
+        ts REAL NOT NULL,
+        rank INTEGER
+    );
+    CREATE INDEX metrics_by_key ON metrics(key_id, step);
+    CREATE TABLE tags (
+        run_pk INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (run_pk, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE params (
+        run_pk INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (run_pk, key)
+    ) WITHOUT ROWID;
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to SCHEMA_VERSION; returns the version it started at."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        start = conn.execute("PRAGMA user_version").fetchone()[0]
+        if start > SCHEMA_VERSION:
+            conn.execute("ROLLBACK")
+            from .._errors import WorkspaceError
+
+            raise WorkspaceError(
+                f"this workspace has schema version {start}, newer than this tracklog "
+                f"understands ({SCHEMA_VERSION}): upgrade tracklog"
+            )
+        for version in range(start, SCHEMA_VERSION):
+            for statement in MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return start

@@ -1,0 +1,539 @@
+"""The embedded store: SQLite in WAL mode plus run folders on disk.
+
+Many processes may write one workspace at once: each has its own connections,
+writes go in short ``BEGIN IMMEDIATE`` transactions, and a busy database makes
+the writer retry (``RetryLater``) instead of failing the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+from collections import defaultdict
+from typing import IO, Any, Iterator, Sequence
+
+from .. import _config, _diag
+from .._errors import ParamConflictError, RunNotFoundError, WorkspaceError
+from .._event import LOG, METRIC_KINDS, OUTPUT, PARAM, TAG, Event
+from .._logfile import encode_record
+from .._paths import join_inside
+from .._rank import current_rank
+from .._types import CRASHED, RUNNING, ExperimentInfo, MetricPoint, RunInfo
+from ..pipeline import RetryLater
+from ._base import Store
+from ._schema import migrate
+
+_NAN = float("nan")
+_HOST = socket.gethostname()
+
+_RUN_COLUMNS = (
+    "r.run_id, r.experiment_id, e.name, r.name, r.status, r.start_time, r.end_time, "
+    "r.parent_run_id, r.error, r.owner_pid, r.owner_host, r.heartbeat"
+)
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+class SQLiteStore(Store):
+    """Runs in ``<root>/tracklog.db`` and files in ``<root>/runs/<run_id>/``."""
+
+    def __init__(self, root: str, *, create: bool = True) -> None:
+        self.root = os.path.abspath(root)
+        self.location = self.root
+        self.db_path = os.path.join(self.root, "tracklog.db")
+        if os.path.exists(self.root) and not os.path.isdir(self.root):
+            raise WorkspaceError(f"workspace path {self.root} is a file, not a folder")
+        if not create and not os.path.exists(self.db_path):
+            raise WorkspaceError(
+                f"no tracklog workspace at {self.root}: log a run first, or pass --workspace"
+            )
+        try:
+            os.makedirs(os.path.join(self.root, "runs"), exist_ok=True)
+        except OSError as exc:
+            raise WorkspaceError(f"cannot create workspace {self.root}: {exc}") from exc
+        self._lock = threading.RLock()
+        self._pid = -1
+        self._rank = current_rank()
+        self._reset_connections()
+        conn = self._control()
+        with self._lock:
+            self._retry(lambda: migrate(conn))
+
+    # -- connections -----------------------------------------------------------
+
+    def _reset_connections(self) -> None:
+        self._pid = os.getpid()
+        self._cconn: sqlite3.Connection | None = None
+        self._wconn: sqlite3.Connection | None = None
+        self._run_pks: dict[str, int] = {}
+        self._key_ids: dict[tuple[str, str], int] = {}
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.db_path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise WorkspaceError(f"cannot open {self.db_path}: {exc}") from exc
+        conn.execute("PRAGMA busy_timeout = 30000")
+        self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    def _control(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():
+            self._reset_connections()  # a forked child must not share the parent's handles
+        if self._cconn is None:
+            self._cconn = self._connect()
+        return self._cconn
+
+    def _writer(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():
+            self._reset_connections()
+        if self._wconn is None:
+            self._wconn = self._connect()
+        return self._wconn
+
+    @staticmethod
+    def _retry(action: Any, attempts: int = 50) -> Any:
+        delay = 0.01
+        for attempt in range(attempts):
+            try:
+                return action()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or attempt == attempts - 1:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+
+    def _tx(self, work: Any) -> Any:
+        """Run ``work(conn)`` in one write transaction on the control connection."""
+
+        def attempt() -> Any:
+            conn = self._control()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+                conn.execute("COMMIT")
+                return result
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+        with self._lock:
+            return self._retry(attempt)
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._retry(lambda: self._control().execute(sql, args).fetchall())
+
+    # -- the data-plane primitive ----------------------------------------------
+
+    def write_batch(self, events: Sequence[Event]) -> None:
+        conn = self._writer()
+        rank = self._rank
+        key_ids = self._key_ids
+        new_keys: dict[tuple[str, str], int] = {}
+        metric_rows: list[tuple[Any, ...]] = []
+        tags: list[tuple[int, str, str]] = []
+        params: list[tuple[str, int, str, str]] = []
+        lines: dict[tuple[str, str], list[bytes]] = defaultdict(list)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for ev in events:
+                    kind = ev.kind
+                    if kind in METRIC_KINDS:
+                        key = (ev.run_id, ev.name)
+                        key_id = key_ids.get(key) or new_keys.get(key)
+                        if key_id is None:
+                            key_id = new_keys[key] = self._key_id(conn, ev.run_id, ev.name, kind)
+                        value = ev.value
+                        if value != value:  # NaN: stored as NULL, read back as NaN
+                            value = None
+                        metric_rows.append((key_id, ev.step, value, ev.ts, rank))
+                    elif kind == LOG:
+                        lines[(ev.run_id, ev.name)].append(encode_record(ev, rank))
+                    elif kind == OUTPUT:
+                        lines[(ev.run_id, ev.name)].append(self._encode_output(ev, rank))
+                    elif kind == TAG:
+                        tags.append((self._run_pk(conn, ev.run_id), ev.name, ev.value))
+                    elif kind == PARAM:
+                        params.append((ev.run_id, self._run_pk(conn, ev.run_id), ev.name, ev.value))
+                if metric_rows:
+                    conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", metric_rows)
+                if tags:
+                    conn.executemany("INSERT OR REPLACE INTO tags VALUES (?, ?, ?)", tags)
+                for run_id, run_pk, key, value in params:
+                    self._insert_param(conn, run_id, run_pk, key, value, warn=True)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                raise RetryLater(f"workspace database busy ({exc})") from exc
+            raise
+        key_ids.update(new_keys)
+        for (run_id, filename), chunk in lines.items():
+            self._append(run_id, filename, b"".join(chunk))
+
+    @staticmethod
+    def _encode_output(ev: Event, rank: int | None) -> bytes:
+        # Captured output: one JSON line per output line; the raw bytes are kept
+        # losslessly as latin-1 text when they are not valid UTF-8.
+        raw = ev.value if isinstance(ev.value, bytes) else str(ev.value).encode("utf-8")
+        try:
+            text, encoding = raw.decode("utf-8"), None
+        except UnicodeDecodeError:
+            text, encoding = raw.decode("latin-1"), "latin-1"
+        record: dict[str, Any] = {"ts": ev.ts, "stream": ev.logger, "line": text}
+        if encoding:
+            record["encoding"] = encoding
+        if rank is not None:
+            record["rank"] = rank
+        if ev.attrs:
+            record.update(ev.attrs)
+        return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+
+    def _append(self, run_id: str, filename: str, data: bytes) -> None:
+        path = join_inside(self.run_dir(run_id), "logs/" + filename)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+        finally:
+            os.close(fd)
+
+    def _run_pk(self, conn: sqlite3.Connection, run_id: str) -> int:
+        pk = self._run_pks.get(run_id)
+        if pk is None:
+            row = conn.execute("SELECT run_pk FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFoundError(f"no run {run_id!r} in workspace {self.root}")
+            pk = self._run_pks[run_id] = row[0]
+        return pk
+
+    def _key_id(self, conn: sqlite3.Connection, run_id: str, name: str, kind: str) -> int:
+        run_pk = self._run_pk(conn, run_id)
+        conn.execute(
+            "INSERT OR IGNORE INTO metric_keys (run_pk, name, kind) VALUES (?, ?, ?)",
+            (run_pk, name, kind),
+        )
+        key_id, stored_kind = conn.execute(
+            "SELECT key_id, kind FROM metric_keys WHERE run_pk = ? AND name = ?", (run_pk, name)
+        ).fetchone()
+        if stored_kind != kind:
+            _diag.warn_once(
+                ("kind", run_id, name),
+                "tracklog: metric %r of run %s was first logged as a %s, now as a %s; "
+                "it is read back as a %s",
+                name,
+                run_id,
+                stored_kind,
+                kind,
+                stored_kind,
+            )
+        return key_id
+
+    def _insert_param(
+        self, conn: sqlite3.Connection, run_id: str, run_pk: int, key: str, value: str, warn: bool
+    ) -> None:
+        conn.execute("INSERT OR IGNORE INTO params VALUES (?, ?, ?)", (run_pk, key, value))
+        stored = conn.execute(
+            "SELECT value FROM params WHERE run_pk = ? AND key = ?", (run_pk, key)
+        ).fetchone()[0]
+        if stored != value:
+            message = (
+                f"param {key!r} of run {run_id} is already {stored!r}; params cannot change "
+                f"(refused {value!r}). Log a metric or a tag for values that change."
+            )
+            if not warn:
+                raise ParamConflictError(message)
+            _diag.warn_once(("param", run_id, key, value), "tracklog: %s", message)
+
+    # -- control plane ------------------------------------------------------------
+
+    def get_or_create_experiment(self, name: str) -> ExperimentInfo:
+        def work(conn: sqlite3.Connection) -> ExperimentInfo:
+            conn.execute(
+                "INSERT OR IGNORE INTO experiments (name, created) VALUES (?, ?)", (name, time.time())
+            )
+            row = conn.execute(
+                "SELECT experiment_id, name, created FROM experiments WHERE name = ?", (name,)
+            ).fetchone()
+            return ExperimentInfo(str(row[0]), row[1], row[2])
+
+        return self._tx(work)
+
+    def get_experiment(self, name: str) -> ExperimentInfo | None:
+        rows = self._query("SELECT experiment_id, name, created FROM experiments WHERE name = ?", (name,))
+        return ExperimentInfo(str(rows[0][0]), rows[0][1], rows[0][2]) if rows else None
+
+    def list_experiments(self) -> list[ExperimentInfo]:
+        rows = self._query("SELECT experiment_id, name, created FROM experiments ORDER BY experiment_id")
+        return [ExperimentInfo(str(r[0]), r[1], r[2]) for r in rows]
+
+    def create_run(
+        self,
+        experiment_id: str,
+        name: str,
+        *,
+        parent_run_id: str | None = None,
+        owner_pid: int | None = None,
+    ) -> RunInfo:
+        run_id = uuid.uuid4().hex
+        now = time.time()
+        pid = os.getpid() if owner_pid is None else owner_pid
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO runs (run_id, experiment_id, name, status, start_time, parent_run_id, "
+                "owner_pid, owner_host, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, int(experiment_id), name, RUNNING, now, parent_run_id, pid, _HOST, now),
+            )
+
+        self._tx(work)
+        os.makedirs(self.run_dir(run_id), exist_ok=True)
+        return self.get_run(run_id)
+
+    def run_dir(self, run_id: str) -> str:
+        """The folder holding the run's files."""
+        return os.path.join(self.root, "runs", run_id)
+
+    def _info(self, row: tuple[Any, ...]) -> RunInfo:
+        info = RunInfo(
+            run_id=row[0],
+            experiment_id=str(row[1]),
+            experiment_name=row[2],
+            name=row[3],
+            status=row[4],
+            start_time=row[5],
+            end_time=row[6],
+            parent_run_id=row[7],
+            error=row[8],
+            owner_pid=row[9],
+            owner_host=row[10],
+            heartbeat=row[11],
+        )
+        if info.status == RUNNING and self._owner_dead(info):
+            return self._mark_crashed(info)
+        return info
+
+    @staticmethod
+    def _owner_dead(info: RunInfo) -> bool:
+        if info.owner_host == _HOST and info.owner_pid:
+            if info.owner_pid == os.getpid():
+                return False
+            if not _pid_alive(info.owner_pid):
+                return True
+        beat = info.heartbeat or info.start_time
+        return time.time() - beat > _config.HEARTBEAT_TIMEOUT
+
+    def _mark_crashed(self, info: RunInfo) -> RunInfo:
+        end = info.heartbeat or info.start_time
+        error = "the process that owned this run ended without ending it (no heartbeat)"
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE runs SET status = ?, end_time = ?, error = ? WHERE run_id = ? AND status = ?",
+                (CRASHED, end, error, info.run_id, RUNNING),
+            )
+
+        try:
+            self._tx(work)
+        except sqlite3.Error:
+            pass  # reading must still work on a read-only workspace
+        from dataclasses import replace
+
+        return replace(info, status=CRASHED, end_time=end, error=error)
+
+    def get_run(self, run_id: str) -> RunInfo:
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs r JOIN experiments e USING (experiment_id) "
+        rows = self._query(sql + "WHERE r.run_id = ?", (run_id,))
+        if not rows and run_id and all(c in "0123456789abcdef" for c in run_id):
+            rows = self._query(sql + "WHERE r.run_id LIKE ? LIMIT 2", (run_id + "%",))
+            if len(rows) > 1:
+                raise RunNotFoundError(f"run id prefix {run_id!r} is ambiguous: give more characters")
+        if not rows:
+            raise RunNotFoundError(
+                f"no run {run_id!r} in workspace {self.root} (tracklog ls lists the runs)"
+            )
+        return self._info(rows[0])
+
+    def search_runs(
+        self, experiment_id: str | None = None, parent_run_id: str | None = None
+    ) -> list[RunInfo]:
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs r JOIN experiments e USING (experiment_id)"
+        where, args = [], []
+        if experiment_id is not None:
+            where.append("r.experiment_id = ?")
+            args.append(int(experiment_id))
+        if parent_run_id is not None:
+            where.append("r.parent_run_id = ?")
+            args.append(parent_run_id)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY r.start_time DESC, r.run_pk DESC"
+        return [self._info(row) for row in self._query(sql, args)]
+
+    def set_status(
+        self, run_id: str, status: str, end_time: float | None, error: str | None = None
+    ) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            cur = conn.execute(
+                "UPDATE runs SET status = ?, end_time = ?, error = ?, heartbeat = ? WHERE run_id = ?",
+                (status, end_time, error, time.time(), run_id),
+            )
+            if cur.rowcount == 0:
+                raise RunNotFoundError(f"no run {run_id!r} in workspace {self.root}")
+
+        self._tx(work)
+
+    def heartbeat(self, run_ids: Sequence[str], now: float) -> None:
+        if not run_ids:
+            return
+        self._tx(
+            lambda conn: conn.executemany(
+                "UPDATE runs SET heartbeat = ? WHERE run_id = ? AND status = ?",
+                [(now, run_id, RUNNING) for run_id in run_ids],
+            )
+        )
+
+    def set_param(self, run_id: str, key: str, value: str) -> None:
+        self._tx(
+            lambda conn: self._insert_param(conn, run_id, self._run_pk(conn, run_id), key, value, False)
+        )
+
+    # -- reads ----------------------------------------------------------------------
+
+    def _pk(self, run_id: str) -> int:
+        with self._lock:
+            return self._run_pk(self._control(), run_id)
+
+    def metric_kinds(self, run_id: str) -> dict[str, str]:
+        rows = self._query(
+            "SELECT name, kind FROM metric_keys WHERE run_pk = ? ORDER BY key_id", (self._pk(run_id),)
+        )
+        return dict(rows)
+
+    def metric_history(self, run_id: str, name: str, rank: int | None = None) -> list[MetricPoint]:
+        sql = (
+            "SELECT m.step, m.value, m.ts, m.rank FROM metrics m JOIN metric_keys k USING (key_id) "
+            "WHERE k.run_pk = ? AND k.name = ?"
+        )
+        args: list[Any] = [self._pk(run_id), name]
+        if rank is not None:
+            sql += " AND m.rank = ?"
+            args.append(rank)
+        sql += " ORDER BY m.key_id, m.step"
+        with self._lock:
+            conn = self._control()
+            cur = conn.cursor()
+            cur.row_factory = _point_row
+            return self._retry(lambda: cur.execute(sql, args).fetchall())
+
+    def last_values(self, run_id: str) -> dict[str, Any]:
+        rows = self._query(
+            "SELECT k.name, (SELECT m.value FROM metrics m WHERE m.key_id = k.key_id "
+            "ORDER BY m.step DESC, m.rowid DESC LIMIT 1) FROM metric_keys k WHERE k.run_pk = ? "
+            "ORDER BY k.key_id",
+            (self._pk(run_id),),
+        )
+        return {name: (_NAN if value is None else value) for name, value in rows}
+
+    def get_tags(self, run_id: str) -> dict[str, str]:
+        return dict(self._query("SELECT key, value FROM tags WHERE run_pk = ? ORDER BY key", (self._pk(run_id),)))
+
+    def get_params(self, run_id: str) -> dict[str, str]:
+        return dict(
+            self._query("SELECT key, value FROM params WHERE run_pk = ? ORDER BY key", (self._pk(run_id),))
+        )
+
+    # -- files ------------------------------------------------------------------------
+
+    def put_file(self, run_id: str, name: str, source: str | IO[bytes]) -> None:
+        dest = join_inside(self.run_dir(run_id), name)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        tmp = f"{dest}.tmp-{os.getpid()}-{threading.get_ident()}"
+        try:
+            if isinstance(source, (str, os.PathLike)):
+                shutil.copyfile(source, tmp)
+            else:
+                with open(tmp, "wb") as out:
+                    while True:
+                        chunk = source.read(1 << 20)
+                        if not chunk:
+                            break
+                        out.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
+            os.replace(tmp, dest)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def list_files(self, run_id: str) -> list[str]:
+        root = self.run_dir(run_id)
+        names = []
+        for folder, _dirs, files in os.walk(root):
+            for file in files:
+                rel = os.path.relpath(os.path.join(folder, file), root)
+                names.append(rel.replace(os.sep, "/"))
+        return sorted(names)
+
+    def open_file(self, run_id: str, name: str) -> IO[bytes]:
+        path = join_inside(self.run_dir(run_id), name)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"run {run_id} has no file {name!r} (get_file_names() lists them)")
+        return open(path, "rb")
+
+    def iter_log_lines(self, run_id: str, filename: str) -> Iterator[bytes]:
+        path = join_inside(self.run_dir(run_id), "logs/" + filename)
+        if not os.path.exists(path):
+            return iter(())
+        return _lines(path)
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in (self._cconn, self._wconn):
+                if conn is not None and self._pid == os.getpid():
+                    try:
+                        conn.close()
+                    except sqlite3.Error:
+                        pass
+            self._cconn = self._wconn = None
+
+
+def _lines(path: str) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        yield from handle
+
+
+def _point_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> MetricPoint:
+    value = row[1]
+    return MetricPoint(row[0], _NAN if value is None else value, row[2], row[3])
