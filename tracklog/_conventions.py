@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any, Mapping
 from . import _diag
 from ._errors import InvalidNameError
 from ._event import METRIC, PARAM, TAG, Event
-from ._values import UNCONVERTIBLE, check_name, coerce_step, metric_value, text_value
+from ._values import MAX_NAME_LENGTH, UNCONVERTIBLE, check_name, coerce_step, metric_value, text_value
+
+_MISSING = object()
 
 if TYPE_CHECKING:
     from .run import Run
@@ -39,6 +41,17 @@ def _warn(what: str, detail: str, *args: object) -> None:
 
 def convention_events(run: Run, fields: Mapping[str, Any], ts: float) -> list[Event]:
     """The metric, tag and param events that ``fields`` describes for ``run``."""
+    if len(fields) and "metric" in fields and not ("metrics" in fields or "tags" in fields or "tag" in fields
+                                                  or "params" in fields or "param" in fields):
+        # The common case, one point: name a str, value an int or float, step an int or absent.
+        name, value, step = fields["metric"], fields.get("value", _MISSING), fields.get("step")
+        if (
+            type(name) is str
+            and 0 < len(name) <= MAX_NAME_LENGTH
+            and (type(value) is float or type(value) is int)
+            and (step is None or type(step) is int)
+        ):
+            return [Event(run.id, METRIC, name, value, run._state.step_for(name, step), ts)]
     events: list[Event] = []
     step: int | None = None
     if "step" in fields and fields["step"] is not None:

@@ -59,7 +59,7 @@ class Pipeline:
         sinks: Iterable[Sink],
         *,
         capacity: int | None = None,
-        batch_size: int = 10_000,
+        batch_size: int = 20_000,
         interval: float | None = None,
         on_tick: Callable[[], None] | None = None,
         name: str = "tracklog-writer",
@@ -102,11 +102,17 @@ class Pipeline:
 
     def _kick(self) -> None:
         try:
-            if self._thread is None or not self._thread.is_alive():
+            thread = self._thread
+            if thread is None or not thread.is_alive():
                 self._start()
-            self._wake.set()
-            if len(self._q) >= self._capacity and threading.current_thread() is not self._thread:
+            if not self._wake.is_set():
+                self._wake.set()
+            pending = len(self._q)
+            if pending >= self._capacity and threading.current_thread() is not self._thread:
                 self._wait_for_space()
+            else:
+                # Next kick after another batch; the writer lowers it again once drained.
+                self._kick_at = min(pending + self._batch_size, self._capacity)
         except Exception:  # the caller's path never raises
             _diag.logger.debug("tracklog pipeline kick failed", exc_info=True)
 
@@ -116,7 +122,7 @@ class Pipeline:
                 return
             self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
             self._thread.start()
-            self._kick_at = max(1, self._batch_size // 2)
+            self._kick_at = self._batch_size
 
     def _wait_for_space(self) -> None:
         low = self._capacity // 2
@@ -214,6 +220,7 @@ class Pipeline:
                 self._flush_sinks()
                 for marker in markers:
                     marker.done.set()
+            self._kick_at = self._batch_size
             if self._waiters and len(q) <= self._capacity // 2:
                 with self._space:
                     self._space.notify_all()

@@ -15,7 +15,17 @@ if TYPE_CHECKING:
 __all__ = ["RunHandler"]
 
 # LogRecord attributes that are not the user's extra fields.
-_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+# Convention fields are recorded as run data, so the log line's "extra" leaves them out.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message", "asctime", "metric", "metrics", "value", "step", "tag", "tags", "param", "params",
+}
+_N_STANDARD = len(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
+_NOT_EXTRA = ("message", "asctime", "metric", "metrics", "value", "step", "tag", "tags", "param", "params")
+
+
+def _count(fields: dict, names: tuple) -> int:  # type: ignore[type-arg]
+    """How many of ``names`` are keys of ``fields``."""
+    return sum(1 for name in names if name in fields)
 
 
 class RunHandler(logging.Handler):
@@ -48,35 +58,44 @@ class RunHandler(logging.Handler):
         # Inside tracklog's own handling (the writer thread), never start a run.
         return _context.current_run(create=not _diag.inside())
 
+    def handle(self, record: logging.LogRecord) -> logging.LogRecord | bool:
+        """Filter, then emit without the handler lock: emit only enqueues, and is thread-safe."""
+        if self.filters:
+            result = self.filter(record)
+            if not result:
+                return False
+            if isinstance(result, logging.LogRecord):
+                record = result
+        self.emit(record)
+        return record
+
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            run = self._target()
+            run = self.run or self._target()
             if run is None:
                 return
             fields = record.__dict__
-            events = None
-            if not _diag.inside() and has_conventions(fields):
-                with _diag.handling():
-                    if run._state.closed:
-                        _diag.warn_once(
-                            ("closed", run.id),
-                            "tracklog: run %s has ended; metrics, tags and params of later "
-                            "records are not recorded (the records still go to its log file)",
-                            run.id,
-                        )
-                    else:
-                        events = convention_events(run, fields, record.created)
-            attrs = self._attrs(record, fields)
             log_event = Event(
                 run.id, LOG, self.filename, None, None, record.created,
-                record.levelno, record.name, record.getMessage(), attrs,
+                record.levelno, record.name, record.getMessage(), self._attrs(record, fields),
             )
             pipeline = run._core.pipeline
-            if events:
-                events.append(log_event)
-                pipeline.put_many(events)
-            else:
-                pipeline.put(log_event)
+            # tracklog's own records carry no convention fields, so this cannot recurse;
+            # inside the writer thread, records only become log lines.
+            if has_conventions(fields) and not _diag.inside():
+                if run._state.closed:
+                    _diag.warn_once(
+                        ("closed", run.id),
+                        "tracklog: run %s has ended; metrics, tags and params of later "
+                        "records are not recorded (the records still go to its log file)",
+                        run.id,
+                    )
+                else:
+                    events = convention_events(run, fields, record.created)
+                    events.append(log_event)
+                    pipeline.put_many(events)
+                    return
+            pipeline.put(log_event)
         except RecursionError:
             raise
         except Exception:
@@ -93,11 +112,12 @@ class RunHandler(logging.Handler):
         if record.stack_info:
             attrs = attrs or {}
             attrs["stack_info"] = record.stack_info
-        if self.extras and len(fields) > len(_STANDARD):
-            extra = {k: v for k, v in fields.items() if k not in _STANDARD}
-            if extra:
+        if self.extras and len(fields) > _N_STANDARD + _count(fields, _NOT_EXTRA):
+            names = fields.keys() - _STANDARD
+            if names:
                 attrs = attrs or {}
-                attrs["extra"] = extra  # JSON-encoded on the writer thread
+                # JSON-encoded on the writer thread.
+                attrs["extra"] = {name: fields[name] for name in names}
         return attrs
 
     def _formatter(self) -> logging.Formatter:

@@ -39,16 +39,29 @@ MIGRATIONS: list[str] = [
         kind TEXT NOT NULL,
         UNIQUE (run_pk, name)
     );
-    -- value has no declared type so ints, floats and strings keep their type;
-    -- NULL stands for NaN (SQLite cannot store a NaN REAL).
-    CREATE TABLE metrics (
+    -- Points are stored in chunks: one row per metric per written batch, with the
+    -- steps, values and times packed as arrays. This keeps ingest at one row per
+    -- batch and reads at one row per ten thousand points. ``encoding`` says how
+    -- ``vals`` is packed: f8 (all floats, NaN and inf kept), i8 (all ints) or json.
+    CREATE TABLE metric_chunks (
+        chunk_id INTEGER PRIMARY KEY,
         key_id INTEGER NOT NULL,
-        step INTEGER NOT NULL,
-        value,
-        ts REAL NOT NULL,
-        rank INTEGER
+        rank INTEGER,
+        count INTEGER NOT NULL,
+        min_step INTEGER NOT NULL,
+        max_step INTEGER NOT NULL,
+        ordered INTEGER NOT NULL,
+        min_value REAL,
+        max_value REAL,
+        last_value,
+        first_ts REAL NOT NULL,
+        last_ts REAL NOT NULL,
+        encoding TEXT NOT NULL,
+        steps BLOB NOT NULL,
+        vals BLOB NOT NULL,
+        ts BLOB NOT NULL
     );
-    CREATE INDEX metrics_by_key ON metrics(key_id, step);
+    CREATE INDEX metric_chunks_by_key ON metric_chunks(key_id, chunk_id);
     CREATE TABLE tags (
         run_pk INTEGER NOT NULL,
         key TEXT NOT NULL,

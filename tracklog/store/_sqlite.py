@@ -27,6 +27,7 @@ from .._rank import current_rank
 from .._types import CRASHED, RUNNING, ExperimentInfo, MetricPoint, RunInfo
 from ..pipeline import RetryLater
 from ._base import Store
+from ._chunks import pack_chunk, unpack_points
 from ._schema import migrate
 
 _NAN = float("nan")
@@ -35,6 +36,16 @@ _HOST = socket.gethostname()
 _RUN_COLUMNS = (
     "r.run_id, r.experiment_id, e.name, r.name, r.status, r.start_time, r.end_time, "
     "r.parent_run_id, r.error, r.owner_pid, r.owner_host, r.heartbeat"
+)
+
+
+_CHUNK_COLUMNS = (
+    "key_id", "rank", "count", "min_step", "max_step", "ordered", "min_value", "max_value",
+    "last_value", "first_ts", "last_ts", "encoding", "steps", "vals", "ts",
+)
+_INSERT_CHUNK = (
+    f"INSERT INTO metric_chunks ({', '.join(_CHUNK_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in _CHUNK_COLUMNS)})"
 )
 
 
@@ -156,7 +167,7 @@ class SQLiteStore(Store):
         rank = self._rank
         key_ids = self._key_ids
         new_keys: dict[tuple[str, str], int] = {}
-        metric_rows: list[tuple[Any, ...]] = []
+        groups: dict[tuple[str, str], tuple[list[int], list[Any], list[float], str]] = {}
         tags: list[tuple[int, str, str]] = []
         params: list[tuple[str, int, str, str]] = []
         lines: dict[tuple[str, str], list[bytes]] = defaultdict(list)
@@ -166,14 +177,12 @@ class SQLiteStore(Store):
                 for ev in events:
                     kind = ev.kind
                     if kind in METRIC_KINDS:
-                        key = (ev.run_id, ev.name)
-                        key_id = key_ids.get(key) or new_keys.get(key)
-                        if key_id is None:
-                            key_id = new_keys[key] = self._key_id(conn, ev.run_id, ev.name, kind)
-                        value = ev.value
-                        if value != value:  # NaN: stored as NULL, read back as NaN
-                            value = None
-                        metric_rows.append((key_id, ev.step, value, ev.ts, rank))
+                        group = groups.get((ev.run_id, ev.name))
+                        if group is None:
+                            group = groups[(ev.run_id, ev.name)] = ([], [], [], kind)
+                        group[0].append(ev.step)
+                        group[1].append(ev.value)
+                        group[2].append(ev.ts)
                     elif kind == LOG:
                         lines[(ev.run_id, ev.name)].append(encode_record(ev, rank))
                     elif kind == OUTPUT:
@@ -182,8 +191,11 @@ class SQLiteStore(Store):
                         tags.append((self._run_pk(conn, ev.run_id), ev.name, ev.value))
                     elif kind == PARAM:
                         params.append((ev.run_id, self._run_pk(conn, ev.run_id), ev.name, ev.value))
-                if metric_rows:
-                    conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", metric_rows)
+                for key, (steps, values, times, kind) in groups.items():
+                    key_id = key_ids.get(key) or new_keys.get(key)
+                    if key_id is None:
+                        key_id = new_keys[key] = self._key_id(conn, key[0], key[1], kind)
+                    self._insert_chunk(conn, key_id, rank, steps, values, times)
                 if tags:
                     conn.executemany("INSERT OR REPLACE INTO tags VALUES (?, ?, ?)", tags)
                 for run_id, run_pk, key, value in params:
@@ -200,6 +212,20 @@ class SQLiteStore(Store):
         key_ids.update(new_keys)
         for (run_id, filename), chunk in lines.items():
             self._append(run_id, filename, b"".join(chunk))
+
+    @staticmethod
+    def _insert_chunk(
+        conn: sqlite3.Connection,
+        key_id: int,
+        rank: int | None,
+        steps: list[int],
+        values: list[Any],
+        times: list[float],
+    ) -> None:
+        row = pack_chunk(steps, values, times)
+        row["key_id"] = key_id
+        row["rank"] = rank
+        conn.execute(_INSERT_CHUNK, row)
 
     @staticmethod
     def _encode_output(ev: Event, rank: int | None) -> bytes:
@@ -445,25 +471,31 @@ class SQLiteStore(Store):
 
     def metric_history(self, run_id: str, name: str, rank: int | None = None) -> list[MetricPoint]:
         sql = (
-            "SELECT m.step, m.value, m.ts, m.rank FROM metrics m JOIN metric_keys k USING (key_id) "
-            "WHERE k.run_pk = ? AND k.name = ?"
+            "SELECT c.encoding, c.steps, c.vals, c.ts, c.rank, c.ordered, c.min_step, c.max_step "
+            "FROM metric_chunks c JOIN metric_keys k USING (key_id) WHERE k.run_pk = ? AND k.name = ?"
         )
         args: list[Any] = [self._pk(run_id), name]
         if rank is not None:
-            sql += " AND m.rank = ?"
+            sql += " AND c.rank = ?"
             args.append(rank)
-        sql += " ORDER BY m.key_id, m.step"
-        with self._lock:
-            conn = self._control()
-            cur = conn.cursor()
-            cur.row_factory = _point_row
-            return self._retry(lambda: cur.execute(sql, args).fetchall())
+        rows = self._query(sql + " ORDER BY c.chunk_id", args)
+        points: list[MetricPoint] = []
+        in_order = True
+        high = None
+        for encoding, steps, vals, ts, chunk_rank, ordered, min_step, max_step in rows:
+            if not ordered or (high is not None and min_step < high):
+                in_order = False
+            high = max_step if high is None else max(high, max_step)
+            points.extend(unpack_points(encoding, steps, vals, ts, chunk_rank))
+        if not in_order:
+            points.sort(key=_step_of)  # stable: equal steps keep their arrival order
+        return points
 
     def last_values(self, run_id: str) -> dict[str, Any]:
         rows = self._query(
-            "SELECT k.name, (SELECT m.value FROM metrics m WHERE m.key_id = k.key_id "
-            "ORDER BY m.step DESC, m.rowid DESC LIMIT 1) FROM metric_keys k WHERE k.run_pk = ? "
-            "ORDER BY k.key_id",
+            "SELECT k.name, (SELECT c.last_value FROM metric_chunks c WHERE c.key_id = k.key_id "
+            "ORDER BY c.max_step DESC, c.chunk_id DESC LIMIT 1) FROM metric_keys k "
+            "WHERE k.run_pk = ? ORDER BY k.key_id",
             (self._pk(run_id),),
         )
         return {name: (_NAN if value is None else value) for name, value in rows}
@@ -534,6 +566,5 @@ def _lines(path: str) -> Iterator[bytes]:
         yield from handle
 
 
-def _point_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> MetricPoint:
-    value = row[1]
-    return MetricPoint(row[0], _NAN if value is None else value, row[2], row[3])
+def _step_of(point: MetricPoint) -> int:
+    return point[0]

@@ -1,0 +1,90 @@
+"""Packing metric points into chunks (arrays in BLOBs) and unpacking them again.
+
+A chunk holds one metric's points from one written batch, in arrival order.
+Steps and times are int64/float64 arrays; values are float64 or int64 arrays
+when they are all of one numeric type, else a JSON list (strings, mixed).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from array import array
+from functools import partial
+from itertools import repeat
+from typing import Any, Sequence
+
+from .._types import MetricPoint
+
+_LITTLE = sys.byteorder == "little"
+_INT64 = (-(2**63), 2**63 - 1)
+_make_point = partial(tuple.__new__, MetricPoint)
+
+
+def _pack(typecode: str, items: Sequence[Any]) -> bytes:
+    packed = array(typecode, items)
+    if not _LITTLE:
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def _unpack(typecode: str, blob: bytes) -> array:  # type: ignore[type-arg]
+    packed = array(typecode)
+    packed.frombytes(blob)
+    if not _LITTLE:
+        packed.byteswap()
+    return packed
+
+
+def pack_chunk(steps: list[int], values: list[Any], times: list[float]) -> dict[str, Any]:
+    """The columns of one chunk row for these points (same length, arrival order)."""
+    if all(type(v) is float for v in values):
+        encoding, vals = "f8", _pack("d", values)
+    elif all(type(v) is int for v in values) and _INT64[0] <= min(values) and max(values) <= _INT64[1]:
+        encoding, vals = "i8", _pack("q", values)
+    else:
+        encoding = "json"
+        vals = json.dumps(values, ensure_ascii=False).encode("utf-8")
+    numeric = [v for v in values if (type(v) is float or type(v) is int) and math.isfinite(v)]
+    ordered = all(a <= b for a, b in zip(steps, steps[1:]))
+    max_step = max(steps)
+    # The value at the highest step, the latest to arrive among equals.
+    last_index = len(steps) - 1 - steps[::-1].index(max_step)
+    last = values[last_index]
+    return {
+        "count": len(steps),
+        "min_step": min(steps),
+        "max_step": max_step,
+        "ordered": int(ordered),
+        "min_value": min(numeric) if numeric else None,
+        "max_value": max(numeric) if numeric else None,
+        "last_value": None if last != last else last,  # NULL stands for NaN
+        "first_ts": times[0],
+        "last_ts": times[-1],
+        "encoding": encoding,
+        "steps": _pack("q", steps),
+        "vals": vals,
+        "ts": _pack("d", times),
+    }
+
+
+def unpack_values(encoding: str, blob: bytes) -> list[Any]:
+    """A chunk's values as a list."""
+    if encoding == "f8":
+        return _unpack("d", blob).tolist()
+    if encoding == "i8":
+        return _unpack("q", blob).tolist()
+    return json.loads(blob)
+
+
+def unpack_points(
+    encoding: str, steps: bytes, vals: bytes, ts: bytes, rank: int | None
+) -> list[MetricPoint]:
+    """A chunk's points as MetricPoint tuples, in arrival order."""
+    return list(
+        map(
+            _make_point,
+            zip(_unpack("q", steps), unpack_values(encoding, vals), _unpack("d", ts), repeat(rank)),
+        )
+    )
