@@ -1,0 +1,233 @@
+"""RunHandler: stdlib logging records become run data and log lines, and never raise."""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+
+import pytest
+
+import tracklog
+from tracklog.handlers import RunHandler
+
+
+@pytest.fixture
+def log(run):
+    """A logger named 'train' whose records go to `run` through a RunHandler."""
+    logger = logging.getLogger("train")
+    handler = RunHandler(run)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False  # pytest's capture handler on root re-raises formatting errors
+    yield logger
+    logger.removeHandler(handler)
+    logger.setLevel(logging.NOTSET)
+    logger.propagate = True
+
+
+def test_issue_example_records_become_metrics_tags_params(run):
+    """The issue's basicConfig example: metrics, a single metric, tags and params land in the run."""
+    logging.basicConfig(level=logging.DEBUG, handlers=[logging.StreamHandler(), RunHandler()], force=True)
+    log = logging.getLogger("train")
+    log.info("epoch %d", 3, extra={"metrics": {"loss": 0.3, "acc": 0.91}, "step": 3})
+    log.info("lr", extra={"metric": "lr", "value": 1e-3})
+    log.info("chosen", extra={"tags": {"model": "ridge"}})
+    log.debug("config", extra={"params": {"alpha": 0.1}})
+    logging.shutdown()
+    assert run.get_metrics() == {"loss": 0.3, "acc": 0.91, "lr": 1e-3}
+    assert run.get_metric_history("loss")[0].step == 3
+    assert run.get_tags()["model"] == "ridge"
+    assert run.get_params() == {"alpha": "0.1"}
+    messages = [r["message"] for r in run.get_logs()]
+    assert messages == ["epoch 3", "lr", "chosen", "config"]
+
+
+def test_every_record_goes_to_python_log_with_level_logger_and_traceback(run, log):
+    """Plain records are log lines with timestamp, level, logger, message and traceback."""
+    log.warning("disk %s is %d%% full", "/data", 91)
+    try:
+        raise ValueError("bad batch")
+    except ValueError:
+        log.exception("step failed")
+    records = run.get_logs()
+    assert [(r["level"], r["logger"], r["message"]) for r in records] == [
+        ("WARNING", "train", "disk /data is 91% full"),
+        ("ERROR", "train", "step failed"),
+    ]
+    assert "ValueError: bad batch" in records[1]["exc_text"]
+    assert records[0]["time"].endswith("Z") and records[0]["ts"] > 0
+    assert "logs/python.log" in run.get_file_names()
+
+
+def test_get_logs_filters_by_level_and_logger_prefix(run):
+    """get_logs(level=..., logger=...) keeps records at or above the level under the logger."""
+    handler = RunHandler(run)
+    for name in ("a", "a.b", "ab"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
+        logger.debug("d")
+        logger.error("e")
+    assert len(run.get_logs(level="ERROR")) == 3
+    assert {r["logger"] for r in run.get_logs(logger="a")} == {"a", "a.b"}
+    assert [r["logger"] for r in run.get_logs(level=logging.ERROR, logger="a.b")] == ["a.b"]
+
+
+def test_metric_without_step_counts_up_per_name(run, log):
+    """metric=/value= records without step get 0, 1, 2 for each name."""
+    for value in (1.0, 2.0, 3.0):
+        log.info("m", extra={"metric": "m", "value": value})
+    log.info("other", extra={"metric": "other", "value": 5})
+    assert [(p.step, p.value) for p in run.get_metric_history("m")] == [(0, 1.0), (1, 2.0), (2, 3.0)]
+    assert run.get_metric_history("other")[0].step == 0
+
+
+def test_tag_alone_is_a_valueless_tag_and_param_dicts(run, log):
+    """tag='name' is a valueless tag; tags/params dicts set several."""
+    log.info("x", extra={"tag": "baseline"})
+    log.info("y", extra={"tags": {"a": 1, "b": "two"}, "params": {"p": 0.5}})
+    assert run.get_tags() == {"baseline": "", "a": "1", "b": "two"}
+    assert run.get_params() == {"p": "0.5"}
+
+
+def test_other_extra_fields_are_kept_in_the_log_line(run, log):
+    """Non-convention extra fields stay with the record in the log file."""
+    log.info("batch", extra={"batch_id": 7, "shape": (2, 3)})
+    (record,) = run.get_logs()
+    assert record["extra"] == {"batch_id": 7, "shape": [2, 3]}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"metrics": "x"},
+        {"metric": "loss", "value": 1.0, "step": "a"},
+        {"metric": "loss"},
+        {"metric": "", "value": 1},
+        {"metric": "loss", "value": object()},
+        {"tags": 5},
+        {"params": ["a", 1]},
+        {"metric": "x" * 10_000, "value": 1},
+    ],
+)
+def test_wrong_extra_types_warn_and_never_raise(run, log, extra, caplog):
+    """Bad convention fields warn once on the tracklog logger; the record is still logged."""
+    log.propagate = True
+    with caplog.at_level(logging.WARNING, logger="tracklog"):
+        log.info("bad fields", extra=extra)
+    assert [r["message"] for r in run.get_logs(logger="train")] == ["bad fields"]
+    assert any(r.name == "tracklog" for r in caplog.records)
+
+
+def test_step_as_a_string_of_digits_is_accepted(run, log):
+    """step='4' (a whole number as text) is taken as step 4."""
+    log.info("x", extra={"metric": "m", "value": 1, "step": "4"})
+    assert run.get_metric_history("m")[0].step == 4
+
+
+def test_a_closed_run_warns_once_and_keeps_the_log_line(run, log, caplog):
+    """After complete(), metrics from records are refused with one warning; the lines are kept."""
+    run.complete()
+    with caplog.at_level(logging.WARNING, logger="tracklog"):
+        log.info("late", extra={"metric": "m", "value": 1})
+        log.info("later", extra={"metric": "m", "value": 2})
+    run.flush()
+    warnings = [r for r in caplog.records if "has ended" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "m" not in run.get_metrics()
+    assert [r["message"] for r in run.get_logs()] == ["late", "later"]
+
+
+def test_a_bad_format_string_goes_to_handle_error_not_the_caller(run, log, capsys):
+    """A record whose message cannot be formatted is reported by handleError; the call returns."""
+    log.info("%d items", "not a number")
+    assert "--- Logging error ---" in capsys.readouterr().err
+    log.info("after")
+    assert run.get_logs()[-1]["message"] == "after"
+
+
+def test_dictconfig_with_class_and_factory(run):
+    """RunHandler works from dictConfig, both as "class" and as a "()" factory."""
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "handlers": {
+                "by_class": {"class": "tracklog.handlers.RunHandler", "level": "INFO"},
+                "by_factory": {"()": "tracklog.handlers.RunHandler", "filename": "factory.log"},
+            },
+            "loggers": {"cfg": {"handlers": ["by_class", "by_factory"], "level": "DEBUG"}},
+            "disable_existing_loggers": False,
+        }
+    )
+    logger = logging.getLogger("cfg")
+    logger.debug("debug only in factory.log")
+    logger.info("info in both", extra={"metric": "m", "value": 1})
+    assert [r["message"] for r in run.get_logs()] == ["info in both"]
+    assert [r["message"] for r in run.get_logs(filename="factory.log")] == [
+        "debug only in factory.log",
+        "info in both",
+    ]
+    assert run.get_metrics()["m"] == [1, 1]  # both handlers recorded the point
+
+
+def test_library_debug_and_tracklog_diagnostics_flow_into_the_log_file(run):
+    """DEBUG records of libraries (urllib3) and tracklog's own warnings reach the same log file."""
+    logging.basicConfig(level=logging.DEBUG, handlers=[RunHandler()], force=True)
+    logging.getLogger("urllib3.connectionpool").debug("Starting new HTTP connection (1): localhost:80")
+    run.log("bad", [1, 2])  # tracklog warns on the tracklog logger, while inside the run API
+    run.flush()
+    loggers = {r["logger"] for r in run.get_logs()}
+    assert {"urllib3.connectionpool", "tracklog"} <= loggers
+
+
+def test_tracklog_warning_inside_emit_does_not_recurse(run):
+    """A warning tracklog raises while handling a record reaches RunHandler once, without recursion."""
+    logging.basicConfig(level=logging.DEBUG, handlers=[RunHandler()], force=True)
+    logging.getLogger("train").info("x", extra={"metrics": "not a dict"})
+    run.flush()
+    records = run.get_logs()
+    assert [r["logger"] for r in records].count("tracklog") == 1
+    assert records[-1]["logger"] == "train"
+
+
+def test_logging_shutdown_flushes_everything(run):
+    """logging.shutdown() (as at interpreter exit) leaves every record in the run."""
+    logger = logging.getLogger("flush")
+    handler = RunHandler(run)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    for i in range(5000):
+        logger.info("x", extra={"metric": "m", "value": i})
+    logging.shutdown([lambda: handler])
+    assert len(run.get_metric_history("m")) == 5000
+
+
+def test_handler_without_run_follows_the_current_run(experiment):
+    """RunHandler() with no run sends each record to the run current at that moment."""
+    logger = logging.getLogger("follow")
+    logger.addHandler(RunHandler())
+    logger.setLevel(logging.INFO)
+    first = experiment.start_logging("first")
+    logger.info("to first", extra={"metric": "m", "value": 1})
+    first.complete()
+    second = experiment.start_logging("second")
+    logger.info("to second", extra={"metric": "m", "value": 2})
+    second.complete()
+    assert first.get_metrics() == {"m": 1} and second.get_metrics() == {"m": 2}
+
+
+def test_filters_still_apply(run, log):
+    """Handler filters work (RunHandler overrides handle() to skip the lock, not the filters)."""
+    handler = log.handlers[0]
+    handler.addFilter(lambda record: "keep" in record.getMessage())
+    log.info("keep me")
+    log.info("drop me")
+    assert [r["message"] for r in run.get_logs()] == ["keep me"]
+
+
+def test_handler_repr_and_level(run):
+    """A RunHandler has a useful repr and honours its level."""
+    handler = RunHandler(run, level="WARNING")
+    assert "WARNING" in repr(handler) and run.id in repr(handler)
+    assert tracklog.handlers.RunHandler is RunHandler
