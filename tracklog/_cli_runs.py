@@ -22,17 +22,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     ls.set_defaults(func=cmd_ls)
 
     show = subparsers.add_parser("show", help="one run: status, tags, params, metrics, files")
-    show.add_argument("run", help="run id (or a unique prefix)")
+    show.add_argument("run", help="run id, a unique prefix, or latest")
     show.set_defaults(func=cmd_show)
 
     metrics = subparsers.add_parser("metrics", help="a run's metrics, or one metric's points")
-    metrics.add_argument("run", help="run id (or a unique prefix)")
+    metrics.add_argument("run", help="run id, a unique prefix, or latest")
     metrics.add_argument("name", nargs="?", help="print every point of this metric")
     metrics.add_argument("--csv", action="store_true", help="comma-separated output")
     metrics.set_defaults(func=cmd_metrics)
 
     logs = subparsers.add_parser("logs", help="a run's log records")
-    logs.add_argument("run", help="run id (or a unique prefix)")
+    logs.add_argument("run", help="run id, a unique prefix, or latest")
     logs.add_argument("--level", "-l", help="minimum level, e.g. WARNING")
     logs.add_argument("--logger", help="only this logger and its children")
     logs.add_argument("--file", default="python.log", help="log file under logs/ (default python.log)")
@@ -42,6 +42,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 class EmptyWorkspaceError(TracklogError):
     """The workspace holds no runs."""
+
+
+def find_run(workspace: Workspace, run_id: str):  # type: ignore[no-untyped-def]
+    """The run with this id or prefix; ``latest`` names the newest run."""
+    if run_id in ("latest", "last"):
+        runs = workspace.store.search_runs()
+        if not runs:
+            raise EmptyWorkspaceError(f"no runs in workspace {workspace.location}")
+        run_id = runs[0].run_id
+    return workspace.get_run(run_id)
 
 
 def open_workspace(args: argparse.Namespace) -> Workspace:
@@ -64,10 +74,12 @@ def duration(start: float, end: float | None) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
-def fmt(value: Any) -> str:
-    """A metric value for a table."""
+def fmt(value: Any, exact: bool = False) -> str:
+    """A metric value for a table: 6 significant digits, or every digit when ``exact``."""
     if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else str(value)
+        if not math.isfinite(value):
+            return str(value)
+        return repr(value) if exact else f"{value:.6g}"
     return str(value)
 
 
@@ -108,7 +120,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
-    run = workspace.get_run(args.run)
+    run = find_run(workspace, args.run)
     info = run.info
     out = sys.stdout
     out.write(f"run        {info.run_id}\n")
@@ -152,7 +164,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_metrics(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
-    run = workspace.get_run(args.run)
+    run = find_run(workspace, args.run)
     store = workspace.store
     kinds = store.metric_kinds(run.id)
     writer = csv.writer(sys.stdout) if args.csv else None
@@ -173,7 +185,11 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         raise TracklogError(f"run {run.id} has no metric {args.name!r} (tracklog metrics {args.run} lists them)")
     points = store.metric_history(run.id, args.name)
     header = ["step", "value", "timestamp", "rank"]
-    rows = [[str(p.step), fmt(p.value), repr(p.timestamp), "" if p.rank is None else str(p.rank)] for p in points]
+    exact = bool(writer)
+    rows = [
+        [str(p.step), fmt(p.value, exact), repr(p.timestamp), "" if p.rank is None else str(p.rank)]
+        for p in points
+    ]
     if writer:
         writer.writerow(header)
         writer.writerows(rows)
@@ -186,7 +202,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     from .run import _levelno
 
     workspace = open_workspace(args)
-    run = workspace.get_run(args.run)
+    run = find_run(workspace, args.run)
     minimum = _levelno(args.level)
     store = workspace.store
     out = sys.stdout
