@@ -150,7 +150,8 @@ def _at_exit() -> None:
 def _after_fork_in_child() -> None:
     # A forked child (a DataLoader worker, multiprocessing) logs into the same runs
     # but does not own them: only the parent ends them at its exit.
-    global _started
+    global _started, _lock
+    _lock = threading.RLock()
     _started = []
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 logger = logging.getLogger("tracklog")
@@ -19,6 +20,15 @@ def warn_once(key: object, msg: str, *args: object) -> None:
             return
         _warned.add(key)
     logger.warning(msg, *args)
+
+
+def _after_fork_in_child() -> None:
+    global _warned_lock
+    _warned_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def reset_warnings() -> None:

@@ -135,6 +135,17 @@ def _all_cores() -> list[_Core]:
     return list(_cores.values())
 
 
+def _after_fork_in_child() -> None:
+    global _cores_lock
+    _cores_lock = threading.Lock()
+    for core in _cores.values():
+        core._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class Workspace:
     """Where runs live: a folder (``./.tracklog`` by default) holding a SQLite store.
 

@@ -7,7 +7,6 @@ the writer retry (``RetryLater``) instead of failing the caller.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -15,10 +14,12 @@ import sqlite3
 import threading
 import time
 import uuid
+import weakref
 from collections import defaultdict
 from typing import IO, Any, Iterator, Sequence
 
 from .. import _config, _diag
+from .._capture_format import encode_output
 from .._errors import ParamConflictError, RunNotFoundError, WorkspaceError
 from .._event import LOG, METRIC_KINDS, OUTPUT, PARAM, TAG, Event
 from .._logfile import encode_record
@@ -84,6 +85,7 @@ class SQLiteStore(Store):
         except OSError as exc:
             raise WorkspaceError(f"cannot create workspace {self.root}: {exc}") from exc
         self._lock = threading.RLock()
+        _stores.add(self)
         self._pid = -1
         self._rank = current_rank()
         self._reset_connections()
@@ -229,21 +231,8 @@ class SQLiteStore(Store):
 
     @staticmethod
     def _encode_output(ev: Event, rank: int | None) -> bytes:
-        # Captured output: one JSON line per output line; the raw bytes are kept
-        # losslessly as latin-1 text when they are not valid UTF-8.
-        raw = ev.value if isinstance(ev.value, bytes) else str(ev.value).encode("utf-8")
-        try:
-            text, encoding = raw.decode("utf-8"), None
-        except UnicodeDecodeError:
-            text, encoding = raw.decode("latin-1"), "latin-1"
-        record: dict[str, Any] = {"ts": ev.ts, "stream": ev.logger, "line": text}
-        if encoding:
-            record["encoding"] = encoding
-        if rank is not None:
-            record["rank"] = rank
-        if ev.attrs:
-            record.update(ev.attrs)
-        return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        # Captured output: the raw bytes, one header per line (see tracklog._capture_format).
+        return encode_output(ev, rank)
 
     def _append(self, run_id: str, filename: str, data: bytes) -> None:
         path = join_inside(self.run_dir(run_id), "logs/" + filename)
@@ -559,6 +548,21 @@ class SQLiteStore(Store):
                     except sqlite3.Error:
                         pass
             self._cconn = self._wconn = None
+
+
+_stores: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # Another thread may have held a store's lock at the fork; the child starts with
+    # fresh locks and opens its own connections on first use.
+    for store in list(_stores):
+        store._lock = threading.RLock()
+        store._reset_connections()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _lines(path: str) -> Iterator[bytes]:
