@@ -2,6 +2,10 @@
 # Install what the tests need and run them. A run that collects no test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The UI's browser tests drive Debian's Chromium (never a browser downloaded by playwright).
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+fi
 python3 -m pip install -q -e '.[test]'
 # torch scalars are part of the value rules; use the machine's local CPU wheel when it
 # has one (never let pip pull a multi-GB CUDA build). Without it those tests skip.

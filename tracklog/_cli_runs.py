@@ -29,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     metrics.add_argument("run", help="run id, a unique prefix, or latest")
     metrics.add_argument("name", nargs="?", help="print every point of this metric")
     metrics.add_argument("--csv", action="store_true", help="comma-separated output")
+    metrics.add_argument("--plot", metavar="OUT.png", help="draw the metric into an image (needs matplotlib)")
     metrics.set_defaults(func=cmd_metrics)
 
     logs = subparsers.add_parser("logs", help="a run's log records")
@@ -169,6 +170,8 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     kinds = store.metric_kinds(run.id)
     writer = csv.writer(sys.stdout) if args.csv else None
     if args.name is None:
+        if args.plot:
+            raise TracklogError("--plot draws one metric: tracklog metrics RUN NAME --plot out.png")
         if not kinds:
             raise TracklogError(f"run {run.id} has no metrics")
         last = store.last_values(run.id)
@@ -183,6 +186,11 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         return 0
     if args.name not in kinds:
         raise TracklogError(f"run {run.id} has no metric {args.name!r} (tracklog metrics {args.run} lists them)")
+    if args.plot:
+        from ._ui._plot import plot_metric
+
+        print(plot_metric(store, run.id, args.name, args.plot))
+        return 0
     points = store.metric_history(run.id, args.name)
     header = ["step", "value", "timestamp", "rank"]
     exact = bool(writer)

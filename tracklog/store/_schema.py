@@ -75,6 +75,14 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_pk, key)
     ) WITHOUT ROWID;
     """,
+    # 2: chunk summaries without their points, for charts (tracklog ui). Small chunks
+    # keep their points inline, so reading summaries from the table reads every point;
+    # this covering index lets a chart group chunks per pixel bucket from the index alone.
+    """
+    CREATE INDEX metric_chunks_summary ON metric_chunks(
+        key_id, min_step, max_step, count, min_value, max_value, encoding
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

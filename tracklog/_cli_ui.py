@@ -1,0 +1,54 @@
+"""``tracklog ui``: serve the workspace's runs as a local web page (read-only)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._errors import TracklogError
+from .workspace import Workspace
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``ui`` command."""
+    from ._ui import DEFAULT_HOST, DEFAULT_PORT
+
+    ui = subparsers.add_parser(
+        "ui", help="serve the runs as a local web page: charts, logs, comparison (read-only)"
+    )
+    # SUPPRESS: `tracklog --workspace W ui` and `tracklog ui --workspace W` both work.
+    ui.add_argument("--workspace", "-w", default=argparse.SUPPRESS,
+                    help="workspace folder (default: $TRACKLOG_WORKSPACE or ./.tracklog)")
+    ui.add_argument("--host", default=DEFAULT_HOST,
+                    help=f"address to listen on (default {DEFAULT_HOST}: this machine only)")
+    ui.add_argument("--port", "-p", type=int, default=DEFAULT_PORT,
+                    help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)")
+    ui.set_defaults(func=cmd_ui)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from ._ui import make_server
+
+    workspace = Workspace(args.workspace, create=False)
+    try:
+        server = make_server(workspace, args.host, args.port)
+    except OSError as exc:
+        raise TracklogError(
+            f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc} "
+            "(pick another --port, or --port 0 for a free one)"
+        ) from exc
+    print(f"tracklog ui: {workspace.location} at {server.url}  (read-only; Ctrl-C stops)", flush=True)
+    if not server.loopback:
+        print(
+            f"tracklog ui: listening on {args.host}: anyone who can reach this machine can read "
+            "these runs",
+            file=sys.stderr,
+            flush=True,
+        )
+    try:
+        server.serve_forever(poll_interval=0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0

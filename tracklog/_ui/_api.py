@@ -1,0 +1,346 @@
+"""The UI's JSON answers, built from the Store's read methods (no HTTP here)."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Any, Iterator, Sequence
+
+from .._logfile import decode_record
+from .._paths import check_file_name
+from .._types import RUNNING, RunInfo
+from ..store import Store
+from ._series import SeriesSource, chart_type, table_columns
+
+try:  # the captured-output format (std_log.txt), when this tracklog has output capture
+    from .._capture_format import OutputReader as _OutputReader
+    from .._capture_format import collapse_redraws as _collapse
+except ImportError:  # pragma: no cover - older layouts: lines are shown as plain text
+    _OutputReader = None  # type: ignore[assignment,misc]
+    _collapse = None  # type: ignore[assignment]
+
+#: How many values of a string metric, rows of a table or images the run page gets.
+TEXT_LIMIT = 500
+TABLE_LIMIT = 5000
+IMAGE_LIMIT = 24
+#: Bytes of a log file read per request (the page asks again for more).
+LOG_CHUNK = 512 * 1024
+
+
+class NotFoundError(LookupError):
+    """The run exists but the metric or file asked for does not (an HTTP 404)."""
+
+
+def jsonable(value: Any) -> Any:
+    """A metric value JSON can carry: non-finite floats become 'NaN', 'Infinity', '-Infinity'."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+    return value
+
+
+def run_json(info: RunInfo) -> dict[str, Any]:
+    """A run's control-plane record for the page."""
+    end = info.end_time
+    return {
+        "id": info.run_id,
+        "name": info.name,
+        "experiment": info.experiment_name,
+        "experiment_id": info.experiment_id,
+        "status": info.status,
+        "start": info.start_time,
+        "end": end,
+        "duration": (end if end is not None else time.time()) - info.start_time,
+        "parent": info.parent_run_id,
+        "error": info.error,
+    }
+
+
+def experiments(store: Store) -> dict[str, Any]:
+    """Every experiment with its run count and how many runs are still running."""
+    runs = store.search_runs()
+    counts: dict[str, list[int]] = {}
+    for info in runs:
+        entry = counts.setdefault(info.experiment_id, [0, 0])
+        entry[0] += 1
+        entry[1] += info.status == RUNNING
+    return {
+        "experiments": [
+            {
+                "id": e.experiment_id,
+                "name": e.name,
+                "created": e.created,
+                "runs": counts.get(e.experiment_id, [0, 0])[0],
+                "running": counts.get(e.experiment_id, [0, 0])[1],
+            }
+            for e in store.list_experiments()
+        ],
+        "runs": len(runs),
+    }
+
+
+def runs(store: Store, experiment_id: str | None) -> dict[str, Any]:
+    """The runs list: status, times, tags, params and the last value of each scalar metric."""
+    rows = []
+    for info in store.search_runs(experiment_id=experiment_id):
+        kinds = store.metric_kinds(info.run_id)
+        last = store.last_values(info.run_id)
+        row = run_json(info)
+        row["tags"] = store.get_tags(info.run_id)
+        row["params"] = store.get_params(info.run_id)
+        row["metrics"] = {
+            name: jsonable(value)
+            for name, value in last.items()
+            if kinds.get(name) == "metric"
+        }
+        rows.append(row)
+    return {"runs": rows, "alive": any(r["status"] == RUNNING for r in rows), "now": time.time()}
+
+
+def run_detail(store: Store, source: SeriesSource, run_id: str) -> dict[str, Any]:
+    """One run: its record, tags, params, children, files, log files and metric list."""
+    info = store.get_run(run_id)
+    run_id = info.run_id
+    files = [name for name in store.list_files(run_id) if _served(store, run_id, name)]
+    parent = None
+    if info.parent_run_id:
+        try:
+            parent = run_json(store.get_run(info.parent_run_id))
+        except Exception:  # a parent in another workspace, or deleted: show the id only
+            parent = {"id": info.parent_run_id, "name": info.parent_run_id[:12]}
+    return {
+        "run": run_json(info),
+        "parent": parent,
+        "tags": store.get_tags(run_id),
+        "params": store.get_params(run_id),
+        "children": [run_json(c) for c in store.search_runs(parent_run_id=run_id)],
+        "files": [{"name": name, "size": _size(store, run_id, name)} for name in files],
+        "logs": [name[len("logs/"):] for name in files if name.startswith("logs/")],
+        "metrics": [
+            {"name": s.name, "kind": s.kind, "points": s.count, "type": chart_type(s)}
+            for s in source.summaries(run_id)
+        ],
+    }
+
+
+def charts(store: Store, source: SeriesSource, run_id: str, width: int) -> dict[str, Any]:
+    """Everything the run page draws: each metric's series, table, text values or images."""
+    info = store.get_run(run_id)
+    out = []
+    for summary in source.summaries(info.run_id):
+        kind = chart_type(summary)
+        entry: dict[str, Any] = {
+            "name": summary.name,
+            "kind": summary.kind,
+            "type": kind,
+            "points": summary.count,
+        }
+        if kind in ("line", "value"):
+            entry.update(source.series(info.run_id, summary.name, width))
+        elif kind == "text":
+            total, pairs = source.values(info.run_id, summary.name, TEXT_LIMIT)
+            entry["rows"] = [[step, jsonable(value)] for step, value in pairs]
+            entry["shown"] = len(pairs)
+        elif kind == "image":
+            total, pairs = source.values(info.run_id, summary.name, IMAGE_LIMIT)
+            entry["images"] = [{"step": step, "file": value} for step, value in pairs]
+        elif kind == "table":
+            entry.update(table(source, info.run_id, summary.name, width))
+        out.append(entry)
+    return {"run": run_json(info), "metrics": out}
+
+
+def series(
+    store: Store, source: SeriesSource, run_id: str, name: str, width: int,
+    lo: int | None, hi: int | None,
+) -> dict[str, Any]:
+    """One metric's series over [lo, hi] (a zoomed chart), downsampled to ``width`` buckets."""
+    info = store.get_run(run_id)
+    if name not in store.metric_kinds(info.run_id):
+        raise NotFoundError(f"run {info.run_id} has no metric {name!r}")
+    result = source.series(info.run_id, name, width, lo, hi)
+    result["name"] = name
+    result["run"] = info.run_id
+    return result
+
+
+def table(source: SeriesSource, run_id: str, name: str, width: int) -> dict[str, Any]:
+    """A table metric's columns and rows; 'xy' says which columns chart (x = the first)."""
+    total, pairs = source.values(run_id, name, 0)
+    columns, cells = table_columns([value for _step, value in pairs])
+    numeric = [
+        i for i, _c in enumerate(columns)
+        if cells and all(_is_number(row[i]) for row in cells)
+    ]
+    xy = None
+    if len(numeric) >= 2 and numeric[0] == 0:
+        xs = sorted(range(len(cells)), key=lambda r: cells[r][0])
+        xy = {
+            "x": [_finite(cells[r][0]) for r in xs],
+            "ys": [
+                {"name": columns[i], "y": [_finite(cells[r][i]) for r in xs]} for i in numeric[1:]
+            ],
+        }
+        if len(cells) > 2 * width:
+            xy = _thin_xy(xy, width)
+    shown = cells[:TABLE_LIMIT]
+    return {
+        "columns": columns,
+        "rows": [[jsonable(v) for v in row] for row in shown],
+        "shown": len(shown),
+        "xy": xy,
+        "points": total,
+    }
+
+
+def _thin_xy(xy: dict[str, Any], width: int) -> dict[str, Any]:
+    """Keep every k-th row of a very long table chart (tables are rarely this long)."""
+    step = max(1, len(xy["x"]) // (2 * width))
+    return {
+        "x": xy["x"][::step],
+        "ys": [{"name": s["name"], "y": s["y"][::step]} for s in xy["ys"]],
+        "thinned": step,
+    }
+
+
+def _is_number(value: Any) -> bool:
+    return (type(value) is int or type(value) is float) and not isinstance(value, bool)
+
+
+def _finite(value: Any) -> Any:
+    return value if value == value and value not in (math.inf, -math.inf) else None
+
+
+def compare(
+    store: Store, source: SeriesSource, run_ids: Sequence[str], name: str | None, width: int
+) -> dict[str, Any]:
+    """Several runs side by side: their records, the union of metric names, one metric's series."""
+    infos = [store.get_run(r) for r in run_ids]
+    names: dict[str, str] = {}
+    for info in infos:
+        for summary in source.summaries(info.run_id):
+            if chart_type(summary) in ("line", "value"):
+                names.setdefault(summary.name, summary.kind)
+    result: dict[str, Any] = {
+        "runs": [run_json(i) for i in infos],
+        "metrics": list(names),
+        "name": name,
+        "series": [],
+    }
+    if name:
+        for info in infos:
+            if name in store.metric_kinds(info.run_id):
+                data = source.series(info.run_id, name, width)
+            else:
+                data = {"x": [], "y": [], "points": 0, "downsampled": False}
+            data["run"] = info.run_id
+            result["series"].append(data)
+    return result
+
+
+def logs(
+    store: Store,
+    run_id: str,
+    filename: str,
+    offset: int | None,
+    minimum: int | None,
+    tail: int,
+) -> dict[str, Any]:
+    """Log records of logs/<filename> from byte ``offset`` (or the last ``tail`` bytes)."""
+    info = store.get_run(run_id)
+    name = "logs/" + check_file_name(filename)
+    try:
+        handle = store.open_file(info.run_id, name)
+    except FileNotFoundError:
+        return {"records": [], "offset": 0, "size": 0, "skipped": 0,
+                "running": info.status == RUNNING, "status": info.status}
+    with handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        start = offset if offset is not None else max(0, size - tail)
+        start = min(max(0, start), size)
+        handle.seek(start)
+        data = handle.read(LOG_CHUNK)
+    skipped = start if offset is None else 0
+    if offset is None and start > 0:
+        newline = data.find(b"\n")  # started mid-line: begin at the next whole line
+        data = data[newline + 1:] if newline >= 0 else b""
+        start += newline + 1 if newline >= 0 else 0
+    cut = data.rfind(b"\n")
+    whole = data[: cut + 1] if cut >= 0 else b""  # a line still being written waits
+    records = [r for r in _records(whole.splitlines()) if _passes(r, minimum)]
+    return {
+        "records": records,
+        "offset": start + len(whole),
+        "size": size,
+        "skipped": skipped,
+        "running": info.status == RUNNING,
+        "status": info.status,
+    }
+
+
+def _records(lines: Sequence[bytes]) -> Iterator[dict[str, Any]]:
+    """Log records (JSON lines) and captured output lines (std_log.txt) as page records."""
+    output = _OutputReader() if _OutputReader is not None else None
+    for raw in lines:
+        record = decode_record(raw)
+        if record is not None:
+            yield {
+                "time": record.get("time", ""),
+                "level": record.get("level", ""),
+                "levelno": record.get("levelno"),
+                "logger": record.get("logger", ""),
+                "message": str(record.get("message", "")),
+                "exc_text": record.get("exc_text"),
+                "rank": record.get("rank"),
+            }
+        elif output is not None:
+            yield from map(_output_record, output.feed(raw))
+        else:
+            yield _plain(raw.decode("utf-8", "replace").rstrip("\n"))
+    if output is not None:
+        yield from map(_output_record, output.finish())
+
+
+def _output_record(line: Any) -> dict[str, Any]:
+    """A captured stdout/stderr line: its stream stands where a level would."""
+    text = _collapse(line.text) if _collapse is not None else line.text
+    if not line.stream:
+        return _plain(text)
+    return {"time": line.time, "level": line.stream, "levelno": None, "logger": "",
+            "message": text, "exc_text": None, "rank": line.rank}
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"time": "", "level": "", "levelno": None, "logger": "", "message": text,
+            "exc_text": None, "rank": None}
+
+
+def _passes(record: dict[str, Any], minimum: int | None) -> bool:
+    # Lines without a level (captured output, foreign text) are never filtered out.
+    levelno = record.get("levelno")
+    return minimum is None or levelno is None or levelno >= minimum
+
+
+def _served(store: Store, run_id: str, name: str) -> bool:
+    """Whether the file can be opened inside the run (a symlink leading out cannot)."""
+    run_dir = getattr(store, "run_dir", None)
+    if run_dir is None:
+        return True
+    from .._paths import join_inside
+
+    try:
+        join_inside(run_dir(run_id), name)
+    except Exception:
+        return False
+    return True
+
+
+def _size(store: Store, run_id: str, name: str) -> int | None:
+    run_dir = getattr(store, "run_dir", None)
+    if run_dir is None:
+        return None
+    try:
+        return os.path.getsize(os.path.join(run_dir(run_id), *name.split("/")))
+    except OSError:
+        return None
