@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._capture_stream import capture_output
 from ._errors import (
     ActiveRunError,
     ExperimentNotFoundError,
@@ -50,6 +51,7 @@ __all__ = [
     "WorkspaceError",
     "__version__",
     "active_run",
+    "capture_output",
     "end_run",
     "get_tracking_uri",
     "log_metric",

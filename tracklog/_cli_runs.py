@@ -215,6 +215,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     store = workspace.store
     out = sys.stdout
     printed = 0
+    view = _std_log_view(args.file, args.logger)
     while True:
         # Read the status first: lines written before the run ended are then caught below.
         finished = not args.follow or store.get_run(run.id).status != RUNNING
@@ -224,13 +225,27 @@ def cmd_logs(args: argparse.Namespace) -> int:
             if not raw.endswith(b"\n"):
                 break  # a line still being written; picked up on the next pass
             printed += 1
+            if view is not None:
+                out.writelines(text + "\n" for text in view.feed(raw))
+                continue
             text = _render(raw, minimum, args.logger)
             if text is not None:
                 out.write(text + "\n")
+        if finished and view is not None:
+            out.writelines(text + "\n" for text in view.finish())
         out.flush()
         if finished:
             return 0
         time.sleep(0.5)
+
+
+def _std_log_view(filename: str, logger: str | None) -> Any:
+    """For captured output (std_log.txt): a view joining partial pieces, \\r redraws collapsed."""
+    if filename != "std_log.txt":
+        return None
+    from ._capture_format import StdLogView
+
+    return StdLogView(streams=[logger] if logger else None)
 
 
 def _render(raw: bytes, minimum: int | None, logger: str | None) -> str | None:

@@ -135,6 +135,10 @@ class Pipeline:
             finally:
                 self._waiters -= 1
 
+    def wake(self) -> None:
+        """Ask the writer to drain now rather than at its next interval."""
+        self._kick()
+
     def flush(self, timeout: float | None = None) -> bool:
         """Block until every event enqueued before this call reached the sinks."""
         if self._closed and not self._q:

@@ -13,7 +13,7 @@ import logging
 import os
 import shutil
 import time
-from typing import IO, Any, Iterable, Mapping
+from typing import IO, TYPE_CHECKING, Any, Iterable, Mapping
 
 from . import _context, _diag
 from ._errors import RunClosedError
@@ -23,6 +23,9 @@ from ._paths import check_file_name
 from ._types import CANCELED, COMPLETED, FAILED, RUNNING, TERMINAL_STATUSES, MetricPoint, RunInfo
 from ._values import UNCONVERTIBLE, check_name, coerce_step, metric_value, text_value
 from .workspace import Experiment, Workspace, _run_info_to_experiment
+
+if TYPE_CHECKING:
+    from ._capture_stream import OutputCapture
 
 __all__ = ["Run"]
 
@@ -373,8 +376,14 @@ class Run:
     def get_logs(
         self, level: int | str | None = None, logger: str | None = None, filename: str = "python.log"
     ) -> list[dict[str, Any]]:
-        """The run's log records, structured; ``level`` is a minimum, ``logger`` a prefix."""
+        """The run's log records, structured; ``level`` is a minimum, ``logger`` a prefix.
+
+        ``filename="std_log.txt"`` reads captured output instead: one record per line,
+        with ``stream`` (filtered by ``logger="stdout"``), ``message`` and raw ``data``.
+        """
         self._flush_if_live()
+        if filename == "std_log.txt":
+            return self._output_lines(logger)
         minimum = _levelno(level)
         records = []
         for line in self._core.store.iter_log_lines(self.id, filename):
@@ -389,6 +398,30 @@ class Run:
                     continue
             records.append(record)
         return records
+
+    def _output_lines(self, stream: str | None) -> list[dict[str, Any]]:
+        """Captured output lines as records: time, ts, stream, rank, message (text), data (bytes)."""
+        from ._capture_format import read_output
+
+        lines = read_output(self._core.store.iter_log_lines(self.id, "std_log.txt"))
+        return [
+            {"time": line.time, "ts": line.ts, "stream": line.stream, "logger": line.stream,
+             "rank": line.rank, "message": line.text, "data": line.data, "complete": line.complete}
+            for line in lines
+            if stream is None or line.stream == stream
+        ]
+
+    # -- captured output -----------------------------------------------------------
+
+    def capture_output(self, fd: bool = False) -> OutputCapture:
+        """Tee sys.stdout and sys.stderr into ``logs/std_log.txt`` (a context manager).
+
+        ``fd=True`` also captures file descriptors 1 and 2 (C extensions, subprocesses);
+        everything is restored exactly on exit, also after an exception.
+        """
+        from ._capture_stream import OutputCapture
+
+        return OutputCapture(self, fd)
 
     # -- children ------------------------------------------------------------------
 

@@ -33,8 +33,7 @@ from ._series import SeriesSource, table_columns
 
 _log = logging.getLogger("tracklog.ui")
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 5005
+from . import DEFAULT_HOST, DEFAULT_PORT
 
 _RUN_ID = re.compile(r"^[0-9a-f]{1,64}$")
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}

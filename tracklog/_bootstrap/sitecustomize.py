@@ -1,0 +1,161 @@
+"""tracklog's bootstrap for ``tracklog run``: a child Python's logging records go to the run.
+
+``tracklog run`` puts this folder first on the child's PYTHONPATH, so every Python
+process it starts (directly, through ``python -m``, a shell script or a launcher
+such as torchrun) imports this module at startup. It changes nothing the program
+can see: it only wraps ``logging.Logger.callHandlers`` once ``logging`` is
+imported, so that a record which reaches the root logger (past the levels,
+filters and ``propagate`` flags the program set) is also handed to tracklog, as
+if a handler sat on the root logger; but no handler is added to it, so
+``logging.basicConfig()`` still configures logging and ``logging.lastResort``
+still prints when nothing is configured. tracklog itself is imported only when
+the first record arrives. Then the ``sitecustomize`` this one shadows, if any,
+runs as it would have.
+
+Nothing here may raise or print: the program's console output stays byte-identical.
+"""
+
+import os as _os
+import sys as _sys
+
+_HERE = _os.path.dirname(_os.path.abspath(__file__))
+_state = {"deliver": None, "loading": False, "off": False}
+
+
+def _load():
+    """Import tracklog's capture module (from the home tracklog run named, if need be)."""
+    _state["loading"] = True
+    try:
+        try:
+            import tracklog._capture_logging as capture
+        except ImportError:
+            home = _os.environ.get("TRACKLOG_BOOTSTRAP_HOME")
+            if not home:
+                raise
+            _sys.path.append(home)
+            try:
+                import tracklog._capture_logging as capture
+            finally:
+                if home in _sys.path:
+                    _sys.path.remove(home)
+        _state["deliver"] = capture.deliverer()
+    except Exception:
+        _state["deliver"] = None
+    finally:
+        _state["loading"] = False
+    if _state["deliver"] is None:
+        _state["off"] = True
+
+
+def _patch(logging):
+    original = logging.Logger.callHandlers
+    if getattr(original, "_tracklog", False):
+        return
+    root = logging.root
+
+    def callHandlers(self, record):
+        original(self, record)
+        if _state["off"] or _state["loading"]:
+            return
+        # The record reaches root's handlers only if every logger below root propagates.
+        logger = self
+        while logger is not root:
+            if not logger.propagate or logger.parent is None:
+                return
+            logger = logger.parent
+        deliver = _state["deliver"]
+        if deliver is None:
+            _load()
+            deliver = _state["deliver"]
+            if deliver is None:
+                return
+        deliver(self, record)
+
+    callHandlers._tracklog = True
+    callHandlers.__wrapped__ = original
+    callHandlers.__doc__ = original.__doc__
+    logging.Logger.callHandlers = callHandlers
+
+
+class _PatchingLoader:
+    """Loads ``logging`` with its own loader, then patches it."""
+
+    def __init__(self, loader):
+        self._loader = loader
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        module.__loader__ = self._loader
+        if getattr(module, "__spec__", None) is not None:
+            module.__spec__.loader = self._loader
+        self._loader.exec_module(module)
+        try:
+            _patch(module)
+        except Exception:
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+
+class _LoggingFinder:
+    """Waits for the program to import ``logging`` (importing it here would change import order)."""
+
+    def __init__(self):
+        self._busy = False
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "logging" or self._busy:
+            return None
+        self._busy = True
+        try:
+            import importlib.util
+
+            spec = importlib.util.find_spec(name)
+        except Exception:
+            return None
+        finally:
+            self._busy = False
+        if spec is None or spec.loader is None:
+            return None
+        try:
+            _sys.meta_path.remove(self)
+        except ValueError:
+            pass
+        spec.loader = _PatchingLoader(spec.loader)
+        return spec
+
+
+def _install():
+    if not _os.environ.get("TRACKLOG_RUN_ID") or _os.environ.get("TRACKLOG_LOGGING_CAPTURE") == "0":
+        return
+    if "logging" in _sys.modules:
+        _patch(_sys.modules["logging"])
+    else:
+        _sys.meta_path.insert(0, _LoggingFinder())
+
+
+def _chain():
+    """Run the sitecustomize this one shadows, as site.py would have."""
+    try:
+        import importlib.machinery
+        import importlib.util
+    except ImportError:  # a Python too old for tracklog: leave it as it is
+        return
+
+    rest = [p for p in _sys.path if isinstance(p, str) and _os.path.abspath(p or ".") != _HERE]
+    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
+    if spec is None or spec.loader is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    _sys.modules["sitecustomize"] = module
+    spec.loader.exec_module(module)
+
+
+try:
+    _install()
+except Exception:
+    pass
+_chain()
