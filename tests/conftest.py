@@ -62,6 +62,12 @@ def _clean_state(tmp_path, monkeypatch):
                 pass
     root.handlers[:] = saved_handlers
     root.setLevel(saved_level)
+    from tracklog.handlers import RunHandler
+
+    for logger in list(logging.Logger.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger):
+            for handler in [h for h in logger.handlers if isinstance(h, RunHandler)]:
+                logger.removeHandler(handler)
     tracklog_logger.handlers[:], tracklog_logger.level, tracklog_logger.propagate = saved_tl
 
 

@@ -72,7 +72,12 @@ class Pipeline:
         self._name = name
         self._closed = False
         self._init_state()
-        _pipelines.add(self)
+        self._from_factories: dict[SinkFactory, Sink] = {}
+        with _factories_lock:
+            factories = list(_sink_factories)
+            _pipelines.add(self)
+        for factory in factories:
+            self._attach(factory)
 
     def _init_state(self) -> None:
         self._q: deque[object] = deque()
@@ -102,8 +107,19 @@ class Pipeline:
 
     def _kick(self) -> None:
         try:
+            if self._closed:
+                # Late events after close() (a handler kept on a logger): the caller
+                # writes them itself rather than restarting the writer or keeping them.
+                with _diag.handling():
+                    self._drain()
+                return
             thread = self._thread
             if thread is None or not thread.is_alive():
+                if not _env_checked:
+                    # On the caller's thread, holding no lock: what routing logs may
+                    # come back through a RunHandler (its put starts the writer).
+                    with _diag.handling():
+                        _route_from_env_once()
                 self._start()
             if not self._wake.is_set():
                 self._wake.set()
@@ -141,7 +157,9 @@ class Pipeline:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Block until every event enqueued before this call reached the sinks."""
-        if self._closed and not self._q:
+        if self._closed:
+            if self._q:
+                self._kick()
             return True
         if threading.current_thread() is self._thread:
             self._drain()
@@ -157,6 +175,7 @@ class Pipeline:
             return
         self.flush(timeout)
         self._closed = True
+        self._kick_at = 0  # every later put goes through _kick, which writes it inline
         self._wake.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -174,6 +193,19 @@ class Pipeline:
     def remove_sink(self, sink: Sink) -> None:
         """Remove a sink added before; it is not closed."""
         self._sinks = [s for s in self._sinks if s is not sink]
+
+    def _attach(self, factory: SinkFactory) -> None:
+        if factory in self._from_factories:
+            return
+        sink = factory(self)
+        if sink is not None:
+            self._from_factories[factory] = sink
+            self.add_sink(sink)
+
+    def _detach(self, factory: SinkFactory) -> None:
+        sink = self._from_factories.pop(factory, None)
+        if sink is not None:
+            self.remove_sink(sink)
 
     @property
     def sinks(self) -> tuple[Sink, ...]:
@@ -268,6 +300,49 @@ class Pipeline:
                 sink.flush()
             except Exception:
                 _diag.logger.warning("tracklog: flushing %r failed", sink, exc_info=True)
+
+
+SinkFactory = Callable[["Pipeline"], "Sink | None"]
+_sink_factories: list[SinkFactory] = []
+_factories_lock = threading.Lock()
+_env_checked = False
+
+
+def add_global_sink_factory(factory: SinkFactory) -> None:
+    """Give every live and future pipeline the sink ``factory(pipeline)`` returns (None:
+    none). OTLP routing uses this so one call covers every workspace of the process."""
+    with _factories_lock:
+        if factory not in _sink_factories:
+            _sink_factories.append(factory)
+        pipelines = list(_pipelines)
+    for pipeline in pipelines:
+        pipeline._attach(factory)
+
+
+def remove_global_sink_factory(factory: SinkFactory) -> None:
+    """Undo :func:`add_global_sink_factory`: its sinks leave every pipeline (not closed)."""
+    with _factories_lock:
+        if factory in _sink_factories:
+            _sink_factories.remove(factory)
+        pipelines = list(_pipelines)
+    for pipeline in pipelines:
+        pipeline._detach(factory)
+
+
+def _route_from_env_once() -> None:
+    # TRACKLOG_OTLP=1 turns OTLP routing on in any process, with no code change:
+    # checked once, just before the process's first writer thread starts.
+    global _env_checked
+    if _env_checked:
+        return
+    _env_checked = True
+    if os.environ.get("TRACKLOG_OTLP"):
+        try:
+            from .exporters._routing import route_from_env
+
+            route_from_env()
+        except Exception:
+            _diag.logger.warning("tracklog: TRACKLOG_OTLP is set but OTLP routing failed", exc_info=True)
 
 
 def flush_all(timeout: float | None = None) -> None:

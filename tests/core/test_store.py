@@ -135,3 +135,14 @@ def test_download_of_a_missing_file_names_it(run, tmp_path):
     """download_file of a name the run lacks raises FileNotFoundError with the name."""
     with pytest.raises(FileNotFoundError, match="nothing.txt"):
         run.download_file("nothing.txt", str(tmp_path / "d"))
+
+
+def test_events_after_close_are_written_inline_not_queued(workspace, experiment):
+    """put() on a closed pipeline writes the event at once instead of queueing it forever."""
+    run = experiment.start_logging()
+    pipeline = run._core.pipeline
+    pipeline.close()
+    run.log("late", 1)
+    assert pipeline.pending == 0
+    assert run.get_metrics() == {"late": 1}
+    assert pipeline._thread is None or not pipeline._thread.is_alive()

@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from ._run_handler import RunHandler
+from ._structlog import NUMERIC, RunProcessor, SafeKeysProcessor
 
-__all__ = ["RunHandler"]
+__all__ = ["NUMERIC", "RunHandler", "RunProcessor", "SafeKeysProcessor"]

@@ -1,0 +1,232 @@
+"""OpenTelemetry SDK exporters whose destination is a run: OTel logs and metrics in.
+
+Both plug into an OTel SDK set-up you already have::
+
+    provider.add_log_record_processor(BatchLogRecordProcessor(RunLogExporter(run)))
+    MeterProvider(metric_readers=[PeriodicExportingMetricReader(RunMetricExporter(run))])
+
+They only build events and enqueue them on the run's pipeline, so an export
+returns at once; the run store is written by the background writer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from opentelemetry.sdk.metrics.export import (
+    ExponentialHistogram,
+    Gauge,
+    Histogram,
+    MetricExporter,
+    MetricExportResult,
+    MetricsData,
+    Sum,
+)
+
+from .. import _context, _diag
+from .._conventions import convention_events, has_conventions
+from .._event import LOG, METRIC, Event
+from .._paths import check_file_name
+from ._attributes import unflatten
+from ._compat import LogExporterBase, LogExportResult, record_parts, std_level
+
+if TYPE_CHECKING:
+    from ..run import Run
+
+__all__ = ["RunLogExporter", "RunMetricExporter", "series_name"]
+
+_logger = logging.getLogger("tracklog.exporters")
+
+
+def _target(run: Run | None) -> Run | None:
+    if run is not None:
+        return run
+    # Exports run on the SDK's own threads; like RunHandler, never start a run from there.
+    return _context.current_run(create=not _diag.inside())
+
+
+def _closed(run: Run) -> bool:
+    if run._state.closed:
+        _diag.warn_once(
+            ("closed", run.id),
+            "tracklog: run %s has ended; metrics, tags and params of later OpenTelemetry "
+            "records are not recorded (log records still go to its log file)",
+            run.id,
+        )
+        return True
+    return False
+
+
+class RunLogExporter(LogExporterBase):  # type: ignore[misc]
+    """An OTel SDK log exporter into a run: each record becomes a line of the run's log
+    file, and attributes that follow the record conventions (``metric``/``value``/``step``,
+    ``metrics.<name>``, ``tags.<name>``, ``params.<name>``) become metrics, tags and params.
+
+    With ``run=None`` records go to the current run at export time.
+    """
+
+    def __init__(self, run: Run | None = None, filename: str = "python.log") -> None:
+        self.run = run
+        self.filename = check_file_name(filename)
+        self._shutdown = False
+
+    def export(self, batch: Sequence[Any]) -> Any:
+        """Enqueue the batch on the run's pipeline; FAILURE only when the run is unreachable."""
+        if self._shutdown:
+            return LogExportResult.FAILURE
+        try:
+            run = _target(self.run)
+            if run is None:
+                return LogExportResult.FAILURE
+            events: list[Event] = []
+            with _diag.handling():
+                closed = None
+                for item in batch:
+                    closed = self._convert(run, item, events, closed)
+            run._core.pipeline.put_many(events)
+            return LogExportResult.SUCCESS
+        except Exception:
+            _logger.debug("tracklog: RunLogExporter could not export a batch", exc_info=True)
+            return LogExportResult.FAILURE
+
+    def _convert(self, run: Run, item: Any, events: list[Event], closed: bool | None) -> bool | None:
+        record, _resource, scope = record_parts(item)
+        stamp = record.timestamp or record.observed_timestamp or 0
+        ts = stamp / 1e9
+        attributes = dict(record.attributes or {})
+        if attributes:
+            fields = unflatten(attributes)
+            if has_conventions(fields):
+                if closed is None:
+                    closed = _closed(run)
+                if not closed:
+                    events.extend(convention_events(run, fields, ts))
+        attrs: dict[str, Any] = {}
+        if attributes:
+            attrs["attributes"] = attributes
+        if record.trace_id:
+            attrs["trace_id"] = f"{record.trace_id:032x}"
+            attrs["span_id"] = f"{record.span_id:016x}"
+        event_name = getattr(record, "event_name", None)
+        if event_name:
+            attrs["event_name"] = event_name
+        body = record.body
+        message = body if isinstance(body, str) else _text(body)
+        level = std_level(record.severity_number, record.severity_text)
+        logger = getattr(scope, "name", None) or "opentelemetry"
+        events.append(Event(run.id, LOG, self.filename, None, None, ts, level, logger, message, attrs or None))
+        return closed
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Wait until what was exported so far is in the run store."""
+        return _flush(self.run, timeout_millis)
+
+    def shutdown(self) -> None:
+        self._shutdown = True
+
+
+def _text(body: Any) -> str:
+    if body is None:
+        return ""
+    try:
+        return json.dumps(body, ensure_ascii=False, default=repr)
+    except (TypeError, ValueError):
+        return repr(body)
+
+
+def _flush(run: Run | None, timeout_millis: float) -> bool:
+    try:
+        target = run or _context.current_run(create=False)
+        if target is not None and target._core.has_pipeline():
+            target._core.flush(timeout_millis / 1000)
+        return True
+    except Exception:
+        _logger.debug("tracklog: flush failed", exc_info=True)
+        return False
+
+
+def series_name(name: str, attributes: Mapping[str, Any] | None, suffix: str = "") -> str:
+    """The run metric for one OTel series: ``requests{route=/a}``, ``latency.count{route=/a}``."""
+    base = f"{name}.{suffix}" if suffix else name
+    if not attributes:
+        return base
+    labels = ",".join(f"{key}={_label(value)}" for key, value in sorted(attributes.items()))
+    return f"{base}{{{labels}}}"
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return "[" + ",".join(str(v) for v in value) + "]"
+    return str(value)
+
+
+class RunMetricExporter(MetricExporter):
+    """An OTel SDK push metric exporter into a run, for ``PeriodicExportingMetricReader``.
+
+    One run metric per instrument and attribute set (``requests{route=/a}``);
+    counters and up-down counters give their sum, gauges their value, histograms
+    ``<name>.count``, ``.sum``, ``.min`` and ``.max``. Each point keeps the data
+    point's time; its step is the export's sequence number (0, 1, 2, ...).
+    """
+
+    def __init__(self, run: Run | None = None) -> None:
+        super().__init__()
+        self.run = run
+        self._sequence = 0
+        self._shutdown = False
+
+    # ``**kwargs`` only because the SDK's MetricExporter interface has them.
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
+        """Enqueue every data point as a run metric point; never raises."""
+        if self._shutdown:
+            return MetricExportResult.FAILURE
+        try:
+            run = _target(self.run)
+            if run is None:
+                return MetricExportResult.FAILURE
+            step = self._sequence
+            self._sequence += 1
+            points = list(_points(metrics_data))
+            if not points or _closed(run):
+                return MetricExportResult.SUCCESS
+            state = run._state
+            events = [
+                Event(run.id, METRIC, name, value, state.step_for(name, step), ts)
+                for name, value, ts in points
+            ]
+            run._core.pipeline.put_many(events)
+            return MetricExportResult.SUCCESS
+        except Exception:
+            _logger.debug("tracklog: RunMetricExporter could not export", exc_info=True)
+            return MetricExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        """Wait until what was exported so far is in the run store."""
+        return _flush(self.run, timeout_millis)
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        self._shutdown = True
+
+
+def _points(metrics_data: MetricsData) -> Any:
+    """(series name, value, seconds) for every data point of an export."""
+    for resource_metrics in metrics_data.resource_metrics:
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                data = metric.data
+                if isinstance(data, (Sum, Gauge)):
+                    for point in data.data_points:
+                        yield series_name(metric.name, point.attributes), point.value, point.time_unix_nano / 1e9
+                elif isinstance(data, (Histogram, ExponentialHistogram)):
+                    for point in data.data_points:
+                        ts = point.time_unix_nano / 1e9
+                        yield series_name(metric.name, point.attributes, "count"), point.count, ts
+                        yield series_name(metric.name, point.attributes, "sum"), point.sum, ts
+                        if point.count and math.isfinite(point.min) and math.isfinite(point.max):
+                            yield series_name(metric.name, point.attributes, "min"), point.min, ts
+                            yield series_name(metric.name, point.attributes, "max"), point.max, ts

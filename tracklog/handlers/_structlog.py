@@ -1,0 +1,233 @@
+"""structlog processors: event dicts into runs, and safe handover to stdlib logging.
+
+``RunProcessor`` sits anywhere in a structlog chain, records the event in the
+run and passes the event dict on unchanged, so your renderer still prints it.
+``SafeKeysProcessor`` goes right before ``structlog.stdlib.render_to_log_kwargs``
+so keys such as ``name`` or ``msg`` cannot make ``logging`` raise ``KeyError``.
+"""
+
+from __future__ import annotations
+
+import logging
+import numbers
+import sys
+import time
+import traceback
+from typing import TYPE_CHECKING, Any, Collection, MutableMapping
+
+from .. import _context, _diag
+from .._conventions import KEYS, convention_events, has_conventions
+from .._event import LOG, Event
+from .._paths import check_file_name
+
+if TYPE_CHECKING:
+    from ..run import Run
+
+__all__ = ["NUMERIC", "RunProcessor", "SafeKeysProcessor"]
+
+EventDict = MutableMapping[str, Any]
+
+#: ``RunProcessor(metrics=NUMERIC)``: every key with a number value is a metric.
+NUMERIC = "numeric"
+
+_LEVELS = {
+    "debug": logging.DEBUG, "info": logging.INFO, "msg": logging.INFO, "log": logging.INFO,
+    "warning": logging.WARNING, "warn": logging.WARNING, "error": logging.ERROR,
+    "exception": logging.ERROR, "critical": logging.CRITICAL, "fatal": logging.CRITICAL,
+}
+_CONVENTION_FIELDS = frozenset(KEYS) | {"value", "step"}
+# Keys structlog's own processors add; never metrics, and not repeated in the log line.
+_META = frozenset({"event", "level", "logger", "timestamp", "exc_info", "stack_info", "exception"})
+#: Keys never taken as metrics by ``metrics=NUMERIC``.
+DEFAULT_EXCLUDE = frozenset({
+    "step", "value", "timestamp", "lineno", "pid", "process", "thread", "stacklevel", "exc_info", "stack_info",
+})
+
+
+class RunProcessor:
+    """A structlog processor that records each event in a run and returns it unchanged.
+
+    Every event becomes a line of the run's log file (``logs=False`` turns that off,
+    e.g. when the same events also reach a ``RunHandler`` through stdlib logging).
+    The record conventions always apply (``metric``/``value``/``step``, ``metrics``,
+    ``tag(s)``, ``param(s)``); ``metrics`` chooses which other keys are metrics:
+
+    * ``None`` (default): only the conventions;
+    * a list of key names, e.g. ``["loss", "acc"]``: those keys;
+    * ``"numeric"`` (:data:`NUMERIC`): every key whose value is a number, except
+      ``step`` and the keys in ``exclude``.
+
+    ``step=`` in the event is the step of its metrics. A failure never reaches your
+    code: the event goes on unchanged and tracklog warns once.
+    """
+
+    def __init__(
+        self,
+        run: Run | None = None,
+        metrics: Collection[str] | str | None = None,
+        *,
+        exclude: Collection[str] = DEFAULT_EXCLUDE,
+        logs: bool = True,
+        filename: str = "python.log",
+    ) -> None:
+        self.run = run
+        self._numeric = False
+        self._keys: tuple[str, ...] = ()
+        if isinstance(metrics, str):
+            if metrics != NUMERIC:
+                raise ValueError(
+                    f"metrics={metrics!r}: pass a list of key names (metrics=[{metrics!r}]), "
+                    f"{NUMERIC!r} for every numeric key, or None for the metric/metrics convention only"
+                )
+            self._numeric = True
+        elif metrics is not None:
+            self._keys = tuple(metrics)
+        self._exclude = frozenset(exclude) | _META | frozenset(KEYS)
+        self.logs = logs
+        self.filename = check_file_name(filename)
+
+    def __call__(self, logger: Any, method_name: str, event_dict: EventDict) -> EventDict:
+        try:
+            self._record(logger, method_name, event_dict)
+        except RecursionError:
+            raise
+        except Exception as exc:
+            _diag.warn_once(
+                ("structlog", type(exc).__name__),
+                "tracklog: RunProcessor could not record an event (%s: %s); events pass on unchanged",
+                type(exc).__name__,
+                exc,
+            )
+        return event_dict
+
+    def _record(self, logger: Any, method_name: str, event_dict: EventDict) -> None:
+        run = self.run or _context.current_run(create=not _diag.inside())
+        if run is None:
+            return
+        ts = event_dict.get("timestamp")
+        if type(ts) is not float:
+            ts = time.time()
+        events: list[Event] = []
+        selected = self._selected(event_dict)
+        if (selected or has_conventions(event_dict)) and not _diag.inside():
+            with _diag.handling():
+                if run._state.closed:
+                    _diag.warn_once(
+                        ("closed", run.id),
+                        "tracklog: run %s has ended; metrics, tags and params of later events are "
+                        "not recorded (the events still go to its log file)",
+                        run.id,
+                    )
+                else:
+                    fields: Any = event_dict
+                    if selected:
+                        fields = dict(event_dict)
+                        existing = fields.get("metrics")
+                        fields["metrics"] = {**existing, **selected} if isinstance(existing, dict) else selected
+                    events = convention_events(run, fields, ts)
+        if self.logs:
+            events.append(self._log_event(run, logger, method_name, event_dict, ts))
+        if events:
+            run._core.pipeline.put_many(events)
+
+    def _selected(self, event_dict: EventDict) -> dict[str, Any] | None:
+        """The event's keys chosen as metrics (besides the conventions)."""
+        if self._keys:
+            chosen = {k: event_dict[k] for k in self._keys if k in event_dict}
+            return chosen or None
+        if self._numeric:
+            exclude = self._exclude
+            chosen = {k: v for k, v in event_dict.items() if k not in exclude and _is_number(v)}
+            return chosen or None
+        return None
+
+    def _log_event(self, run: Run, logger: Any, method_name: str, event_dict: EventDict, ts: float) -> Event:
+        level_name = event_dict.get("level")
+        key = level_name.lower() if isinstance(level_name, str) else method_name
+        level = _LEVELS.get(key, logging.INFO)
+        name = event_dict.get("logger") or getattr(logger, "name", None) or "structlog"
+        attrs: dict[str, Any] = {}
+        # Like RunHandler: convention fields are run data, so the log line leaves them out.
+        extra = {k: v for k, v in event_dict.items() if k not in _META and k not in _CONVENTION_FIELDS}
+        if extra:
+            attrs["extra"] = extra
+        exc_text = _exception_text(event_dict)
+        if exc_text:
+            attrs["exc_text"] = exc_text
+        message = event_dict.get("event", "")
+        return Event(
+            run.id, LOG, self.filename, None, None, ts, level, str(name),
+            message if isinstance(message, str) else repr(message), attrs or None,
+        )
+
+
+def _is_number(value: Any) -> bool:
+    kind = type(value)
+    if kind is float or kind is int:
+        return True
+    if kind is bool or isinstance(value, (str, bytes)):
+        return False
+    if isinstance(value, numbers.Real):
+        return True
+    dtype = getattr(value, "dtype", None)  # numpy / torch scalars
+    return dtype is not None and getattr(value, "ndim", 1) == 0 and getattr(dtype, "kind", "f") in "iuf"
+
+
+def _exception_text(event_dict: EventDict) -> str | None:
+    rendered = event_dict.get("exception")
+    if isinstance(rendered, str):
+        return rendered  # structlog's format_exc_info already ran
+    exc_info = event_dict.get("exc_info")
+    if not exc_info:
+        return None
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    elif isinstance(exc_info, BaseException):
+        exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+    if not isinstance(exc_info, tuple) or exc_info[0] is None:
+        return None
+    return "".join(traceback.format_exception(*exc_info)).rstrip("\n")
+
+
+# LogRecord attribute names; ``exc_info`` and ``stack_info`` are left alone because
+# render_to_log_kwargs passes them to logging as keyword arguments, not as extra.
+RESERVED = (
+    frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
+) - {"exc_info", "stack_info"}
+
+
+class SafeKeysProcessor:
+    """Put right before ``structlog.stdlib.render_to_log_kwargs``: event keys that are
+    ``LogRecord`` attributes (``name``, ``msg``, ``args``, ``module``, ...) would make
+    ``logging`` raise ``KeyError("Attempt to overwrite ...")`` in your code.
+
+    By default they are renamed with ``suffix`` (``name`` -> ``name_``); with
+    ``nest="fields"`` they are moved into one dict under that key instead.
+    """
+
+    def __init__(self, suffix: str = "_", nest: str | None = None) -> None:
+        if nest is not None and nest in RESERVED:
+            raise ValueError(f"nest={nest!r} is itself a LogRecord attribute; choose another key")
+        if nest is None and not suffix:
+            raise ValueError("suffix must not be empty when nest is not given")
+        self.suffix = suffix
+        self.nest = nest
+
+    def __call__(self, logger: Any, method_name: str, event_dict: EventDict) -> EventDict:
+        if RESERVED.isdisjoint(event_dict):
+            return event_dict
+        if self.nest is not None:
+            nested = {k: v for k, v in event_dict.items() if k in RESERVED}
+            out = {k: v for k, v in event_dict.items() if k not in RESERVED}
+            existing = out.get(self.nest)
+            out[self.nest] = {**existing, **nested} if isinstance(existing, dict) else nested
+            return out
+        out = {}
+        for key, value in event_dict.items():
+            if key in RESERVED:
+                new = key + self.suffix
+                while new in RESERVED or new in event_dict:
+                    new += self.suffix
+                key = new
+            out[key] = value
+        return out
