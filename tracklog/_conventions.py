@@ -35,6 +35,21 @@ def has_conventions(fields: Mapping[str, Any]) -> bool:
     )
 
 
+def accepts_data(run: Run, source: str) -> bool:
+    """False once ``run`` has ended, with one warning per run: its later ``source`` still
+    reach its log file, but their metrics, tags and params are not recorded."""
+    if not run._state.closed:
+        return True
+    _diag.warn_once(
+        ("closed", run.id),
+        "tracklog: run %s has ended; metrics, tags and params of later %s are not recorded "
+        "(they still go to its log file)",
+        run.id,
+        source,
+    )
+    return False
+
+
 def _warn(what: str, detail: str, *args: object) -> None:
     _diag.warn_once(("conv", what, detail), "tracklog: " + detail, *args)
 

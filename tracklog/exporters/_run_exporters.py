@@ -27,7 +27,7 @@ from opentelemetry.sdk.metrics.export import (
 )
 
 from .. import _context, _diag
-from .._conventions import convention_events, has_conventions
+from .._conventions import accepts_data, convention_events, has_conventions
 from .._event import LOG, METRIC, Event
 from .._paths import check_file_name
 from ._attributes import unflatten
@@ -49,15 +49,7 @@ def _target(run: Run | None) -> Run | None:
 
 
 def _closed(run: Run) -> bool:
-    if run._state.closed:
-        _diag.warn_once(
-            ("closed", run.id),
-            "tracklog: run %s has ended; metrics, tags and params of later OpenTelemetry "
-            "records are not recorded (log records still go to its log file)",
-            run.id,
-        )
-        return True
-    return False
+    return not accepts_data(run, "OpenTelemetry records")
 
 
 class RunLogExporter(LogExporterBase):  # type: ignore[misc]

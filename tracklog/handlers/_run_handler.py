@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from .. import _context, _diag
-from .._conventions import convention_events, has_conventions
+from .._conventions import accepts_data, convention_events, has_conventions
 from .._event import LOG, Event
 
 if TYPE_CHECKING:
@@ -83,14 +83,7 @@ class RunHandler(logging.Handler):
             # tracklog's own records carry no convention fields, so this cannot recurse;
             # inside the writer thread, records only become log lines.
             if has_conventions(fields) and not _diag.inside():
-                if run._state.closed:
-                    _diag.warn_once(
-                        ("closed", run.id),
-                        "tracklog: run %s has ended; metrics, tags and params of later "
-                        "records are not recorded (the records still go to its log file)",
-                        run.id,
-                    )
-                else:
+                if accepts_data(run, "records"):
                     events = convention_events(run, fields, record.created)
                     events.append(log_event)
                     pipeline.put_many(events)

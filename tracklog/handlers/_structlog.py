@@ -16,7 +16,7 @@ import traceback
 from typing import TYPE_CHECKING, Any, Collection, MutableMapping
 
 from .. import _context, _diag
-from .._conventions import KEYS, convention_events, has_conventions
+from .._conventions import KEYS, accepts_data, convention_events, has_conventions
 from .._event import LOG, Event
 from .._paths import check_file_name
 
@@ -111,14 +111,7 @@ class RunProcessor:
         selected = self._selected(event_dict)
         if (selected or has_conventions(event_dict)) and not _diag.inside():
             with _diag.handling():
-                if run._state.closed:
-                    _diag.warn_once(
-                        ("closed", run.id),
-                        "tracklog: run %s has ended; metrics, tags and params of later events are "
-                        "not recorded (the events still go to its log file)",
-                        run.id,
-                    )
-                else:
+                if accepts_data(run, "events"):
                     fields: Any = event_dict
                     if selected:
                         fields = dict(event_dict)
