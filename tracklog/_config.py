@@ -8,6 +8,7 @@ DEFAULT_WORKSPACE = ".tracklog"
 ENV_WORKSPACE = "TRACKLOG_WORKSPACE"
 ENV_RUN_ID = "TRACKLOG_RUN_ID"
 ENV_TRACKING_URI = "TRACKLOG_TRACKING_URI"
+ENV_MLFLOW_TRACKING_URI = "MLFLOW_TRACKING_URI"
 ENV_FLUSH_INTERVAL = "TRACKLOG_FLUSH_INTERVAL"
 ENV_QUEUE_CAPACITY = "TRACKLOG_QUEUE_CAPACITY"
 
@@ -22,11 +23,21 @@ HEARTBEAT_TIMEOUT = 60.0
 
 
 def workspace_location(location: str | os.PathLike[str] | None) -> str:
-    """The workspace path or URI to use: argument, then env, then ``./.tracklog``."""
+    """The workspace path or URI to use: argument, then env, then ``./.tracklog``.
+
+    The environment is read as TRACKLOG_TRACKING_URI, then (when that is unset)
+    an http(s) MLFLOW_TRACKING_URI, then TRACKLOG_WORKSPACE. MLflow's other URIs
+    (file:, sqlite:, databricks) name MLflow's own backends, which tracklog does
+    not speak, so they are ignored.
+    """
     if location is not None:
         return os.fspath(location)
+    mlflow_uri = os.environ.get(ENV_MLFLOW_TRACKING_URI, "")
+    if not mlflow_uri.startswith(("http://", "https://")):
+        mlflow_uri = ""
     return (
         os.environ.get(ENV_TRACKING_URI)
+        or mlflow_uri
         or os.environ.get(ENV_WORKSPACE)
         or DEFAULT_WORKSPACE
     )

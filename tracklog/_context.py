@@ -145,6 +145,23 @@ def _at_exit() -> None:
     from .pipeline import flush_all
 
     flush_all(timeout=30.0)
+    while _exit_hooks:
+        hook = _exit_hooks.pop(0)
+        try:
+            hook()
+        except Exception:
+            _diag.logger.debug("tracklog: exit hook %r failed", hook, exc_info=True)
+
+
+_exit_hooks: list = []  # type: ignore[type-arg]
+
+
+def add_exit_hook(hook) -> None:  # type: ignore[no-untyped-def]
+    """Call ``hook()`` once at interpreter exit, after runs are ended and pipelines flushed
+    (a remote store delivers what is left and reports what it could not)."""
+    with _lock:
+        if hook not in _exit_hooks:
+            _exit_hooks.append(hook)
 
 
 def _after_fork_in_child() -> None:

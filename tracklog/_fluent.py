@@ -40,7 +40,8 @@ _STATUSES = {
 
 
 def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
-    """Where runs go from now on: a workspace folder (``file:`` and ``sqlite:`` URIs too)."""
+    """Where runs go from now on: a workspace folder (``file:`` and ``sqlite:`` URIs too),
+    or an MLflow tracking server's ``http(s)://`` URL."""
     set_default_location(os.fspath(uri))
 
 

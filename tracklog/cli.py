@@ -13,7 +13,7 @@ from typing import Sequence
 from ._errors import TracklogError
 
 # Modules that add sub-commands; each has register(subparsers) -> None.
-_COMMAND_MODULES = ("tracklog._cli_runs", "tracklog._cli_ui", "tracklog._cli_capture")
+_COMMAND_MODULES = ("tracklog._cli_runs", "tracklog._cli_ui", "tracklog._cli_capture", "tracklog._cli_sync")
 
 
 def build_parser() -> argparse.ArgumentParser:

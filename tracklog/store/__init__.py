@@ -1,15 +1,38 @@
-"""Where runs live: the embedded SQLite store, chosen by location (path or URI)."""
+"""Where runs live: the embedded SQLite store, or an MLflow tracking server, chosen by location."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from ._base import Store
 from ._sqlite import SQLiteStore
 
-__all__ = ["SQLiteStore", "Store", "open_store"]
+if TYPE_CHECKING:
+    from ._http import RemoteError
+    from ._mlflow import MLflowStore
+
+__all__ = ["MLflowStore", "RemoteError", "SQLiteStore", "Store", "open_store"]
+
+
+def __getattr__(name: str) -> Any:
+    # The remote store pulls in requests: imported on first use, not with tracklog.
+    if name == "MLflowStore":
+        from ._mlflow import MLflowStore
+
+        return MLflowStore
+    if name == "RemoteError":
+        from ._http import RemoteError
+
+        return RemoteError
+    raise AttributeError(name)
 
 
 def open_store(location: str, *, create: bool = True) -> Store:
-    """The store for a workspace path (or ``file:`` / ``sqlite:`` URI)."""
+    """The store for a workspace path (or ``file:`` / ``sqlite:`` URI), or an MLflow server URL."""
+    if location.startswith(("http://", "https://")):
+        from ._mlflow import MLflowStore
+
+        return MLflowStore(location, create=create)
     for prefix in ("file://", "file:", "sqlite:///", "sqlite://"):
         if location.startswith(prefix):
             location = location[len(prefix):] or "."
@@ -18,6 +41,7 @@ def open_store(location: str, *, create: bool = True) -> Store:
         from .._errors import WorkspaceError
 
         raise WorkspaceError(
-            f"tracklog cannot store runs at {location!r} yet: give a folder path for the embedded store"
+            f"tracklog cannot store runs at {location!r}: give a folder path for the embedded "
+            "store, or an MLflow tracking server's http(s):// URL"
         )
     return SQLiteStore(location, create=create)

@@ -1,0 +1,608 @@
+"""The remote store: runs on an MLflow tracking server, spoken to over its REST API.
+
+Control-plane calls (experiments, run creation, reads) are synchronous requests.
+Data (metrics, tags, params from records, log lines, uploaded files, run status)
+never waits on the network: ``write_batch`` appends to an on-disk spool and a
+sender thread delivers it in order (see ``_spool`` and ``_sender``). How
+tracklog's kinds map onto MLflow is described in ``_mlflow_map``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import sys
+import threading
+import time
+import weakref
+from typing import IO, Any, Sequence
+
+from .. import _diag
+from .._errors import ParamConflictError, RunNotFoundError, TracklogError, WorkspaceError
+from .._event import Event
+from .._paths import check_file_name
+from .._rank import current_rank
+from .._types import CRASHED, RUNNING, TERMINAL_STATUSES, ExperimentInfo, RunInfo
+from ._base import Store
+from ._http import RemoteAPIError, RemoteError, RemoteUnavailableError, RestClient
+from ._mlflow_map import (
+    ERROR_TAG,
+    FROM_MLFLOW_STATUS,
+    HEARTBEAT_TAG,
+    MAX_TAG_VALUE,
+    OWNER_TAG,
+    PARENT_TAG,
+    ROWS_SUFFIX,
+    STATUS_TAG,
+    TO_MLFLOW_STATUS,
+    Converter,
+    batch_ops,
+    rows_from_table,
+)
+from ._mlflow_reads import MLflowReads, tags_of
+from ._sender import Sender, proxy_path
+from ._spool import Spool
+
+__all__ = ["MLflowStore"]
+
+ENV_UPLOAD_INTERVAL = "TRACKLOG_UPLOAD_INTERVAL"
+ENV_REMOTE_WAIT = "TRACKLOG_REMOTE_WAIT"
+#: Seconds between uploads of a live run's log files (and tables, text series).
+DEFAULT_UPLOAD_INTERVAL = 10.0
+#: Longest a flush, a run's end or exit waits for a reachable server to take pending data.
+DEFAULT_REMOTE_WAIT = 120.0
+#: How long the server may be unreachable before a flush stops waiting for it.
+DOWN_GRACE = 2.0
+#: Seconds between heartbeat tags of a live run (one small request each, per run).
+HEARTBEAT_EVERY = 30.0
+_HOST = socket.gethostname()
+
+
+def _seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+class MLflowStore(MLflowReads, Store):
+    """Runs on the MLflow tracking server at ``uri`` (``http://host:5000``)."""
+
+    def __init__(self, uri: str, *, create: bool = True) -> None:
+        self._uri = uri  # may carry credentials: never logged, never stored
+        self._lock = threading.RLock()
+        self._setup()
+        self.location = self._client.uri
+        self._experiments: dict[str, ExperimentInfo] = {}
+        self._runs: dict[str, RunInfo] = {}
+        self._roots: dict[str, str] = {}
+        self._pending: dict[str, tuple[str, float | None, str | None, tuple[int, int]]] = {}
+        self._beats: dict[str, float] = {}
+        self._closed = False
+        _live.add(self)
+        _register_exit()
+
+    def _setup(self) -> None:
+        """Per-process state: connections, the spool and its sender (fresh after a fork)."""
+        inherited = getattr(self, "_spool", None)
+        if inherited is not None:
+            inherited.release_after_fork()  # the parent's spool stays the parent's
+        self._pid = os.getpid()
+        self._client = RestClient(self._uri, attempts=3)
+        self._owned: set[str] = set()
+        self._converter = Converter(self._is_owned, part=f"{_HOST}-{self._pid}")
+        self._spool: Spool | None = None
+        self._sender: Sender | None = None
+        self._rank = current_rank()
+
+    @property
+    def client(self) -> RestClient:
+        """This process's connection to the server (a forked child gets its own)."""
+        if self._pid != os.getpid():
+            self._check_fork()
+        return self._client
+
+    def _check_fork(self) -> None:
+        if self._pid != os.getpid():
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._setup()
+
+    def _is_owned(self, run_id: str) -> bool:
+        return run_id in self._owned
+
+    def _ensure_spool(self) -> tuple[Spool, Sender]:
+        self._check_fork()
+        spool, sender = self._spool, self._sender
+        if spool is None or sender is None:
+            with self._lock:
+                if self._spool is None or self._sender is None:
+                    self._spool = Spool.create(self.location)
+                    self._sender = Sender(
+                        RestClient(self._uri, attempts=0),
+                        self._spool,
+                        upload_interval=_seconds(ENV_UPLOAD_INTERVAL, DEFAULT_UPLOAD_INTERVAL),
+                        on_run_done=self._converter.forget_run,
+                    )
+                    for run_id, root in self._roots.items():
+                        self._sender._roots[run_id] = root
+                    self._sender.start()
+                spool, sender = self._spool, self._sender
+        return spool, sender
+
+    @property
+    def spool_path(self) -> str | None:
+        """This process's spool folder, once something was spooled."""
+        return self._spool.path if self._spool is not None else None
+
+    # -- the data-plane primitive --------------------------------------------------
+
+    def write_batch(self, events: Sequence[Event]) -> None:
+        spool, sender = self._ensure_spool()
+        ops, appends = self._converter.convert(events, self._rank)
+        spool.append(ops)
+        for run_id, path, data in appends:
+            seeded = self._is_owned(run_id) or path.startswith("logs/") or spool.has_mirror(run_id, path)
+            if not seeded:
+                self._seed(spool, run_id, path)
+            spool.mirror_append(run_id, path, data)
+        sender.notify()
+
+    def _seed(self, spool: Spool, run_id: str, path: str) -> None:
+        """Start a table or text series of a run created elsewhere with what the server has."""
+        remote = path[: -len(ROWS_SUFFIX)] if path.endswith(ROWS_SUFFIX) else path
+        try:
+            data = self.client.get_artifact(f"{self._root(run_id)}/{remote}", timeout=5.0) or b""
+        except RemoteError as exc:
+            _diag.warn_once(
+                ("mlflow-seed", run_id, path), "tracklog: could not read %s of run %s: %s", remote, run_id, exc
+            )
+            data = b""
+        if path.endswith(ROWS_SUFFIX) and data:
+            data = rows_from_table(data)
+        spool.seed_mirror(run_id, path, data)
+
+    def _spool_ops(self, ops: list[dict[str, Any]]) -> tuple[int, int]:
+        spool, sender = self._ensure_spool()
+        spool.append(ops)
+        sender.notify()
+        return spool.end()
+
+    # -- experiments -------------------------------------------------------------------
+
+    def _experiment(self, raw: dict[str, Any]) -> ExperimentInfo:
+        info = ExperimentInfo(
+            str(raw["experiment_id"]), raw.get("name", ""), float(raw.get("creation_time") or 0) / 1000
+        )
+        self._experiments[info.experiment_id] = info
+        return info
+
+    def get_experiment(self, name: str) -> ExperimentInfo | None:
+        try:
+            answer = self.client.call("GET", "experiments/get-by-name", {"experiment_name": name})
+        except RemoteAPIError as exc:
+            if exc.code == "RESOURCE_DOES_NOT_EXIST" or exc.status == 404:
+                return None
+            raise
+        raw = answer.get("experiment", {})
+        if raw.get("lifecycle_stage") == "deleted":
+            return None
+        return self._experiment(raw)
+
+    def get_or_create_experiment(self, name: str) -> ExperimentInfo:
+        info = self.get_experiment(name)
+        if info is not None:
+            return info
+        try:
+            self.client.call("POST", "experiments/create", {"name": name}, idempotent=False)
+        except RemoteAPIError as exc:
+            if exc.code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        info = self.get_experiment(name)
+        if info is None:
+            raise WorkspaceError(
+                f"experiment {name!r} is deleted on the MLflow server at {self.location}: restore it "
+                "(mlflow experiments restore) or use another name"
+            )
+        return info
+
+    def list_experiments(self) -> list[ExperimentInfo]:
+        body: dict[str, Any] = {"max_results": 1000, "order_by": ["creation_time ASC"]}
+        found = []
+        while True:
+            answer = self.client.call("POST", "experiments/search", body)
+            found.extend(self._experiment(raw) for raw in answer.get("experiments", []))
+            token = answer.get("next_page_token")
+            if not token:
+                return found
+            body["page_token"] = token
+
+    def _experiment_name(self, experiment_id: str) -> str:
+        info = self._experiments.get(experiment_id)
+        if info is None:
+            try:
+                answer = self.client.call("GET", "experiments/get", {"experiment_id": experiment_id})
+                info = self._experiment(answer.get("experiment", {"experiment_id": experiment_id}))
+            except RemoteError:
+                return experiment_id
+        return info.name
+
+    # -- runs ------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str,
+        name: str,
+        *,
+        parent_run_id: str | None = None,
+        owner_pid: int | None = None,
+    ) -> RunInfo:
+        self._check_fork()
+        now = time.time()
+        pid = os.getpid() if owner_pid is None else owner_pid
+        tags = {
+            "mlflow.user": _user(),
+            "mlflow.source.name": os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python",
+            "mlflow.source.type": "LOCAL",
+            OWNER_TAG: f"{_HOST} {pid}",
+            HEARTBEAT_TAG: repr(now),
+        }
+        if parent_run_id:
+            tags[PARENT_TAG] = parent_run_id
+        body = {
+            "experiment_id": experiment_id,
+            "start_time": int(now * 1000),
+            "run_name": name,
+            "tags": [{"key": k, "value": v} for k, v in tags.items()],
+        }
+        answer = self.client.call("POST", "runs/create", body, idempotent=False)
+        info = self._info(answer["run"], check_owner=False)
+        self._owned.add(info.run_id)
+        self._beats[info.run_id] = now
+        return info
+
+    def _remember_root(self, run_id: str, artifact_uri: str) -> None:
+        try:
+            root = proxy_path(artifact_uri)
+        except RemoteError:
+            return
+        self._roots[run_id] = root
+        if self._sender is not None:
+            self._sender._roots[run_id] = root
+
+    def _root(self, run_id: str) -> str:
+        root = self._roots.get(run_id)
+        if root is None:
+            raw = self._raw_run(run_id)
+            root = proxy_path(raw["info"].get("artifact_uri", ""))
+            self._roots[run_id] = root
+        return root
+
+    def _info(self, raw: dict[str, Any], check_owner: bool = True) -> RunInfo:
+        meta = raw.get("info", {})
+        tags = tags_of(raw)
+        run_id = meta.get("run_id") or meta.get("run_uuid")
+        status = FROM_MLFLOW_STATUS.get(meta.get("status", ""), RUNNING)
+        if status != RUNNING and tags.get(STATUS_TAG) == CRASHED:
+            status = CRASHED
+        owner_host, owner_pid = None, None
+        owner = tags.get(OWNER_TAG, "").rsplit(" ", 1)
+        if len(owner) == 2 and owner[1].isdigit():
+            owner_host, owner_pid = owner[0], int(owner[1])
+        heartbeat = _float(tags.get(HEARTBEAT_TAG))
+        end = meta.get("end_time")
+        info = RunInfo(
+            run_id=run_id,
+            experiment_id=str(meta.get("experiment_id")),
+            experiment_name=self._experiment_name(str(meta.get("experiment_id"))),
+            name=meta.get("run_name") or tags.get("mlflow.runName", ""),
+            status=status,
+            start_time=float(meta.get("start_time") or 0) / 1000,
+            end_time=float(end) / 1000 if end and status != RUNNING else None,
+            parent_run_id=tags.get(PARENT_TAG) or None,
+            error=tags.get(ERROR_TAG) or None,
+            owner_pid=owner_pid,
+            owner_host=owner_host,
+            heartbeat=heartbeat,
+            extra={"artifact_uri": meta.get("artifact_uri", ""), "mlflow_status": meta.get("status", "")},
+        )
+        self._remember_root(run_id, info.extra["artifact_uri"])
+        self._runs[run_id] = info
+        if check_owner and info.status == RUNNING and run_id not in self._owned:
+            info = self._crash_check(info)
+        return info
+
+    def _crash_check(self, info: RunInfo) -> RunInfo:
+        """A running run whose owning process is gone reads as Crashed (as in the embedded store)."""
+        from dataclasses import replace
+
+        from .. import _config
+        from ._sqlite import _pid_alive
+
+        dead = (
+            info.owner_host == _HOST
+            and info.owner_pid is not None
+            and info.owner_pid != os.getpid()
+            and not _pid_alive(info.owner_pid)
+        )
+        timeout = max(_config.HEARTBEAT_TIMEOUT, 3 * HEARTBEAT_EVERY)
+        stale = info.heartbeat is not None and time.time() - info.heartbeat > timeout
+        if not (dead or stale):
+            return info
+        end = info.heartbeat or info.start_time
+        error = "the process that owned this run ended without ending it (no heartbeat)"
+        if dead:  # certain: record it on the server too, as MLflow users see it
+            try:
+                tags = [{"key": STATUS_TAG, "value": CRASHED}, {"key": ERROR_TAG, "value": error}]
+                self.client.call("POST", "runs/log-batch", {"run_id": info.run_id, "tags": tags})
+                update = {"run_id": info.run_id, "status": "FAILED", "end_time": int(end * 1000)}
+                self.client.call("POST", "runs/update", update)
+            except RemoteError:
+                pass
+        return replace(info, status=CRASHED, end_time=end, error=error)
+
+    def _raw_run(self, run_id: str) -> dict[str, Any]:
+        try:
+            return self.client.call("GET", "runs/get", {"run_id": run_id})["run"]
+        except RemoteAPIError as exc:
+            if exc.status in (400, 404):
+                raise RunNotFoundError(
+                    f"no run {run_id!r} on the MLflow server at {self.location} (tracklog ls lists the runs)"
+                ) from None
+            raise
+
+    def get_run(self, run_id: str) -> RunInfo:
+        try:
+            try:
+                info = self._info(self._raw_run(run_id))
+            except RunNotFoundError:
+                if not (run_id and len(run_id) < 32 and all(c in "0123456789abcdef" for c in run_id)):
+                    raise
+                info = self._by_prefix(run_id)
+        except RemoteUnavailableError:
+            cached = self._runs.get(run_id)
+            if cached is None:
+                raise
+            info = cached
+        return self._overlay(info)
+
+    def _overlay(self, info: RunInfo) -> RunInfo:
+        """The run as this process left it: a status still on its way to the server shows."""
+        pending = self._pending.get(info.run_id)
+        if pending is None:
+            return info
+        status, end, error, position = pending
+        if self._spool is not None and self._spool.cursor() >= position:
+            self._pending.pop(info.run_id, None)
+            return info
+        from dataclasses import replace
+
+        return replace(info, status=status, end_time=end, error=error)
+
+    def _by_prefix(self, prefix: str) -> RunInfo:
+        ids = [e.experiment_id for e in self.list_experiments()]
+        body = {"experiment_ids": ids, "filter": f"attributes.run_id LIKE '{prefix}%'", "max_results": 2}
+        runs = self.client.call("POST", "runs/search", body).get("runs", [])
+        if len(runs) > 1:
+            raise RunNotFoundError(f"run id prefix {prefix!r} is ambiguous: give more characters")
+        if not runs:
+            raise RunNotFoundError(
+                f"no run {prefix!r} on the MLflow server at {self.location} (tracklog ls lists the runs)"
+            )
+        return self._info(runs[0])
+
+    def search_runs(
+        self, experiment_id: str | None = None, parent_run_id: str | None = None
+    ) -> list[RunInfo]:
+        if experiment_id is not None:
+            ids = [experiment_id]
+        else:
+            ids = [e.experiment_id for e in self.list_experiments()]
+        if not ids:
+            return []
+        body: dict[str, Any] = {
+            "experiment_ids": ids,
+            "max_results": 1000,
+            "order_by": ["attributes.start_time DESC"],
+        }
+        if parent_run_id is not None:
+            body["filter"] = f"tags.`{PARENT_TAG}` = '{parent_run_id}'"
+        found = []
+        while True:
+            answer = self.client.call("POST", "runs/search", body)
+            found.extend(self._overlay(self._info(raw)) for raw in answer.get("runs", []))
+            token = answer.get("next_page_token")
+            if not token:
+                return found
+            body["page_token"] = token
+
+    def set_status(
+        self, run_id: str, status: str, end_time: float | None, error: str | None = None
+    ) -> None:
+        tags: list[tuple[str, str]] = []
+        cached = self._runs.get(run_id)
+        if error or (cached is not None and cached.error):
+            tags.append((ERROR_TAG, (error or "")[-MAX_TAG_VALUE:]))
+        if status == CRASHED or (cached is not None and cached.status == CRASHED):
+            tags.append((STATUS_TAG, CRASHED if status == CRASHED else ""))
+        ops = batch_ops(run_id, [], tags)
+        ops.append(
+            {
+                "o": "s",
+                "r": run_id,
+                "s": TO_MLFLOW_STATUS.get(status, "RUNNING"),
+                "e": int(end_time * 1000) if end_time is not None else None,
+            }
+        )
+        if status in TERMINAL_STATUSES:
+            self._owned.discard(run_id)
+        position = self._spool_ops(ops)
+        self._pending[run_id] = (status, end_time, error, position)
+
+    def heartbeat(self, run_ids: Sequence[str], now: float) -> None:
+        if not run_ids or self._spool is None:
+            return
+        due = [r for r in run_ids if now - self._beats.get(r, 0.0) >= HEARTBEAT_EVERY]
+        for run_id in due:
+            self._beats[run_id] = now
+        if due:
+            self._spool_ops([op for r in due for op in batch_ops(r, [], [(HEARTBEAT_TAG, repr(now))])])
+
+    def set_param(self, run_id: str, key: str, value: str) -> None:
+        self._check_fork()
+        mlflow_name, rename = self._converter.key(run_id, key)
+        if rename:
+            self._spool_ops(batch_ops(run_id, [], rename))
+        value = value[:6000]
+        try:
+            body = {"run_id": run_id, "key": mlflow_name, "value": value}
+            self.client.call("POST", "runs/log-parameter", body)
+        except RemoteUnavailableError as exc:
+            _diag.warn_once(
+                ("mlflow-param-later", run_id),
+                "tracklog: %s; param %r is kept in the spool and sent later (a conflicting value "
+                "is then reported as a warning)",
+                exc,
+                key,
+            )
+            self._spool_ops([{"o": "p", "r": run_id, "p": [[mlflow_name, value]]}])
+        except RemoteAPIError as exc:
+            if exc.status == 404 or exc.code == "RESOURCE_DOES_NOT_EXIST":
+                raise RunNotFoundError(f"no run {run_id!r} on the MLflow server at {self.location}") from None
+            if "Changing param values is not allowed" not in str(exc):
+                raise
+            stored = self.get_params(run_id).get(key, "?")
+            raise ParamConflictError(
+                f"param {key!r} of run {run_id} is already {stored!r}; params cannot change "
+                f"(refused {value!r}). Log a metric or a tag for values that change."
+            ) from None
+
+    # -- files --------------------------------------------------------------------------
+
+    def put_file(self, run_id: str, name: str, source: str | IO[bytes]) -> None:
+        name = check_file_name(name)
+        spool, sender = self._ensure_spool()
+        copy, fits = spool.add_file(source)
+        if fits:
+            spool.append([{"o": "f", "r": run_id, "a": name, "f": copy}])
+            sender.notify()
+            return
+        # Too big for the spool's room: send it now (from the copy of a stream), or say why not.
+        try:
+            self._put_now(run_id, name, spool.file_path(copy) if copy else source, spool)
+        finally:
+            if copy:
+                spool.discard_file(copy)
+
+    def _put_now(self, run_id: str, name: str, source: Any, spool: Spool) -> None:
+        target = f"{self._root(run_id)}/{name}"
+        try:
+            with open(source, "rb") as handle:
+                self.client.put_artifact(target, handle)
+        except RemoteUnavailableError as exc:
+            raise TracklogError(
+                f"cannot upload {name!r}: it does not fit in the spool {spool.path} "
+                f"(TRACKLOG_SPOOL_MAX_BYTES) and {exc}"
+            ) from None
+
+    # -- life ---------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        sender = self._sender
+        if sender is not None and self._pid == os.getpid():
+            sender.flush(_seconds(ENV_REMOTE_WAIT, DEFAULT_REMOTE_WAIT), DOWN_GRACE)
+
+    def close(self) -> None:
+        """Deliver what is pending (within TRACKLOG_REMOTE_WAIT), then report what is left."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        _live.discard(self)
+        spool, sender = self._spool, self._sender
+        if spool is not None and sender is not None and self._pid == os.getpid():
+            sender.flush(_seconds(ENV_REMOTE_WAIT, DEFAULT_REMOTE_WAIT), DOWN_GRACE)
+            sender.stop()
+            _summarize(self.location, spool, sender)
+            spool.close()
+            sender.client.close()
+            # Data written after this (a late log record) starts a new spool: kept, not lost.
+            self._spool = self._sender = None
+        self.client.close()
+
+    def __repr__(self) -> str:
+        return f"MLflowStore({self.location!r})"
+
+
+def _summarize(uri: str, spool: Spool, sender: Sender) -> None:
+    """Say, on the tracklog logger, what could not be delivered and where it is kept."""
+    left = spool.undelivered()
+    if left:
+        reason = f" ({sender.last_error})" if sender.last_error else ""
+        _diag.logger.warning(
+            "tracklog: %s could not be delivered to the MLflow server at %s%s. They are kept in %s; "
+            "run `tracklog sync --pending` to send them when the server is back.",
+            _counts(left),
+            uri,
+            reason,
+            spool.path,
+        )
+    if spool.dropped:
+        _diag.logger.error(
+            "tracklog: %s were dropped because the spool was full (bound %d bytes, %s).",
+            _counts(spool.dropped),
+            spool.limit,
+            "TRACKLOG_SPOOL_MAX_BYTES",
+        )
+    if sender.refused:
+        _diag.logger.warning(
+            "tracklog: the MLflow server at %s refused %s (see the warnings above).",
+            uri,
+            _counts(sender.refused),
+        )
+
+
+def _counts(counter: Any) -> str:
+    return ", ".join(f"{count} {what}" for what, count in sorted(counter.items()) if count)
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+# -- interpreter exit: end runs, deliver, then report -------------------------------------
+
+_live: weakref.WeakSet[MLflowStore] = weakref.WeakSet()
+_exit_registered = False
+
+
+def _register_exit() -> None:
+    global _exit_registered
+    if not _exit_registered:
+        _exit_registered = True
+        from .. import _context
+
+        _context.add_exit_hook(_at_exit)
+
+
+def _at_exit() -> None:
+    # Called by tracklog's exit handler once this process's runs are ended and its
+    # pipelines flushed: give the senders their chance to deliver and report the rest.
+    for store in list(_live):
+        try:
+            store.close()
+        except Exception:
+            _diag.logger.debug("tracklog: closing %r at exit failed", store, exc_info=True)
+

@@ -1,0 +1,426 @@
+"""The sender: drains a spool into an MLflow server, in order, on its own thread.
+
+Operations go out as log-batch requests (consecutive small batches merged up to
+MLflow's limits), params as their own requests (so one conflicting param cannot
+take metrics down with it), run status updates after the run's log files, and
+files through the artifact proxy. Connection errors, 429, 5xx and refused
+credentials are retried with exponential backoff until the server takes the
+data; a request the server refuses outright (400) is split until the one bad
+item is found, which is reported and skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import urllib.parse
+from collections import Counter
+from typing import Any, Callable
+
+from .. import _diag
+from ._http import RemoteAPIError, RemoteError, RemoteUnavailableError, RestClient
+from ._mlflow_map import MAX_METRICS, MAX_TAG_BYTES, MAX_TAGS, ROWS_SUFFIX, render_table
+from ._spool import Position, Spool
+
+_TERMINAL = {"FINISHED", "FAILED", "KILLED"}
+
+
+class _Stopped(Exception):
+    """The sender was told to stop while the server was unreachable."""
+
+
+class Sender:
+    """Delivers one spool's operations and mirror files to one server."""
+
+    def __init__(
+        self,
+        client: RestClient,
+        spool: Spool,
+        *,
+        upload_interval: float = 10.0,
+        max_backoff: float = 5.0,
+        on_run_done: Callable[[str], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.spool = spool
+        self.upload_interval = upload_interval
+        self.max_backoff = max_backoff
+        self.on_run_done = on_run_done
+        self.down_since: float | None = None
+        #: True while the server cannot be reached at all (or refuses our credentials);
+        #: a server answering 429 or 5xx is alive, and flushes keep waiting for it.
+        self.unreachable = False
+        self.last_error = ""
+        #: What the server refused outright (reported and skipped), by kind.
+        self.refused: Counter[str] = Counter()
+        self._cond = threading.Condition()
+        self._stop = False
+        self._poke = False
+        self._mirror_requested = 0
+        self._mirror_done = 0
+        self._next_upload = time.monotonic() + upload_interval
+        self._roots: dict[str, str | None] = {}
+        self._thread: threading.Thread | None = None
+
+    # -- the caller's side ------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop = False
+            self._thread = threading.Thread(target=self._run, name="tracklog-mlflow-sender", daemon=True)
+            self._thread.start()
+
+    def notify(self) -> None:
+        """New operations were spooled."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def know_root(self, run_id: str, artifact_uri: str) -> None:
+        """Remember where a run's artifacts go (from runs/create or runs/get)."""
+        self._roots[run_id] = proxy_path(artifact_uri)
+
+    def flush(self, timeout: float | None, grace: float) -> bool:
+        """Wait until everything spooled so far (and the log files) reached the server.
+
+        A sender backing off from an unreachable server retries at once; if the
+        server still cannot be reached ``grace`` seconds later, or ``timeout``
+        seconds pass, this gives up and returns False (the data stays spooled).
+        """
+        target = self.spool.end()
+        with self._cond:
+            self._mirror_requested += 1
+            wanted = self._mirror_requested
+            self._poke = True
+            self._cond.notify_all()
+        start = time.monotonic()
+        deadline = None if timeout is None else start + timeout
+        with self._cond:
+            while True:
+                if self.spool.cursor() >= target and self._mirror_done >= wanted:
+                    return True
+                now = time.monotonic()
+                if self._thread is None or not self._thread.is_alive():
+                    return False
+                if self.down_since is not None and self.unreachable and now - start > grace:
+                    return False
+                if deadline is not None and now >= deadline:
+                    return False
+                self._cond.wait(0.05)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread (what is left stays in the spool)."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    # -- the sender's thread ------------------------------------------------------------
+
+    def _run(self) -> None:
+        with _diag.handling():  # our own diagnostics must not feed back into runs
+            while True:
+                with self._cond:
+                    while not self._stop and not self._has_work():
+                        self._cond.wait(max(0.01, self._next_upload - time.monotonic()))
+                    if self._stop:
+                        return
+                try:
+                    self._step()
+                except _Stopped:
+                    return
+                except Exception:  # a bug here must not end delivery for good
+                    _diag.logger.error("tracklog: the MLflow sender failed; retrying", exc_info=True)
+                    time.sleep(1.0)
+
+    def _has_work(self) -> bool:
+        if self.spool.cursor() < self.spool.end() or self._mirror_requested > self._mirror_done:
+            return True
+        if time.monotonic() >= self._next_upload:
+            if self.spool.dirty_mirrors():
+                return True
+            self._next_upload = time.monotonic() + self.upload_interval
+        return False
+
+    def _step(self) -> None:
+        items = self.spool.read(256)
+        if items:
+            self._deliver(items)
+            with self._cond:
+                self._cond.notify_all()
+            if self.spool.cursor() < self.spool.end():
+                return  # more operations first; mirrors when they are drained or due
+        with self._cond:
+            requested = self._mirror_requested
+        if requested > self._mirror_done or time.monotonic() >= self._next_upload:
+            self._upload_mirrors(None)
+            self._next_upload = time.monotonic() + self.upload_interval
+            with self._cond:
+                self._mirror_done = max(self._mirror_done, requested)
+                self._cond.notify_all()
+
+    def _deliver(self, items: list[tuple[dict[str, Any], Position]]) -> None:
+        index = 0
+        while index < len(items):
+            op, position = items[index]
+            kind = op.get("o")
+            run_id = str(op.get("r", ""))
+            if kind == "b":
+                metrics, tags = list(op.get("m", ())), list(op.get("t", ()))
+                tag_bytes = sum(len(k) + len(v) for k, v in tags)
+                index += 1
+                while index < len(items):
+                    nxt = items[index][0]
+                    if nxt.get("o") != "b" or nxt.get("r") != run_id:
+                        break
+                    more_m, more_t = nxt.get("m", ()), nxt.get("t", ())
+                    more_bytes = sum(len(k) + len(v) for k, v in more_t)
+                    if (
+                        len(metrics) + len(tags) + len(more_m) + len(more_t) > MAX_METRICS
+                        or len(tags) + len(more_t) > MAX_TAGS
+                        or tag_bytes + more_bytes > MAX_TAG_BYTES
+                    ):
+                        break
+                    metrics.extend(more_m)
+                    tags.extend(more_t)
+                    tag_bytes += more_bytes
+                    position = items[index][1]
+                    index += 1
+                self._send_batch(run_id, metrics, _dedupe_tags(tags))
+            else:
+                index += 1
+                if kind == "p":
+                    self._send_params(run_id, op.get("p", ()))
+                elif kind == "s":
+                    self._send_status(run_id, op)
+                elif kind == "f":
+                    self._send_file(run_id, op)
+            self.spool.commit(position)
+
+    # -- requests ---------------------------------------------------------------------
+
+    def _retrying(self, action: Callable[[], Any]) -> Any:
+        delay = 0.25
+        while True:
+            try:
+                result = action()
+            except RemoteUnavailableError as exc:
+                self._down(str(exc), unreachable=exc.status is None)
+            except RemoteAPIError as exc:
+                if exc.status not in (401, 403):
+                    raise
+                self._down(str(exc), unreachable=True)
+            else:
+                self._up()
+                return result
+            with self._cond:
+                # Back off, unless a flush asks to try again now (the server may be back).
+                until = time.monotonic() + delay
+                while not self._stop and not self._poke and time.monotonic() < until:
+                    self._cond.wait(until - time.monotonic())
+                if self._stop:
+                    raise _Stopped
+                if self._poke:
+                    self._poke = False
+                    continue
+            delay = min(delay * 2, self.max_backoff)
+
+    def _down(self, reason: str, unreachable: bool) -> None:
+        self.last_error = reason
+        self.unreachable = unreachable
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+            _diag.logger.warning(
+                "tracklog: %s; keeping data in %s and retrying", reason, self.spool.path
+            )
+
+    def _up(self) -> None:
+        self.unreachable = False
+        if self.down_since is not None:
+            _diag.logger.warning(
+                "tracklog: the MLflow server at %s takes data again after %.1fs; sending what was kept",
+                self.client.uri,
+                time.monotonic() - self.down_since,
+            )
+            self.down_since = None
+
+    def _send_batch(self, run_id: str, metrics: list[Any], tags: list[Any]) -> None:
+        body = {
+            "run_id": run_id,
+            "metrics": [{"key": k, "value": v, "timestamp": ts, "step": s} for k, v, ts, s in metrics],
+            "tags": [{"key": k, "value": v} for k, v in tags],
+        }
+        try:
+            self._retrying(lambda: self.client.call("POST", "runs/log-batch", body))
+        except RemoteAPIError as exc:
+            if _run_gone(exc) or len(metrics) + len(tags) <= 1:
+                self._refuse(run_id, exc, metrics, tags)
+                return
+            half_m, half_t = len(metrics) // 2, len(tags) // 2
+            self._send_batch(run_id, metrics[:half_m], tags[:half_t])
+            self._send_batch(run_id, metrics[half_m:], tags[half_t:])
+
+    def _refuse(self, run_id: str, exc: RemoteAPIError, metrics: list[Any], tags: list[Any]) -> None:
+        if metrics:
+            self.refused["metric points"] += len(metrics)
+        if tags:
+            self.refused["tags"] += len(tags)
+        names = sorted({m[0] for m in metrics} | {t[0] for t in tags})
+        _diag.warn_once(
+            ("mlflow-refused", run_id, tuple(names[:5]), exc.code),
+            "tracklog: the MLflow server refused %d metric points and %d tags of run %s (%s): %s",
+            len(metrics),
+            len(tags),
+            run_id,
+            ", ".join(names[:5]),
+            exc,
+        )
+
+    def _send_params(self, run_id: str, params: Any) -> None:
+        unique: dict[str, str] = {}
+        for key, value in params:
+            unique.setdefault(key, value)
+        body = {"run_id": run_id, "params": [{"key": k, "value": v} for k, v in unique.items()]}
+        try:
+            self._retrying(lambda: self.client.call("POST", "runs/log-batch", body))
+            return
+        except RemoteAPIError as exc:
+            if _run_gone(exc) or len(unique) == 1:
+                self._refuse_param(run_id, exc, list(unique))
+                return
+        for key, value in unique.items():
+            one = {"run_id": run_id, "key": key, "value": value}
+            try:
+                self._retrying(lambda: self.client.call("POST", "runs/log-parameter", one))
+            except RemoteAPIError as exc:
+                self._refuse_param(run_id, exc, [key])
+
+    def _refuse_param(self, run_id: str, exc: RemoteAPIError, keys: list[str]) -> None:
+        self.refused["params"] += len(keys)
+        _diag.warn_once(
+            ("mlflow-param", run_id, tuple(keys)),
+            "tracklog: the MLflow server refused params %s of run %s: %s",
+            ", ".join(keys),
+            run_id,
+            exc,
+        )
+
+    def _send_status(self, run_id: str, op: dict[str, Any]) -> None:
+        status = str(op.get("s"))
+        self._upload_mirrors(run_id)
+        body: dict[str, Any] = {"run_id": run_id, "status": status}
+        if op.get("e") is not None:
+            body["end_time"] = int(op["e"])
+        try:
+            self._retrying(lambda: self.client.call("POST", "runs/update", body))
+        except RemoteAPIError as exc:
+            self.refused["run status updates"] += 1
+            _diag.logger.error(
+                "tracklog: the MLflow server refused status %s of run %s: %s", status, run_id, exc
+            )
+        if status in _TERMINAL:
+            if self.on_run_done is not None:
+                self.on_run_done(run_id)
+            self.spool.drop_mirrors(run_id)
+
+    def _send_file(self, run_id: str, op: dict[str, Any]) -> None:
+        name, source = str(op.get("a")), str(op.get("f"))
+        try:
+            root = self._root(run_id)
+            path = self.spool.file_path(source)
+            size = os.path.getsize(path)
+            self._retrying(lambda: self._put(f"{root}/{name}", path, size))
+        except FileNotFoundError:
+            self.refused["files"] += 1
+            _diag.logger.error("tracklog: the spooled copy of %s (run %s) is gone", name, run_id)
+        except RemoteError as exc:
+            self.refused["files"] += 1
+            _diag.logger.error("tracklog: could not upload %s to run %s: %s", name, run_id, exc)
+        self.spool.remove_file(source)
+
+    def _upload_mirrors(self, run_id: str | None) -> None:
+        for run, name, size in self.spool.dirty_mirrors(run_id):
+            try:
+                root = self._root(run)
+            except RemoteError as exc:
+                _diag.warn_once(
+                    ("mlflow-root", run), "tracklog: log files of run %s stay local: %s", run, exc
+                )
+                continue
+            path = name
+            local = self.spool.mirror_path(run, name)
+            try:
+                if name.endswith(ROWS_SUFFIX):
+                    path = name[: -len(ROWS_SUFFIX)]
+                    table = render_table(self.spool.read_mirror(run, name, size))
+                    self._retrying(lambda: self.client.put_artifact(f"{root}/{path}", table))
+                else:  # a log file grows while it is sent: send its first ``size`` bytes
+                    self._retrying(lambda: self._put(f"{root}/{path}", local, size))
+            except RemoteAPIError as exc:
+                _diag.warn_once(
+                    ("mlflow-upload", run, path), "tracklog: could not upload %s of run %s: %s", path, run, exc
+                )
+                continue
+            self.spool.mirror_sent(run, name, size)
+
+    def _put(self, target: str, path: str, size: int) -> None:
+        with open(path, "rb") as handle:
+            self.client.put_artifact(target, _Prefix(handle, size))
+
+    def _root(self, run_id: str) -> str:
+        root = self._roots.get(run_id)
+        if root is None:
+            answer = self._retrying(lambda: self.client.call("GET", "runs/get", {"run_id": run_id}))
+            uri = answer.get("run", {}).get("info", {}).get("artifact_uri", "")
+            root = self._roots[run_id] = proxy_path(uri)
+        return root
+
+
+def proxy_path(artifact_uri: str) -> str:
+    """The artifact proxy's path for a run's ``artifact_uri`` (``mlflow-artifacts:/1/<id>/artifacts``)."""
+    parts = urllib.parse.urlsplit(artifact_uri)
+    if parts.scheme == "mlflow-artifacts":
+        return parts.path.strip("/")
+    anchor = "/api/2.0/mlflow-artifacts/artifacts/"
+    if parts.scheme in ("http", "https") and anchor in parts.path:
+        return parts.path.split(anchor, 1)[1].strip("/")
+    raise RemoteError(
+        f"the server keeps this run's artifacts at {artifact_uri!r}, outside its artifact proxy; "
+        "run `mlflow server` with artifact serving on (the default, --serve-artifacts) so "
+        "tracklog can upload log files and images"
+    )
+
+
+class _Prefix:
+    """The first ``size`` bytes of an open file, streamed by requests with a Content-Length."""
+
+    def __init__(self, handle: Any, size: int) -> None:
+        self._handle = handle
+        self._left = size
+        self._size = size
+
+    def __len__(self) -> int:
+        return self._size
+
+    def read(self, amount: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        amount = self._left if amount is None or amount < 0 else min(amount, self._left)
+        data = self._handle.read(amount)
+        self._left -= len(data)
+        return data
+
+
+def _run_gone(exc: RemoteAPIError) -> bool:
+    text = str(exc)
+    return exc.code == "RESOURCE_DOES_NOT_EXIST" or "must be in the 'active' state" in text
+
+
+def _dedupe_tags(tags: list[Any]) -> list[Any]:
+    last: dict[str, Any] = {}
+    for key, value in tags:
+        last.pop(key, None)
+        last[key] = value
+    return [[k, v] for k, v in last.items()]
