@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from .. import _context, _diag
-from .._conventions import accepts_data, convention_events, has_conventions
+from .._conventions import accepts_data, convention_events
 from .._event import LOG, Event
 
 if TYPE_CHECKING:
@@ -20,12 +20,6 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message", "asctime", "metric", "metrics", "value", "step", "tag", "tags", "param", "params",
 }
 _N_STANDARD = len(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
-_NOT_EXTRA = ("message", "asctime", "metric", "metrics", "value", "step", "tag", "tags", "param", "params")
-
-
-def _count(fields: dict, names: tuple) -> int:  # type: ignore[type-arg]
-    """How many of ``names`` are keys of ``fields``."""
-    return sum(1 for name in names if name in fields)
 
 
 class RunHandler(logging.Handler):
@@ -75,42 +69,51 @@ class RunHandler(logging.Handler):
             if run is None:
                 return
             fields = record.__dict__
+            # One pass over the optional keys: how many convention keys, how many
+            # other known non-extras; whatever else is beyond the standard is extra.
+            conventions = (
+                ("metric" in fields) + ("metrics" in fields) + ("tag" in fields)
+                + ("tags" in fields) + ("param" in fields) + ("params" in fields)
+            )
+            known = conventions + ("value" in fields) + ("step" in fields) + ("message" in fields) + (
+                "asctime" in fields
+            )
+            attrs = None
+            if record.exc_info or record.exc_text or record.stack_info:
+                attrs = self._exc_attrs(record)
+            if self.extras and len(fields) > _N_STANDARD + known:
+                names = fields.keys() - _STANDARD
+                if names:
+                    attrs = attrs or {}
+                    attrs["extra"] = {name: fields[name] for name in names}  # encoded by the writer
             log_event = Event(
                 run.id, LOG, self.filename, None, None, record.created,
-                record.levelno, record.name, record.getMessage(), self._attrs(record, fields),
+                record.levelno, record.name, record.getMessage(), attrs,
             )
             pipeline = run._core.pipeline
             # tracklog's own records carry no convention fields, so this cannot recurse;
             # inside the writer thread, records only become log lines.
-            if has_conventions(fields) and not _diag.inside():
-                if accepts_data(run, "records"):
-                    events = convention_events(run, fields, record.created)
-                    events.append(log_event)
-                    pipeline.put_many(events)
-                    return
-            pipeline.put(log_event)
+            if conventions and not _diag.inside() and accepts_data(run, "records"):
+                events = convention_events(run, fields, record.created)
+                events.append(log_event)
+                pipeline.put_many(events)
+            else:
+                pipeline.put(log_event)
         except RecursionError:
             raise
         except Exception:
             self.handleError(record)
 
-    def _attrs(self, record: logging.LogRecord, fields: dict) -> dict | None:  # type: ignore[type-arg]
+    def _exc_attrs(self, record: logging.LogRecord) -> dict | None:  # type: ignore[type-arg]
+        """The traceback and stack text, formatted now: frames change once the caller moves on."""
         attrs = None
-        if record.exc_info:
-            # Formatted here: the traceback's frames change once the caller moves on.
-            if not record.exc_text:
-                record.exc_text = self._formatter().formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._formatter().formatException(record.exc_info)
         if record.exc_text:
             attrs = {"exc_text": record.exc_text}
         if record.stack_info:
             attrs = attrs or {}
             attrs["stack_info"] = record.stack_info
-        if self.extras and len(fields) > _N_STANDARD + _count(fields, _NOT_EXTRA):
-            names = fields.keys() - _STANDARD
-            if names:
-                attrs = attrs or {}
-                # JSON-encoded on the writer thread.
-                attrs["extra"] = {name: fields[name] for name in names}
         return attrs
 
     def _formatter(self) -> logging.Formatter:
