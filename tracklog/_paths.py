@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import posixpath
+import shutil
+from typing import IO
 
 from ._errors import InvalidNameError
 
@@ -36,3 +38,16 @@ def join_inside(root: str, name: str) -> str:
     if real != real_root and not real.startswith(real_root + os.sep):
         raise InvalidNameError(f"file name {name!r} leads outside the run's folder")
     return path
+
+
+def copy_source(source: str | os.PathLike[str] | IO[bytes], dest: str) -> None:
+    """Copy a local file, or everything a (binary or text) stream still holds, to ``dest``."""
+    if isinstance(source, (str, os.PathLike)):
+        shutil.copyfile(source, dest)
+        return
+    with open(dest, "wb") as out:
+        while True:
+            chunk = source.read(1 << 20)
+            if not chunk:
+                break
+            out.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)

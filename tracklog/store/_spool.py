@@ -32,7 +32,7 @@ from collections import Counter
 from typing import IO, Any, Iterator
 
 from .. import _diag
-from .._paths import join_inside
+from .._paths import copy_source, join_inside
 
 try:
     import fcntl
@@ -273,15 +273,7 @@ class Spool:
         if isinstance(source, (str, os.PathLike)) and not self._room(os.path.getsize(source), False):
             return None, False
         try:
-            if isinstance(source, (str, os.PathLike)):
-                shutil.copyfile(source, dest)
-            else:
-                with open(dest, "wb") as out:
-                    while True:
-                        chunk = source.read(1 << 20)
-                        if not chunk:
-                            break
-                        out.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
+            copy_source(source, dest)
         except BaseException:
             if os.path.exists(dest):
                 os.unlink(dest)

@@ -8,7 +8,6 @@ the writer retry (``RetryLater``) instead of failing the caller.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import sqlite3
 import threading
@@ -23,7 +22,7 @@ from .._capture_format import encode_output
 from .._errors import ParamConflictError, RunNotFoundError, WorkspaceError
 from .._event import LOG, METRIC_KINDS, OUTPUT, PARAM, TAG, Event
 from .._logfile import encode_record
-from .._paths import join_inside
+from .._paths import copy_source, join_inside
 from .._rank import current_rank
 from .._types import CRASHED, RUNNING, ExperimentInfo, MetricPoint, RunInfo
 from ..pipeline import RetryLater
@@ -504,15 +503,7 @@ class SQLiteStore(Store):
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         tmp = f"{dest}.tmp-{os.getpid()}-{threading.get_ident()}"
         try:
-            if isinstance(source, (str, os.PathLike)):
-                shutil.copyfile(source, tmp)
-            else:
-                with open(tmp, "wb") as out:
-                    while True:
-                        chunk = source.read(1 << 20)
-                        if not chunk:
-                            break
-                        out.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
+            copy_source(source, tmp)
             os.replace(tmp, dest)
         finally:
             if os.path.exists(tmp):
