@@ -28,18 +28,6 @@ class CaptureHandler(RunHandler):
                         "later failures are not reported")
 
 
-def _has_run_handler(logger: logging.Logger | None) -> bool:
-    """True when a RunHandler already sits where the record goes (the program attached its own)."""
-    while logger is not None:
-        for handler in logger.handlers:
-            if isinstance(handler, RunHandler):
-                return True
-        if not logger.propagate:
-            return False
-        logger = logger.parent
-    return False
-
-
 def deliverer() -> Callable[[logging.Logger, logging.LogRecord], None] | None:
     """The function the bootstrap gives each record to, or None when there is no run to log to."""
     if _context.env_run() is None:  # also checks the run exists; a bad id raises, turning capture off
@@ -47,7 +35,6 @@ def deliverer() -> Callable[[logging.Logger, logging.LogRecord], None] | None:
     handler = CaptureHandler()
 
     def deliver(logger: logging.Logger, record: logging.LogRecord) -> None:
-        if not _has_run_handler(logger):
-            handler.handle(record)
+        handler.handle(record)  # the bootstrap skipped records the program's RunHandler gets
 
     return deliver

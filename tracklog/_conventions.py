@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 #: The field names that carry run data.
 KEYS = ("metric", "metrics", "tag", "tags", "param", "params")
+#: Every field the conventions read: kept as run data, so log lines leave them out.
+FIELDS = frozenset(KEYS) | {"value", "step"}
 
 
 def has_conventions(fields: Mapping[str, Any]) -> bool:
@@ -56,8 +58,9 @@ def _warn(what: str, detail: str, *args: object) -> None:
 
 def convention_events(run: Run, fields: Mapping[str, Any], ts: float) -> list[Event]:
     """The metric, tag and param events that ``fields`` describes for ``run``."""
-    if len(fields) and "metric" in fields and not ("metrics" in fields or "tags" in fields or "tag" in fields
-                                                  or "params" in fields or "param" in fields):
+    if "metric" in fields and not (
+        "metrics" in fields or "tags" in fields or "tag" in fields or "params" in fields or "param" in fields
+    ):
         # The common case, one point: name a str, value an int or float, step an int or absent.
         name, value, step = fields["metric"], fields.get("value", _MISSING), fields.get("step")
         if (

@@ -57,9 +57,15 @@ def _patch(logging):
         original(self, record)
         if _state["off"] or _state["loading"]:
             return
-        # The record reaches root's handlers only if every logger below root propagates.
+        # One walk up: the record reaches root's handlers only if every logger below
+        # root propagates, and is left alone when the program's own RunHandler gets it.
         logger = self
-        while logger is not root:
+        while True:
+            for handler in logger.handlers:
+                if getattr(handler, "_tracklog_run_handler", False):
+                    return
+            if logger is root:
+                break
             if not logger.propagate or logger.parent is None:
                 return
             logger = logger.parent

@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from .. import _context, _diag
-from .._conventions import accepts_data, convention_events
+from .._conventions import FIELDS, accepts_data, convention_events
 from .._event import LOG, Event
 
 if TYPE_CHECKING:
@@ -16,9 +16,7 @@ __all__ = ["RunHandler"]
 
 # LogRecord attributes that are not the user's extra fields.
 # Convention fields are recorded as run data, so the log line's "extra" leaves them out.
-_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
-    "message", "asctime", "metric", "metrics", "value", "step", "tag", "tags", "param", "params",
-}
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"} | FIELDS
 _N_STANDARD = len(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
 
 
@@ -30,6 +28,9 @@ class RunHandler(logging.Handler):
     With ``run=None`` each record goes to the current run (``Run.get_context()``).
     ``extras=True`` also keeps the record's other ``extra=`` fields in the log line.
     """
+
+    #: Lets the zero-change capture bootstrap spot a RunHandler without importing tracklog.
+    _tracklog_run_handler = True
 
     def __init__(
         self,

@@ -16,7 +16,7 @@ import traceback
 from typing import TYPE_CHECKING, Any, Collection, MutableMapping
 
 from .. import _context, _diag
-from .._conventions import KEYS, accepts_data, convention_events, has_conventions
+from .._conventions import FIELDS, KEYS, accepts_data, convention_events, has_conventions
 from .._event import LOG, Event
 from .._paths import check_file_name
 
@@ -35,7 +35,6 @@ _LEVELS = {
     "warning": logging.WARNING, "warn": logging.WARNING, "error": logging.ERROR,
     "exception": logging.ERROR, "critical": logging.CRITICAL, "fatal": logging.CRITICAL,
 }
-_CONVENTION_FIELDS = frozenset(KEYS) | {"value", "step"}
 # Keys structlog's own processors add; never metrics, and not repeated in the log line.
 _META = frozenset({"event", "level", "logger", "timestamp", "exc_info", "stack_info", "exception"})
 #: Keys never taken as metrics by ``metrics=NUMERIC``.
@@ -141,7 +140,7 @@ class RunProcessor:
         name = event_dict.get("logger") or getattr(logger, "name", None) or "structlog"
         attrs: dict[str, Any] = {}
         # Like RunHandler: convention fields are run data, so the log line leaves them out.
-        extra = {k: v for k, v in event_dict.items() if k not in _META and k not in _CONVENTION_FIELDS}
+        extra = {k: v for k, v in event_dict.items() if k not in _META and k not in FIELDS}
         if extra:
             attrs["extra"] = extra
         exc_text = _exception_text(event_dict)

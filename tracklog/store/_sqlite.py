@@ -187,7 +187,7 @@ class SQLiteStore(Store):
                     elif kind == LOG:
                         lines[(ev.run_id, ev.name)].append(encode_record(ev, rank))
                     elif kind == OUTPUT:
-                        lines[(ev.run_id, ev.name)].append(self._encode_output(ev, rank))
+                        lines[(ev.run_id, ev.name)].append(encode_output(ev, rank))
                     elif kind == TAG:
                         tags.append((self._run_pk(conn, ev.run_id), ev.name, ev.value))
                     elif kind == PARAM:
@@ -227,11 +227,6 @@ class SQLiteStore(Store):
         row["key_id"] = key_id
         row["rank"] = rank
         conn.execute(_INSERT_CHUNK, row)
-
-    @staticmethod
-    def _encode_output(ev: Event, rank: int | None) -> bytes:
-        # Captured output: the raw bytes, one header per line (see tracklog._capture_format).
-        return encode_output(ev, rank)
 
     def _append(self, run_id: str, filename: str, data: bytes) -> None:
         path = join_inside(self.run_dir(run_id), "logs/" + filename)
