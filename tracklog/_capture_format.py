@@ -46,12 +46,13 @@ def encode_output(event: Event, rank: int | None) -> bytes:
     Every line of the chunk gets the chunk's time: lines are read in chunks as
     they arrive, so a line's time is when tracklog received it.
     """
-    data = event.value
+    # Read by index: the run store gets the pipeline's plain tuples too (Pipeline.put).
+    data = event[3]
     if not isinstance(data, bytes):
         data = bytes(data) if isinstance(data, (bytearray, memoryview)) else str(data).encode("utf-8", "surrogateescape")
     if not data:
         return b""
-    head = _iso(event.ts) + b" " + _stream_token(event.logger)
+    head = _iso(event[5]) + b" " + _stream_token(event[7])
     if rank is not None:
         head += b" rank=%d" % rank
     cut = data.rfind(b"\n") + 1

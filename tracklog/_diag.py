@@ -10,7 +10,13 @@ logger = logging.getLogger("tracklog")
 
 _warned: set[object] = set()
 _warned_lock = threading.Lock()
-_guard = threading.local()
+
+
+class _Guard(threading.local):
+    depth = 0  # a class default: reading it in a fresh thread raises no AttributeError
+
+
+_guard = _Guard()
 
 
 def warn_once(key: object, msg: str, *args: object) -> None:
@@ -39,7 +45,7 @@ def reset_warnings() -> None:
 
 def inside() -> bool:
     """True while this thread is already handling a record for tracklog."""
-    return getattr(_guard, "depth", 0) > 0
+    return _guard.depth > 0
 
 
 class handling:
@@ -48,7 +54,7 @@ class handling:
     __slots__ = ()
 
     def __enter__(self) -> None:
-        _guard.depth = getattr(_guard, "depth", 0) + 1
+        _guard.depth += 1
 
     def __exit__(self, *exc: object) -> None:
         _guard.depth -= 1

@@ -13,20 +13,23 @@ import time
 from json.encoder import encode_basestring as _quote  # C-accelerated, keeps non-ASCII
 from typing import Any
 
+from . import _diag
 from ._event import Event
 
 
-_second_cache: list = [None, ""]  # the last whole second seen, and its text
+# The last whole second seen and its text, as one tuple: threads swap it whole.
+_second: list[tuple[int, str]] = [(-1, "")]
 
 
-def _iso(ts: float) -> str:
-    whole = int(ts)
-    micros = int((ts - whole) * 1e6)
-    cache = _second_cache
-    if cache[0] != whole:
-        cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
-        cache[0] = whole
-    return f"{cache[1]}.{micros:06d}Z"
+#: Times a line can carry: from the epoch up to the year 9999.
+_MAX_TS = 253402300800.0
+
+
+def _odd_time(ts: Any) -> float:
+    """A record time outside the epoch..9999 (or NaN): the nearest one, with one warning."""
+    fixed = 0.0 if ts != ts or ts < 0 else _MAX_TS - 1
+    _diag.warn_once(("log-time", fixed), "tracklog: log record time %r is out of range; written as %r", ts, fixed)
+    return fixed
 
 
 _level_names: dict[int, str] = {}
@@ -66,24 +69,58 @@ def _json(value: Any) -> str:
 _INF = float("inf")
 
 
+#: The part of a line fixed by its level, logger and rank, between "time" and "message".
+_heads: dict[tuple[int, str, int | None], str] = {}
+_MAX_HEADS = 4096
+
+
+def _head(levelno: int, logger: str, rank: int | None) -> str:
+    if len(_heads) >= _MAX_HEADS:
+        _heads.clear()
+    head = _heads[(levelno, logger, rank)] = (
+        f'Z","level":{_quote(_level(levelno))},"logger":{_quote(logger)},'
+        + ("" if rank is None else f'"rank":{rank},')
+        + '"message":'
+    )
+    return head
+
+
+def _attrs_text(attrs: dict[str, Any]) -> str:
+    parts = []
+    for key, value in attrs.items():
+        if type(value) is dict:
+            inner = ",".join(f"{_quote(str(k))}:{_json(v)}" for k, v in value.items())
+            parts.append(f",{_quote(key)}:{{{inner}}}")
+        else:
+            parts.append(f",{_quote(key)}:{_json(value)}")
+    return "".join(parts)
+
+
 def encode_record(event: Event, rank: int | None) -> bytes:
-    """One log event as a JSON line (bytes, newline-terminated)."""
-    parts = [
-        '{"time":"', _iso(event.ts), '","level":', _quote(_level(event.level)),
-        ',"logger":', _quote(event.logger), ',"message":', _quote(event.message),
-    ]
-    if rank is not None:
-        parts.append(f',"rank":{rank}')
-    attrs = event.attrs
-    if attrs:
-        for key, value in attrs.items():
-            if type(value) is dict:
-                inner = ",".join(f"{_quote(str(k))}:{_json(v)}" for k, v in value.items())
-                parts.append(f",{_quote(key)}:{{{inner}}}")
-            else:
-                parts.append(f",{_quote(key)}:{_json(value)}")
-    parts.append(f',"ts":{event.ts!r},"levelno":{event.level}}}\n')
-    return "".join(parts).encode("utf-8", "surrogateescape")
+    """One log event as a JSON line (bytes, newline-terminated).
+
+    The writer thread encodes every record, so this is built for speed: the
+    level/logger part comes from a cache, the time text is cached per second,
+    and the line is one %-format. "ts" is written to the microsecond, as "time"
+    is (a float's repr would cost the writer a quarter of its time per line).
+    """
+    # Read by index: the writer hands plain tuples of the fields too (Pipeline.put).
+    ts = event[5]
+    if not 0.0 <= ts < _MAX_TS:
+        ts = _odd_time(ts)
+    whole = int(ts)
+    second, text = _second[0]
+    if second != whole:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        _second[0] = (whole, text)
+    micros = int((ts - whole) * 1e6)
+    level = event[6]
+    head = _heads.get((level, event[7], rank)) or _head(level, event[7], rank)
+    attrs = event[9]
+    return (
+        '{"time":"%s.%06d%s%s%s,"ts":%d.%06d,"levelno":%d}\n'
+        % (text, micros, head, _quote(event[8]), _attrs_text(attrs) if attrs else "", whole, micros, level)
+    ).encode("utf-8", "surrogateescape")
 
 
 def decode_record(line: bytes | str) -> dict[str, Any] | None:

@@ -4,6 +4,12 @@ The caller's side only appends an :class:`~tracklog._event.Event` to a deque. A
 background writer thread drains it in batches and hands each batch to every
 sink. When the deque holds ``capacity`` events the caller waits for the writer
 (backpressure): events are never dropped on the way to the sinks.
+
+Under the GIL the writer's work is the caller's loss while both want the CPU,
+so the writer yields to a burst: while events keep arriving it waits, until
+the oldest waiting event is ``MAX_DEFER`` seconds old, the queue is three
+quarters full, or somebody flushes. Bursts that end sooner are written in the
+pause after them, in bigger batches.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from collections import deque
 from typing import Callable, Iterable, Protocol, Sequence
 
 from . import _config, _diag
-from ._event import Event
+from ._event import METRIC, Event
 
 __all__ = ["Pipeline", "Sink"]
 
@@ -28,6 +34,11 @@ class Sink(Protocol):
     to retry a batch raises :class:`RetryLater`; any other exception is logged
     and the batch is offered again event by event, so one bad event cannot hold
     back the others.
+
+    A sink with a true ``takes_tuples`` attribute gets the queue's items as they
+    are (Events, plain tuples of their fields, 13-tuples of a log record and its
+    point; see :meth:`Pipeline.put`) and reads them by index. The run store
+    does: that spares the writer two Events per logged point.
     """
 
     def write(self, events: Sequence[Event]) -> None: ...
@@ -41,6 +52,27 @@ class RetryLater(Exception):
     """Raised by a sink whose backend is momentarily unavailable (locked, down)."""
 
 
+#: Turns a plain tuple of Event's fields into an Event without a Python-level call.
+_as_event = tuple.__new__
+
+
+def as_events(items: Sequence[tuple]) -> list[Event]:  # type: ignore[type-arg]
+    """Queue items (see :meth:`Pipeline.put`) as Events: a log record's point first."""
+    events = []
+    append = events.append
+    for item in items:
+        if type(item) is tuple:
+            if len(item) == 10:
+                append(_as_event(Event, item))
+            else:
+                run_id, _, _, _, _, ts, _, _, _, _, name, value, step = item
+                append(_as_event(Event, (run_id, METRIC, name, value, step, ts, 0, "", "", None)))
+                append(_as_event(Event, item[:10]))
+        else:
+            append(item)
+    return events
+
+
 class _FlushMarker:
     __slots__ = ("done",)
 
@@ -49,6 +81,11 @@ class _FlushMarker:
 
 
 _pipelines: weakref.WeakSet[Pipeline] = weakref.WeakSet()
+
+#: The longest a burst of callers keeps its events from the writer (seconds).
+MAX_DEFER = 1.0
+#: How often a yielding writer looks whether the burst is over (seconds).
+_BURST_POLL = 0.01
 
 
 class Pipeline:
@@ -88,11 +125,24 @@ class Pipeline:
         self._start_lock = threading.Lock()
         # The first put after creation or fork starts the writer (see _kick).
         self._kick_at = 0
+        # When the first event since the writer last drained arrived (monotonic).
+        self._first_at: float | None = None
+        # A flush or wake() is waiting: the writer must not yield to a burst.
+        self._urgent = False
 
     # -- the caller's side -------------------------------------------------
 
     def put(self, event: Event) -> None:
-        """Enqueue one event; waits only when the queue is full. Never raises."""
+        """Enqueue one event; waits only when the queue is full. Never raises.
+
+        Hot paths may pass a plain tuple of the Event's ten fields instead: the
+        garbage collector stops tracking a plain tuple of atoms at its next pass,
+        but never an Event, so a long queue of Events slows every collection on
+        the caller's side.
+        A log event's ten fields followed by a metric point's name, value and step
+        (13 in all) is a log record that carried one point: the writer makes it the
+        two events, the point first.
+        """
         q = self._q
         q.append(event)
         if len(q) >= self._kick_at:
@@ -121,9 +171,11 @@ class Pipeline:
                     with _diag.handling():
                         _route_from_env_once()
                 self._start()
-            if not self._wake.is_set():
-                self._wake.set()
+            if self._first_at is None:
+                self._first_at = time.monotonic()
             pending = len(self._q)
+            if pending >= self._batch_size and not self._wake.is_set():
+                self._wake.set()  # a batch is ready; lone events wait for the interval
             if pending >= self._capacity and threading.current_thread() is not self._thread:
                 self._wait_for_space()
             else:
@@ -153,7 +205,9 @@ class Pipeline:
 
     def wake(self) -> None:
         """Ask the writer to drain now rather than at its next interval."""
+        self._urgent = True
         self._kick()
+        self._wake.set()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Block until every event enqueued before this call reached the sinks."""
@@ -166,7 +220,9 @@ class Pipeline:
             return True
         marker = _FlushMarker()
         self._q.append(marker)
+        self._urgent = True
         self._kick()
+        self._wake.set()
         return marker.done.wait(timeout)
 
     def close(self, timeout: float | None = 10.0) -> None:
@@ -176,6 +232,7 @@ class Pipeline:
         self.flush(timeout)
         self._closed = True
         self._kick_at = 0  # every later put goes through _kick, which writes it inline
+        self._urgent = True
         self._wake.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -223,6 +280,12 @@ class Pipeline:
         while True:
             self._wake.wait(self._interval)
             self._wake.clear()
+            self._yield_to_burst()
+            # Events from now on are the next round's: the first of them stamps
+            # _first_at again (a put kicks once _kick_at is 1).
+            self._urgent = False
+            self._first_at = None
+            self._kick_at = 1
             with _diag.handling():
                 self._drain()
                 now = time.monotonic()
@@ -234,6 +297,19 @@ class Pipeline:
                         _diag.logger.debug("tracklog tick failed", exc_info=True)
             if self._closed and not self._q:
                 return
+
+    def _yield_to_burst(self) -> None:
+        """Wait while callers keep enqueueing, within MAX_DEFER and 3/4 of capacity."""
+        q = self._q
+        high_water = self._capacity * 3 // 4
+        while not self._urgent and not self._closed:
+            first = self._first_at
+            if first is None or len(q) >= high_water or time.monotonic() - first >= MAX_DEFER:
+                return
+            before = len(q)
+            time.sleep(_BURST_POLL)
+            if len(q) == before:
+                return  # the burst is over: write now
 
     def _drain(self) -> None:
         q = self._q
@@ -256,14 +332,19 @@ class Pipeline:
                 self._flush_sinks()
                 for marker in markers:
                     marker.done.set()
-            self._kick_at = self._batch_size
             if self._waiters and len(q) <= self._capacity // 2:
                 with self._space:
                     self._space.notify_all()
 
     def _write(self, batch: list[Event]) -> None:
+        events = None
         for sink in self._sinks:
-            self._write_to(sink, batch)
+            if getattr(sink, "takes_tuples", False):
+                self._write_to(sink, batch)
+            else:
+                if events is None:
+                    events = as_events(batch)
+                self._write_to(sink, events)
 
     def _write_to(self, sink: Sink, batch: Sequence[Event]) -> None:
         delay = 0.05

@@ -103,6 +103,7 @@ class _StoreSink:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.takes_tuples = getattr(store, "takes_tuples", False)
 
     def write(self, events: list) -> None:  # type: ignore[type-arg]
         self.store.write_batch(events)

@@ -107,6 +107,52 @@ def test_sigkill_mid_run_keeps_flushed_points_and_reads_as_crashed(workspace, tm
     assert fresh.get_metrics() == {"x": 1}
 
 
+BURST_SCRIPT = textwrap.dedent(
+    """
+    import logging, sys, time, tracklog
+    from tracklog.handlers import RunHandler
+    run = tracklog.Experiment(tracklog.Workspace(sys.argv[1]), "crash").start_logging("burst")
+    log = logging.getLogger("burst")
+    log.propagate = False
+    log.addHandler(RunHandler(run))
+    log.setLevel(logging.INFO)
+    print(run.id, flush=True)
+    start, i, marked = time.monotonic(), 0, False
+    while True:  # never idle: the writer gets no pause to write in
+        log.info("step", extra={"metric": "loss", "value": i, "step": i})
+        i += 1
+        if not marked and i % 1000 == 0 and time.monotonic() - start > 0.5:
+            print(i, flush=True)
+            marked = True
+    """
+)
+
+
+def test_sigkill_during_a_burst_keeps_what_was_logged_seconds_before(workspace, tmp_path):
+    """A caller that never pauses delays the writer at most about a second, so a kill
+    loses only the last moments: points (and their log lines) from 0.5 s in survive a
+    kill 3 s later."""
+    script = tmp_path / "burst.py"
+    script.write_text(BURST_SCRIPT)
+    # A queue too big to fill in time: only the writer's one-second bound saves the points.
+    proc = subprocess.Popen(
+        [sys.executable, str(script), workspace.location],
+        env={**python_env(), "TRACKLOG_QUEUE_CAPACITY": "100000000"},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    run_id = proc.stdout.readline().strip()
+    marked = int(proc.stdout.readline().strip())
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    run = tracklog.Workspace(workspace.location).get_run(run_id)
+    steps = [p.step for p in run.get_metric_history("loss")]
+    assert steps[:marked] == list(range(marked))
+    assert len(run.get_logs(logger="burst")) >= marked
+    assert run.status == "Crashed"
+
+
 def test_stale_heartbeat_reads_as_crashed(workspace, experiment, monkeypatch):
     """A Running run whose owner is on another host and silent past the timeout reads Crashed."""
     run = experiment.start_logging()

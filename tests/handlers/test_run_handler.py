@@ -83,6 +83,50 @@ def test_metric_without_step_counts_up_per_name(run, log):
     assert run.get_metric_history("other")[0].step == 0
 
 
+def test_steps_follow_call_order_across_run_log_and_records(run, log):
+    """Implicit steps are one counter per name, whichever vocabulary logged the point."""
+    run.log("loss", 0.1)
+    log.info("loss", extra={"metric": "loss", "value": 0.2})
+    run.log("loss", 0.3)
+    log.info("loss", extra={"metric": "loss", "value": 0.4})
+    assert [(p.step, p.value) for p in run.get_metric_history("loss")] == [
+        (0, 0.1), (1, 0.2), (2, 0.3), (3, 0.4)
+    ]
+
+
+def test_metric_records_after_another_handler_formatted_them(run, log, capsys):
+    """A formatter before ours adds record.message/asctime: still a point and a plain line."""
+    stream = logging.StreamHandler()
+    stream.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    log.handlers.insert(0, stream)
+    try:
+        log.info("epoch %d", 2, extra={"metric": "acc", "value": 0.5, "step": 2})
+    finally:
+        log.handlers.remove(stream)
+    assert [(p.step, p.value) for p in run.get_metric_history("acc")] == [(2, 0.5)]
+    (record,) = run.get_logs()
+    assert record["message"] == "epoch 2" and "extra" not in record
+
+
+def test_metric_record_with_a_traceback_keeps_both(run, log):
+    try:
+        raise ValueError("bad batch")
+    except ValueError:
+        log.exception("skipped", extra={"metric": "skipped", "value": 1, "step": 9})
+    assert [(p.step, p.value) for p in run.get_metric_history("skipped")] == [(9, 1)]
+    (record,) = run.get_logs()
+    assert "ValueError: bad batch" in record["exc_text"]
+
+
+def test_log_lines_keep_time_to_the_microsecond(run, log):
+    record = logging.LogRecord("train", logging.INFO, __file__, 1, "at a set time", (), None)
+    record.created = 1700000000.123456
+    log.handle(record)
+    (line,) = run.get_logs()
+    assert line["time"] == "2023-11-14T22:13:20.123456Z"
+    assert line["ts"] == 1700000000.123456
+
+
 def test_tag_alone_is_a_valueless_tag_and_param_dicts(run, log):
     """tag='name' is a valueless tag; tags/params dicts set several."""
     log.info("x", extra={"tag": "baseline"})

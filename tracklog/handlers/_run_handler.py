@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING
 
 from .. import _context, _diag
 from .._conventions import FIELDS, accepts_data, convention_events
-from .._event import LOG, Event
+from .._event import LOG
+from .._values import MAX_NAME_LENGTH
 
 if TYPE_CHECKING:
     from ..run import Run
 
 __all__ = ["RunHandler"]
+
 
 # LogRecord attributes that are not the user's extra fields.
 # Convention fields are recorded as run data, so the log line's "extra" leaves them out.
@@ -70,40 +72,70 @@ class RunHandler(logging.Handler):
             if run is None:
                 return
             fields = record.__dict__
-            # One pass over the optional keys: how many convention keys, how many
-            # other known non-extras; whatever else is beyond the standard is extra.
-            conventions = (
-                ("metric" in fields) + ("metrics" in fields) + ("tag" in fields)
-                + ("tags" in fields) + ("param" in fields) + ("params" in fields)
-            )
-            known = conventions + ("value" in fields) + ("step" in fields) + ("message" in fields) + (
-                "asctime" in fields
-            )
-            attrs = None
-            if record.exc_info or record.exc_text or record.stack_info:
-                attrs = self._exc_attrs(record)
-            if self.extras and len(fields) > _N_STANDARD + known:
-                names = fields.keys() - _STANDARD
-                if names:
-                    attrs = attrs or {}
-                    attrs["extra"] = {name: fields[name] for name in names}  # encoded by the writer
-            log_event = Event(
-                run.id, LOG, self.filename, None, None, record.created,
-                record.levelno, record.name, record.getMessage(), attrs,
-            )
-            pipeline = run._core.pipeline
-            # tracklog's own records carry no convention fields, so this cannot recurse;
-            # inside the writer thread, records only become log lines.
-            if conventions and not _diag.inside() and accepts_data(run, "records"):
-                events = convention_events(run, fields, record.created)
-                events.append(log_event)
-                pipeline.put_many(events)
-            else:
-                pipeline.put(log_event)
+            # Fields beyond a bare LogRecord's: the user's extra= (and what formatters add).
+            extra = len(fields) - _N_STANDARD
+            if extra > 0:
+                extra -= ("message" in fields) + ("asctime" in fields)
+            if not (record.exc_info or record.exc_text or record.stack_info):
+                # The two common records, enqueued as one plain tuple each (see Pipeline.put).
+                if extra <= 0:  # a plain record: one log line
+                    run._core.pipeline.put((
+                        run.id, LOG, self.filename, None, None, record.created,
+                        record.levelno, record.name, record.getMessage(), None,
+                    ))
+                    return
+                if "metric" in fields and extra == 1 + ("value" in fields) + ("step" in fields):
+                    # metric=, value=, step= and nothing else: a log line and one point.
+                    name, value, step = fields["metric"], fields.get("value"), fields.get("step")
+                    if (
+                        type(name) is str
+                        and 0 < len(name) <= MAX_NAME_LENGTH
+                        and (type(value) is float or type(value) is int)
+                        and (step is None or type(step) is int)
+                        and not run._state.closed
+                    ):
+                        run._core.pipeline.put((
+                            run.id, LOG, self.filename, None, None, record.created,
+                            record.levelno, record.name, record.getMessage(), None,
+                            name, value, run._state.step_for(name, step),
+                        ))
+                        return
+            self._emit_fields(run, record, fields, extra)
         except RecursionError:
             raise
         except Exception:
             self.handleError(record)
+
+    def _emit_fields(self, run: Run, record: logging.LogRecord, fields: dict, extra: int) -> None:  # type: ignore[type-arg]
+        """Any other record: run data from its conventions, its extras, a traceback."""
+        attrs = None
+        if record.exc_info or record.exc_text or record.stack_info:
+            attrs = self._exc_attrs(record)
+        created = record.created
+        events = None
+        conventions = (
+            ("metric" in fields) + ("metrics" in fields) + ("tag" in fields)
+            + ("tags" in fields) + ("param" in fields) + ("params" in fields)
+        )
+        # tracklog's own records carry no convention fields, so this cannot recurse;
+        # inside the writer thread, records only become log lines.
+        if conventions and not _diag.inside() and accepts_data(run, "records"):
+            events = convention_events(run, fields, created)
+        if self.extras and extra > conventions + ("value" in fields) + ("step" in fields):
+            names = fields.keys() - _STANDARD
+            if names:
+                attrs = attrs or {}
+                attrs["extra"] = {name: fields[name] for name in names}  # encoded by the writer
+        log_event = (
+            run.id, LOG, self.filename, None, None, created,
+            record.levelno, record.name, record.getMessage(), attrs,
+        )
+        pipeline = run._core.pipeline
+        if events:
+            events.append(log_event)  # type: ignore[arg-type]
+            pipeline.put_many(events)
+        else:
+            pipeline.put(log_event)  # type: ignore[arg-type]
 
     def _exc_attrs(self, record: logging.LogRecord) -> dict | None:  # type: ignore[type-arg]
         """The traceback and stack text, formatted now: frames change once the caller moves on."""

@@ -20,7 +20,7 @@ from typing import IO, Any, Iterator, Sequence
 from .. import _config, _diag
 from .._capture_format import encode_output
 from .._errors import ParamConflictError, RunNotFoundError, WorkspaceError
-from .._event import LOG, METRIC_KINDS, OUTPUT, PARAM, TAG, Event
+from .._event import LOG, METRIC, METRIC_KINDS, OUTPUT, PARAM, TAG, Event
 from .._logfile import encode_record
 from .._paths import copy_source, join_inside
 from .._rank import current_rank
@@ -68,6 +68,9 @@ def _pid_alive(pid: int) -> bool:
 
 class SQLiteStore(Store):
     """Runs in ``<root>/tracklog.db`` and files in ``<root>/runs/<run_id>/``."""
+
+    #: write_batch reads the pipeline's items by index (see Sink.takes_tuples).
+    takes_tuples = True
 
     def __init__(self, root: str, *, create: bool = True) -> None:
         self.root = os.path.abspath(root)
@@ -175,23 +178,34 @@ class SQLiteStore(Store):
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
+                # Items are read by index: Events, plain tuples of their fields, or a log
+                # record's fields followed by its metric point (see Pipeline.put).
                 for ev in events:
-                    kind = ev.kind
-                    if kind in METRIC_KINDS:
-                        group = groups.get((ev.run_id, ev.name))
+                    kind = ev[1]
+                    if kind == LOG:  # the commonest kinds first
+                        lines[(ev[0], ev[2])].append(encode_record(ev, rank))
+                        if len(ev) == 13:
+                            key = (ev[0], ev[10])
+                            group = groups.get(key)
+                            if group is None:
+                                group = groups[key] = ([], [], [], METRIC)
+                            group[0].append(ev[12])
+                            group[1].append(ev[11])
+                            group[2].append(ev[5])
+                    elif kind in METRIC_KINDS:
+                        key = (ev[0], ev[2])
+                        group = groups.get(key)
                         if group is None:
-                            group = groups[(ev.run_id, ev.name)] = ([], [], [], kind)
-                        group[0].append(ev.step)
-                        group[1].append(ev.value)
-                        group[2].append(ev.ts)
-                    elif kind == LOG:
-                        lines[(ev.run_id, ev.name)].append(encode_record(ev, rank))
+                            group = groups[key] = ([], [], [], kind)
+                        group[0].append(ev[4])
+                        group[1].append(ev[3])
+                        group[2].append(ev[5])
                     elif kind == OUTPUT:
-                        lines[(ev.run_id, ev.name)].append(encode_output(ev, rank))
+                        lines[(ev[0], ev[2])].append(encode_output(ev, rank))
                     elif kind == TAG:
-                        tags.append((self._run_pk(conn, ev.run_id), ev.name, ev.value))
+                        tags.append((self._run_pk(conn, ev[0]), ev[2], ev[3]))
                     elif kind == PARAM:
-                        params.append((ev.run_id, self._run_pk(conn, ev.run_id), ev.name, ev.value))
+                        params.append((ev[0], self._run_pk(conn, ev[0]), ev[2], ev[3]))
                 for key, (steps, values, times, kind) in groups.items():
                     key_id = key_ids.get(key) or new_keys.get(key)
                     if key_id is None:
