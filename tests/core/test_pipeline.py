@@ -105,30 +105,25 @@ def test_a_burst_that_ends_is_written_whole_without_a_flush(monkeypatch):
     pipeline.close()
 
 
-def test_a_burst_longer_than_max_defer_is_written_while_it_runs(monkeypatch):
-    """The writer waits for a busy caller at most MAX_DEFER, then writes mid-burst."""
-    monkeypatch.setattr(pipeline_module, "MAX_DEFER", 0.3)
+@pytest.mark.parametrize(
+    "max_defer, capacity",
+    [
+        (0.3, 10_000_000),  # the wait ends after MAX_DEFER
+        (60.0, 4_000),  # the queue fills long before MAX_DEFER; backpressure drops nothing
+    ],
+    ids=["max-defer", "full-queue"],
+)
+def test_a_long_burst_is_written_while_it_runs(monkeypatch, max_defer, capacity):
+    """The writer waits for a busy caller at most MAX_DEFER, or until the queue fills."""
+    monkeypatch.setattr(pipeline_module, "MAX_DEFER", max_defer)
     sink = _Recorder()
-    pipeline = Pipeline([sink], capacity=10_000_000, interval=0.05)
-    burst = _Burst(pipeline, 4.0)
+    pipeline = Pipeline([sink], capacity=capacity, batch_size=min(capacity // 4, 20_000), interval=0.05)
+    burst = _Burst(pipeline, 3.0)
     burst.join()
-    assert sink.writes, "nothing was written during a 4 s burst"
+    assert sink.writes, "nothing was written during a 3 s burst"
     assert sink.writes[0][0] < burst.ended, "the writer waited for the whole burst"
     assert pipeline.flush(timeout=30)
     assert _values(sink) == [float(i) for i in range(burst.count)]
-    pipeline.close()
-
-
-def test_a_burst_filling_the_queue_is_written_while_it_runs(monkeypatch):
-    """A full queue ends the wait even well within MAX_DEFER, and backpressure drops nothing."""
-    monkeypatch.setattr(pipeline_module, "MAX_DEFER", 60.0)
-    sink = _Recorder()
-    pipeline = Pipeline([sink], capacity=4_000, batch_size=1_000, interval=0.05)
-    burst = _Burst(pipeline, 3.0)
-    burst.join()
-    assert sink.writes and sink.writes[0][0] < burst.ended
-    assert pipeline.flush(timeout=30)
-    assert _values(sink) == [float(i) for i in range(burst.count)]  # backpressure dropped nothing
     pipeline.close()
 
 

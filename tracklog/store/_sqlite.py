@@ -184,28 +184,25 @@ class SQLiteStore(Store):
                     kind = ev[1]
                     if kind == LOG:  # the commonest kinds first
                         lines[(ev[0], ev[2])].append(encode_record(ev, rank))
-                        if len(ev) == 13:
-                            key = (ev[0], ev[10])
-                            group = groups.get(key)
-                            if group is None:
-                                group = groups[key] = ([], [], [], METRIC)
-                            group[0].append(ev[12])
-                            group[1].append(ev[11])
-                            group[2].append(ev[5])
+                        if len(ev) != 13:
+                            continue
+                        kind, key, value, step = METRIC, (ev[0], ev[10]), ev[11], ev[12]
                     elif kind in METRIC_KINDS:
-                        key = (ev[0], ev[2])
-                        group = groups.get(key)
-                        if group is None:
-                            group = groups[key] = ([], [], [], kind)
-                        group[0].append(ev[4])
-                        group[1].append(ev[3])
-                        group[2].append(ev[5])
-                    elif kind == OUTPUT:
-                        lines[(ev[0], ev[2])].append(encode_output(ev, rank))
-                    elif kind == TAG:
-                        tags.append((self._run_pk(conn, ev[0]), ev[2], ev[3]))
-                    elif kind == PARAM:
-                        params.append((ev[0], self._run_pk(conn, ev[0]), ev[2], ev[3]))
+                        key, value, step = (ev[0], ev[2]), ev[3], ev[4]
+                    else:
+                        if kind == OUTPUT:
+                            lines[(ev[0], ev[2])].append(encode_output(ev, rank))
+                        elif kind == TAG:
+                            tags.append((self._run_pk(conn, ev[0]), ev[2], ev[3]))
+                        elif kind == PARAM:
+                            params.append((ev[0], self._run_pk(conn, ev[0]), ev[2], ev[3]))
+                        continue
+                    group = groups.get(key)
+                    if group is None:
+                        group = groups[key] = ([], [], [], kind)
+                    group[0].append(step)
+                    group[1].append(value)
+                    group[2].append(ev[5])
                 for key, (steps, values, times, kind) in groups.items():
                     key_id = key_ids.get(key) or new_keys.get(key)
                     if key_id is None:
