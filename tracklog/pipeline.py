@@ -7,8 +7,9 @@ sink. When the deque holds ``capacity`` events the caller waits for the writer
 
 Under the GIL the writer's work is the caller's loss while both want the CPU,
 so the writer yields to a burst: while events keep arriving it waits, until
-the oldest waiting event is ``MAX_DEFER`` seconds old, the queue is three
-quarters full, or somebody flushes. Bursts that end sooner are written in the
+the oldest waiting event is ``max_defer`` seconds old (twice the flush
+interval, at most a second), the queue is three quarters full, or somebody
+flushes. Bursts that end sooner are written in the
 pause after them, in bigger batches.
 """
 
@@ -82,8 +83,6 @@ class _FlushMarker:
 
 _pipelines: weakref.WeakSet[Pipeline] = weakref.WeakSet()
 
-#: The longest a burst of callers keeps its events from the writer (seconds).
-MAX_DEFER = 1.0
 #: How often a yielding writer looks whether the burst is over (seconds).
 _BURST_POLL = 0.01
 
@@ -98,6 +97,7 @@ class Pipeline:
         capacity: int | None = None,
         batch_size: int = 20_000,
         interval: float | None = None,
+        max_defer: float | None = None,
         on_tick: Callable[[], None] | None = None,
         name: str = "tracklog-writer",
     ) -> None:
@@ -105,6 +105,8 @@ class Pipeline:
         self._capacity = capacity or _config.queue_capacity()
         self._batch_size = batch_size
         self._interval = interval or _config.flush_interval()
+        # The longest a burst of callers keeps its events from the writer (seconds).
+        self._max_defer = max_defer if max_defer is not None else min(2 * self._interval, 1.0)
         self._on_tick = on_tick
         self._name = name
         self._closed = False
@@ -299,12 +301,13 @@ class Pipeline:
                 return
 
     def _yield_to_burst(self) -> None:
-        """Wait while callers keep enqueueing, within MAX_DEFER and 3/4 of capacity."""
+        """Wait while callers keep enqueueing, within max_defer and 3/4 of capacity."""
         q = self._q
         high_water = self._capacity * 3 // 4
+        max_defer = self._max_defer
         while not self._urgent and not self._closed:
             first = self._first_at
-            if first is None or len(q) >= high_water or time.monotonic() - first >= MAX_DEFER:
+            if first is None or len(q) >= high_water or time.monotonic() - first >= max_defer:
                 return
             before = len(q)
             time.sleep(_BURST_POLL)

@@ -91,11 +91,10 @@ def test_plain_tuples_and_record_points_reach_a_sink_as_events_in_order():
     assert (got[1].value, got[1].step, got[1].ts) == (0.5, 7, 4.5)
 
 
-def test_a_burst_that_ends_is_written_whole_without_a_flush(monkeypatch):
-    """The writer notices the pause after a burst; it does not sit out MAX_DEFER."""
-    monkeypatch.setattr(pipeline_module, "MAX_DEFER", 60.0)
+def test_a_burst_that_ends_is_written_whole_without_a_flush():
+    """The writer notices the pause after a burst; it does not sit out max_defer."""
     sink = _Recorder()
-    pipeline = Pipeline([sink], capacity=10_000_000, interval=0.05)
+    pipeline = Pipeline([sink], capacity=10_000_000, interval=0.05, max_defer=60.0)
     burst = _Burst(pipeline, 0.3)
     burst.join()
     deadline = time.monotonic() + 10
@@ -108,16 +107,17 @@ def test_a_burst_that_ends_is_written_whole_without_a_flush(monkeypatch):
 @pytest.mark.parametrize(
     "max_defer, capacity",
     [
-        (0.3, 10_000_000),  # the wait ends after MAX_DEFER
-        (60.0, 4_000),  # the queue fills long before MAX_DEFER; backpressure drops nothing
+        (0.3, 10_000_000),  # the wait ends after max_defer
+        (60.0, 4_000),  # the queue fills long before max_defer; backpressure drops nothing
     ],
     ids=["max-defer", "full-queue"],
 )
-def test_a_long_burst_is_written_while_it_runs(monkeypatch, max_defer, capacity):
-    """The writer waits for a busy caller at most MAX_DEFER, or until the queue fills."""
-    monkeypatch.setattr(pipeline_module, "MAX_DEFER", max_defer)
+def test_a_long_burst_is_written_while_it_runs(max_defer, capacity):
+    """The writer waits for a busy caller at most max_defer, or until the queue fills."""
     sink = _Recorder()
-    pipeline = Pipeline([sink], capacity=capacity, batch_size=min(capacity // 4, 20_000), interval=0.05)
+    pipeline = Pipeline(
+        [sink], capacity=capacity, batch_size=min(capacity // 4, 20_000), interval=0.05, max_defer=max_defer
+    )
     burst = _Burst(pipeline, 3.0)
     burst.join()
     assert sink.writes, "nothing was written during a 3 s burst"
@@ -128,11 +128,10 @@ def test_a_long_burst_is_written_while_it_runs(monkeypatch, max_defer, capacity)
 
 
 def test_flush_during_a_burst_does_not_wait_for_it(monkeypatch):
-    monkeypatch.setattr(pipeline_module, "MAX_DEFER", 60.0)
     # Long looks, so that no pause of the burst's (the GIL going elsewhere) ends the wait.
     monkeypatch.setattr(pipeline_module, "_BURST_POLL", 0.5)
     sink = _Recorder()
-    pipeline = Pipeline([sink], capacity=10_000_000, interval=0.05)
+    pipeline = Pipeline([sink], capacity=10_000_000, interval=0.05, max_defer=60.0)
     burst = _Burst(pipeline, 30.0)
     try:
         time.sleep(0.3)
