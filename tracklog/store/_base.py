@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import abc
-from typing import IO, Any, Iterator, Sequence
+from typing import IO, Any, Iterator, Sequence, TypeVar
 
+from .._errors import RunNotFoundError
 from .._event import Event
 from .._types import ExperimentInfo, MetricPoint, RunInfo
+
+_T = TypeVar("_T")
+
+
+def the_run(matches: Sequence[_T], run_id: str, where: str) -> _T:
+    """The one run ``run_id`` (an id or a unique prefix) matched, else a clear RunNotFoundError.
+
+    ``where`` names the store in the message: "in workspace ...", "on the MLflow server at ...".
+    """
+    if len(matches) > 1:
+        raise RunNotFoundError(f"run id prefix {run_id!r} is ambiguous: give more characters")
+    if not matches:
+        raise RunNotFoundError(f"no run {run_id!r} {where} (tracklog ls lists the runs)")
+    return matches[0]
 
 
 class Store(abc.ABC):

@@ -24,7 +24,7 @@ from .._event import Event
 from .._paths import check_file_name
 from .._rank import current_rank
 from .._types import CRASHED, RUNNING, TERMINAL_STATUSES, ExperimentInfo, RunInfo
-from ._base import Store
+from ._base import Store, the_run
 from ._http import RemoteAPIError, RemoteError, RemoteUnavailableError, RestClient
 from ._mlflow_map import (
     ERROR_TAG,
@@ -385,13 +385,7 @@ class MLflowStore(MLflowReads, Store):
         ids = [e.experiment_id for e in self.list_experiments()]
         body = {"experiment_ids": ids, "filter": f"attributes.run_id LIKE '{prefix}%'", "max_results": 2}
         runs = self.client.call("POST", "runs/search", body).get("runs", [])
-        if len(runs) > 1:
-            raise RunNotFoundError(f"run id prefix {prefix!r} is ambiguous: give more characters")
-        if not runs:
-            raise RunNotFoundError(
-                f"no run {prefix!r} on the MLflow server at {self.location} (tracklog ls lists the runs)"
-            )
-        return self._info(runs[0])
+        return self._info(the_run(runs, prefix, f"on the MLflow server at {self.location}"))
 
     def search_runs(
         self, experiment_id: str | None = None, parent_run_id: str | None = None

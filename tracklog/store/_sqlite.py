@@ -26,7 +26,7 @@ from .._paths import copy_source, join_inside
 from .._rank import current_rank
 from .._types import CRASHED, RUNNING, ExperimentInfo, MetricPoint, RunInfo
 from ..pipeline import RetryLater
-from ._base import Store
+from ._base import Store, the_run
 from ._chunks import pack_chunk, unpack_points
 from ._schema import migrate
 
@@ -399,13 +399,7 @@ class SQLiteStore(Store):
         rows = self._query(sql + "WHERE r.run_id = ?", (run_id,))
         if not rows and run_id and all(c in "0123456789abcdef" for c in run_id):
             rows = self._query(sql + "WHERE r.run_id LIKE ? LIMIT 2", (run_id + "%",))
-            if len(rows) > 1:
-                raise RunNotFoundError(f"run id prefix {run_id!r} is ambiguous: give more characters")
-        if not rows:
-            raise RunNotFoundError(
-                f"no run {run_id!r} in workspace {self.root} (tracklog ls lists the runs)"
-            )
-        return self._info(rows[0])
+        return self._info(the_run(rows, run_id, f"in workspace {self.root}"))
 
     def search_runs(
         self, experiment_id: str | None = None, parent_run_id: str | None = None
