@@ -31,7 +31,23 @@ _BUFFER = 1 << 16
 FD_DRAIN_TIMEOUT = 5.0
 
 
-class _TeeBuffer:
+class _ToOriginal:
+    """A tee's flush, fileno and isatty: those of the stream it wraps."""
+
+    __slots__ = ()
+    original: Any
+
+    def flush(self) -> None:
+        self.original.flush()
+
+    def fileno(self) -> int:
+        return self.original.fileno()
+
+    def isatty(self) -> bool:
+        return self.original.isatty()
+
+
+class _TeeBuffer(_ToOriginal):
     """The binary layer under our text wrapper: writes to the original stream, then records.
 
     A plain object rather than a BufferedWriter over a RawIOBase: the C
@@ -77,15 +93,6 @@ class _TeeBuffer:
                 recorder.feed(bytes(data))
         return size
 
-    def flush(self) -> None:
-        self.original.flush()
-
-    def fileno(self) -> int:
-        return self.original.fileno()
-
-    def isatty(self) -> bool:
-        return self.original.isatty()
-
     @property
     def name(self) -> Any:
         return getattr(self.original, "name", None)
@@ -96,7 +103,7 @@ class _TeeBuffer:
         self.closed = True
 
 
-class _TeeText(io.TextIOBase):
+class _TeeText(_ToOriginal, io.TextIOBase):
     """The fallback for an original without a binary buffer (StringIO, notebooks)."""
 
     def __init__(self, original: IO[str], recorder: OutputRecorder) -> None:
@@ -115,15 +122,6 @@ class _TeeText(io.TextIOBase):
             if recorder is not None:
                 recorder.feed(text.encode("utf-8", "surrogateescape"))
         return written if isinstance(written, int) else len(text)
-
-    def flush(self) -> None:
-        self.original.flush()
-
-    def fileno(self) -> int:
-        return self.original.fileno()
-
-    def isatty(self) -> bool:
-        return self.original.isatty()
 
     @property
     def encoding(self) -> Any:  # type: ignore[override]
