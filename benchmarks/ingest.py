@@ -29,6 +29,8 @@ import sys
 import tempfile
 import time
 
+from _workloads import logging_loop, run_handler, run_log  # benchmarks/ is on sys.path
+
 N_DEFAULT = 100_000
 
 
@@ -37,38 +39,11 @@ def _rss_mb() -> float:
 
 
 def variant_a(n: int, folder: str) -> dict:
-    import tracklog
-
-    run = tracklog.Experiment(tracklog.Workspace(folder), "bench").start_logging("a")
-    t0 = time.perf_counter()
-    for i in range(n):
-        run.log("loss", i * 0.001)
-    t1 = time.perf_counter()
-    run.complete()
-    t2 = time.perf_counter()
-    return {"caller": t1 - t0, "total": t2 - t0}
-
-
-def _logging_loop(log: logging.Logger, n: int) -> float:
-    t0 = time.perf_counter()
-    for i in range(n):
-        log.info("loss", extra={"metric": "loss", "value": i * 0.001, "step": i})
-    return time.perf_counter() - t0
+    return run_log(n, folder, "bench", "a")
 
 
 def variant_b(n: int, folder: str) -> dict:
-    import tracklog
-    from tracklog.handlers import RunHandler
-
-    run = tracklog.Experiment(tracklog.Workspace(folder), "bench").start_logging("b")
-    log = logging.getLogger("bench")
-    log.propagate = False
-    log.setLevel(logging.INFO)
-    log.addHandler(RunHandler(run))
-    t0 = time.perf_counter()
-    caller = _logging_loop(log, n)
-    run.complete()
-    return {"caller": caller, "total": time.perf_counter() - t0}
+    return run_handler(n, folder, "bench", "b")
 
 
 class _JsonFormatter(logging.Formatter):
@@ -94,7 +69,7 @@ def variant_c(n: int, folder: str) -> dict:
     log.setLevel(logging.INFO)
     log.addHandler(handler)
     t0 = time.perf_counter()
-    caller = _logging_loop(log, n)
+    caller = logging_loop(log, n)
     handler.close()
     return {"caller": caller, "total": time.perf_counter() - t0}
 

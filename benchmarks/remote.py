@@ -27,6 +27,8 @@ import time
 
 import requests
 
+from _workloads import run_handler, run_log  # benchmarks/ is on sys.path
+
 
 def _count(uri: str, run_id: str) -> int:
     body = {"run_id": run_id, "metric_key": "loss", "max_results": 25000}
@@ -40,34 +42,11 @@ def _count(uri: str, run_id: str) -> int:
 
 
 def variant_log(n: int, uri: str) -> dict:
-    import tracklog
-
-    run = tracklog.Experiment(tracklog.Workspace(uri), "bench-remote").start_logging("run.log")
-    t0 = time.perf_counter()
-    for i in range(n):
-        run.log("loss", i * 0.001)
-    t1 = time.perf_counter()
-    run.complete()
-    t2 = time.perf_counter()
-    return {"caller": t1 - t0, "total": t2 - t0, "run_id": run.id}
+    return run_log(n, uri, "bench-remote", "run.log")
 
 
 def variant_handler(n: int, uri: str) -> dict:
-    import tracklog
-    from tracklog.handlers import RunHandler
-
-    run = tracklog.Experiment(tracklog.Workspace(uri), "bench-remote").start_logging("RunHandler")
-    log = logging.getLogger("bench")
-    log.propagate = False
-    log.setLevel(logging.INFO)
-    log.addHandler(RunHandler(run))
-    t0 = time.perf_counter()
-    for i in range(n):
-        log.info("loss", extra={"metric": "loss", "value": i * 0.001, "step": i})
-    t1 = time.perf_counter()
-    run.complete()
-    t2 = time.perf_counter()
-    return {"caller": t1 - t0, "total": t2 - t0, "run_id": run.id}
+    return run_handler(n, uri, "bench-remote", "RunHandler")
 
 
 def _mlflow(n: int, uri: str, synchronous: bool) -> dict:
