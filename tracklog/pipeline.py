@@ -9,8 +9,8 @@ Under the GIL the writer's work is the caller's loss while both want the CPU,
 so the writer yields to a burst: while events keep arriving it waits, until
 the oldest waiting event is ``max_defer`` seconds old (twice the flush
 interval, at most a second), the queue is three quarters full, or somebody
-flushes. Bursts that end sooner are written in the
-pause after them, in bigger batches.
+flushes. A burst that ends sooner is written in the pause after it, in
+bigger batches.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from . import _config, _diag
 from ._event import METRIC, Event
@@ -134,7 +134,7 @@ class Pipeline:
 
     # -- the caller's side -------------------------------------------------
 
-    def put(self, event: Event) -> None:
+    def put(self, event: Event | tuple[Any, ...]) -> None:
         """Enqueue one event; waits only when the queue is full. Never raises.
 
         Hot paths may pass a plain tuple of the Event's ten fields instead: the
@@ -150,7 +150,7 @@ class Pipeline:
         if len(q) >= self._kick_at:
             self._kick()
 
-    def put_many(self, events: Iterable[Event]) -> None:
+    def put_many(self, events: Iterable[Event | tuple[Any, ...]]) -> None:
         """Enqueue several events in order."""
         q = self._q
         q.extend(events)

@@ -10,7 +10,6 @@ import time
 
 import pytest
 
-import tracklog
 from tests.conftest import python_env
 from tracklog.handlers import RunHandler
 

@@ -135,7 +135,7 @@ class RunHandler(logging.Handler):
             events.append(log_event)  # type: ignore[arg-type]
             pipeline.put_many(events)
         else:
-            pipeline.put(log_event)  # type: ignore[arg-type]
+            pipeline.put(log_event)
 
     def _exc_attrs(self, record: logging.LogRecord) -> dict | None:  # type: ignore[type-arg]
         """The traceback and stack text, formatted now: frames change once the caller moves on."""
