@@ -105,22 +105,45 @@ def encode_record(event: Event, rank: int | None) -> bytes:
     is (a float's repr would cost the writer a quarter of its time per line).
     """
     # Read by index: the writer hands plain tuples of the fields too (Pipeline.put).
-    ts = event[5]
-    if not 0.0 <= ts < _MAX_TS:
-        ts = _odd_time(ts)
-    whole = int(ts)
-    second, text = _second[0]
-    if second != whole:
-        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
-        _second[0] = (whole, text)
-    micros = int((ts - whole) * 1e6)
-    level = event[6]
-    head = _heads.get((level, event[7], rank)) or _head(level, event[7], rank)
-    attrs = event[9]
-    return (
-        '{"time":"%s.%06d%s%s%s,"ts":%d.%06d,"levelno":%d}\n'
-        % (text, micros, head, _quote(event[8]), _attrs_text(attrs) if attrs else "", whole, micros, level)
-    ).encode("utf-8", "surrogateescape")
+    try:
+        ts = event[5]
+        if not 0.0 <= ts < _MAX_TS:
+            ts = _odd_time(ts)
+        whole = int(ts)
+        second, text = _second[0]
+        if second != whole:
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+            _second[0] = (whole, text)
+        micros = int((ts - whole) * 1e6)
+        level = event[6]
+        head = _heads.get((level, event[7], rank)) or _head(level, event[7], rank)
+        attrs = event[9]
+        return (
+            '{"time":"%s.%06d%s%s%s,"ts":%d.%06d,"levelno":%d}\n'
+            % (text, micros, head, _quote(event[8]), _attrs_text(attrs) if attrs else "", whole, micros, level)
+        ).encode("utf-8", "surrogateescape")
+    except (TypeError, ValueError, OverflowError):
+        # A field of the wrong type (a custom LogRecord, a filter's edit): the line is
+        # still written, so a point that shares its queue item is not lost with it.
+        return encode_record(_coerced(event), rank)
+
+
+def _coerced(event: Event) -> tuple[Any, ...]:
+    """A log event's fields as the types encode_record takes."""
+    try:
+        ts = float(event[5])
+    except (TypeError, ValueError):
+        ts = 0.0
+    level = event[6] if type(event[6]) is int else 0
+    attrs = event[9] if type(event[9]) is dict else None
+    return (*event[:5], ts, level, _text(event[7]), _text(event[8]), attrs)
+
+
+def _text(value: Any) -> str:
+    try:
+        return value if type(value) is str else str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
 
 
 def decode_record(line: bytes | str) -> dict[str, Any] | None:

@@ -118,6 +118,30 @@ def test_metric_record_with_a_traceback_keeps_both(run, log):
     assert "ValueError: bad batch" in record["exc_text"]
 
 
+def test_records_with_odd_field_types_keep_their_point_and_line(run, log):
+    """A filter that breaks record.created, a LogRecord whose message is not a str:
+    neither raises, and neither loses the point or the line."""
+
+    class NotText(logging.LogRecord):
+        def getMessage(self):
+            return 42
+
+    def no_time(record):
+        record.created = None
+        return True
+
+    log.addFilter(no_time)
+    try:
+        log.info("no time", extra={"metric": "m", "value": 1.0, "step": 0})
+    finally:
+        log.removeFilter(no_time)
+    odd = NotText("train", logging.INFO, __file__, 1, "x", (), None)
+    odd.metric, odd.value, odd.step = "m", 2.0, 1
+    log.handle(odd)
+    assert [(p.step, p.value) for p in run.get_metric_history("m")] == [(0, 1.0), (1, 2.0)]
+    assert [r["message"] for r in run.get_logs()] == ["no time", "42"]
+
+
 def test_log_lines_keep_time_to_the_microsecond(run, log):
     record = logging.LogRecord("train", logging.INFO, __file__, 1, "at a set time", (), None)
     record.created = 1700000000.123456

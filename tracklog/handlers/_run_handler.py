@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from .. import _context, _diag
@@ -76,7 +77,7 @@ class RunHandler(logging.Handler):
             extra = len(fields) - _N_STANDARD
             if extra > 0:
                 extra -= ("message" in fields) + ("asctime" in fields)
-            if not (record.exc_info or record.exc_text or record.stack_info):
+            if type(record.created) is float and not (record.exc_info or record.exc_text or record.stack_info):
                 # The two common records, enqueued as one plain tuple each (see Pipeline.put).
                 if extra <= 0:  # a plain record: one log line
                     run._core.pipeline.put((
@@ -111,7 +112,7 @@ class RunHandler(logging.Handler):
         attrs = None
         if record.exc_info or record.exc_text or record.stack_info:
             attrs = self._exc_attrs(record)
-        created = record.created
+        created = _record_time(record.created)
         events = None
         conventions = (
             ("metric" in fields) + ("metrics" in fields) + ("tag" in fields)
@@ -174,4 +175,16 @@ class RunHandler(logging.Handler):
 
 
 _DEFAULT_FORMATTER = logging.Formatter()
+
+
+def _record_time(created: object) -> float:
+    """record.created as a float (a filter may have replaced it); now, with one warning, if it is none."""
+    if type(created) is float:
+        return created
+    try:
+        return float(created)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        _diag.warn_once(("record-time", type(created).__name__),
+                        "tracklog: record.created=%r is not a time; the time of handling is used", created)
+        return time.time()
 
