@@ -31,6 +31,7 @@ def _end_everything() -> None:
     _context._stack.clear()
     _context._started.clear()
     _context._auto_run = None
+    _context._held.clear()
     _context._env_run = None
     _context._env_run_key = None
     _context._uncaught = None

@@ -29,10 +29,10 @@ from ._fluent import (
     start_run,
 )
 from ._types import MetricPoint, RunInfo
+from ._version import __version__
 from .run import Run
 from .workspace import Experiment, Workspace
 
-__version__ = "0.1.0"
 
 __all__ = [
     "ActiveRunError",

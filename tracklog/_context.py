@@ -11,6 +11,7 @@ import os
 import sys
 import threading
 import traceback
+from collections import deque
 from typing import TYPE_CHECKING
 
 from . import _config, _diag
@@ -81,6 +82,49 @@ def env_run() -> Run | None:
             _env_run = workspace.get_run(run_id)
             _env_run_key = key
         return _env_run
+
+
+#: Plain records kept while no run is current, for the run that starts next (see hold()).
+HELD_LIMIT = 10_000
+_held: deque[tuple] = deque(maxlen=HELD_LIMIT)  # type: ignore[type-arg]
+_held_dropped = 0
+
+
+def hold(event: tuple) -> None:  # type: ignore[type-arg]
+    """Keep a plain log event (any run id) while no run is current.
+
+    A plain record never starts a run; the run that starts next in this process
+    gets the last HELD_LIMIT held records in its log file, with their own times.
+    """
+    global _held_dropped
+    if len(_held) == HELD_LIMIT:
+        _held_dropped += 1
+    _held.append(event)
+
+
+def take_held(run_id: str) -> list[tuple]:  # type: ignore[type-arg]
+    """The held records as events of ``run_id`` (oldest first), and forget them."""
+    global _held_dropped
+    if not _held:
+        return []
+    with _lock:
+        items = []
+        while _held:
+            items.append((run_id, *_held.popleft()[1:10]))
+        dropped, _held_dropped = _held_dropped, 0
+    if dropped:
+        _diag.logger.warning(
+            "tracklog: %d log records from before run %s started were not kept (the limit is %d)",
+            dropped, run_id, HELD_LIMIT,
+        )
+    return items
+
+
+def run_for(data: bool) -> Run | None:
+    """The run a source's record goes to. A record with run data (a metric, tag or param)
+    may start one on first use, never from inside tracklog's own handling; a plain one never
+    does (None: hold it)."""
+    return current_run(create=data and not _diag.inside())
 
 
 def current_run(create: bool = True) -> Run | None:
@@ -170,6 +214,7 @@ def _after_fork_in_child() -> None:
     global _started, _lock
     _lock = threading.RLock()
     _started = []
+    _held.clear()  # the parent's to deliver, not the child's
 
 
 atexit.register(_at_exit)

@@ -20,6 +20,7 @@ from ._errors import RunClosedError
 from ._event import IMAGE, LIST, METRIC, ROW, TAG, Event
 from ._logfile import decode_record
 from ._paths import check_file_name
+from ._provenance import collect as collect_provenance
 from ._types import CANCELED, COMPLETED, FAILED, RUNNING, TERMINAL_STATUSES, MetricPoint, RunInfo
 from ._values import UNCONVERTIBLE, check_name, coerce_step, metric_value, text_value
 from .workspace import Experiment, Workspace, _run_info_to_experiment
@@ -76,9 +77,11 @@ class Run:
         run._state.owned = True
         _context.started(run)
         _context.push(run)
-        if tags:
-            run.set_tags(tags)
-        run._core.pipeline  # start the writer: heartbeats begin now
+        run.set_tags({**collect_provenance(), **(tags or {})})
+        held = _context.take_held(run.id)
+        pipeline = run._core.pipeline  # start the writer: heartbeats begin now
+        if held:
+            pipeline.put_many(held)
         return run
 
     @classmethod

@@ -48,7 +48,8 @@ def test_issue_tour_reads_back_as_azure_users_expect(workspace, tmp_path):
     assert fetched.get_metrics("loss") == {"loss": 0.31}
     (point,) = fetched.get_metric_history("loss")
     assert (point.step, point.value) == (10, 0.31) and point.timestamp > 0
-    assert fetched.get_tags() == {"My Favorite Run": "", "Competition Rank": "1"}
+    user_tags = {k: v for k, v in fetched.get_tags().items() if not k.startswith("tracklog.")}
+    assert user_tags == {"My Favorite Run": "", "Competition Rank": "1"}
     assert fetched.get_params() == {"alpha": "0.03"}
     assert fetched.status == "Completed"
     assert [c.id for c in fetched.get_children()] == [child.id]

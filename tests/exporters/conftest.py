@@ -17,6 +17,7 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.logs.v1 import logs_pb2
 
+from tracklog._provenance import PROVENANCE_TAG_NAMES
 from tracklog.exporters import _routing
 
 
@@ -60,8 +61,12 @@ class Receiver:
             self.metric_requests.append(request)
             self.headers.append(headers)
 
-    def logs(self) -> list[dict[str, Any]]:
-        """Every log record received: body, severity, attributes, resource, scope, ..."""
+    def logs(self, provenance: bool = False) -> list[dict[str, Any]]:
+        """Every log record received: body, severity, attributes, resource, scope, ...
+
+        The tag records of the provenance every run starts with (tracklog.user, ...) are
+        left out unless ``provenance``: the tests that count records are not about them.
+        """
         out = []
         with self.lock:
             requests = list(self.log_requests)
@@ -71,6 +76,10 @@ class Receiver:
                 for scope_logs in resource_logs.scope_logs:
                     for record in scope_logs.log_records:
                         attributes = _attrs(record.attributes)
+                        if not provenance and any(
+                            key.startswith("tags.") and key[5:] in PROVENANCE_TAG_NAMES for key in attributes
+                        ):
+                            continue
                         # Before the OTLP event_name field (SDK < 1.39) it travels as an attribute.
                         event_name = record.event_name if _HAS_EVENT_NAME else attributes.pop("event.name", "")
                         out.append({

@@ -227,3 +227,31 @@ def test_records_of_a_process_sharing_the_run_are_merged(mlflow_uri, tmp_path):
     assert [r["message"] for r in run.get_logs()] == ["from the parent", "from the child", "parent again"]
     assert run.get_metrics("child_metric") == {"child_metric": 1}
     assert os.listdir(tmp_path / "child-spool") == []  # everything delivered: the spool is gone
+
+
+def test_a_remote_run_carries_its_provenance_under_mlflows_tag_names(mlflow_uri, mlflow_client, tmp_path):
+    """A script in a git repository logging to an MLflow server: mlflow.user and
+    mlflow.source.git.* as MLflow's own client names them, the rest as tracklog.* tags."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for args in (["init", "-q", "-b", "main"], ["config", "user.email", "t@example.com"], ["config", "user.name", "t"]):
+        subprocess.run(["git", *args], cwd=repo, check=True)
+    script = repo / "train.py"
+    script.write_text(
+        "import sys, tracklog\n"
+        "run = tracklog.Experiment(tracklog.Workspace(sys.argv[1]), sys.argv[2]).start_logging('p')\n"
+        "run.log('x', 1)\nrun.complete()\nprint(run.id)\n"
+    )
+    subprocess.run(["git", "add", "train.py"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "one"], cwd=repo, check=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    done = subprocess.run(
+        [sys.executable, str(script), mlflow_uri, unique()], cwd=tmp_path, env=python_env(),
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    tags = mlflow_client.get_run(done.stdout.split()[-1]).data.tags
+    assert tags["mlflow.source.git.commit"] == commit and tags["mlflow.source.git.branch"] == "main"
+    assert tags["mlflow.source.name"] == str(script) and tags["mlflow.user"]
+    assert tags["tracklog.python"] and tags["tracklog.git.dirty"] == "false"
+    assert "tracklog.user" not in tags and "tracklog.git.commit" not in tags

@@ -6,6 +6,8 @@ import csv
 import io
 import logging
 import math
+import os
+import platform
 import time
 
 import tracklog
@@ -88,6 +90,9 @@ def test_run_detail_lists_children_files_logs_and_metric_chart_types(workspace, 
 
     detail = client.json(f"/api/runs/{run.id}")
     assert detail["run"]["name"] == "parent" and detail["tags"] == {"t": "1"}
+    source = dict(detail["source"])  # provenance shows under Source, not among the tags
+    assert source["user"] and source["host"] and source["python"] == platform.python_version()
+    assert source["tracklog"] == tracklog.__version__ and source["cwd"] == os.getcwd()
     assert [c["name"] for c in detail["children"]] == ["kid"]
     names = {f["name"]: f["size"] for f in detail["files"]}
     assert names["outputs/notes.txt"] == 5 and "logs/python.log" in names

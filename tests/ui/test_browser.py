@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import platform
 import shutil
 import struct
 import time
@@ -176,6 +177,8 @@ def test_open_the_page_find_a_run_see_its_chart_and_logs(page, serve, workspace,
     assert page.locator('.card[data-metric="Cosine Wave"] canvas').count() == 1
     assert "warmup" in page.locator('.card[data-metric="phase"]').inner_text()
     assert "fold-1" in page.locator("#children").inner_text()
+    source = page.locator("#source").inner_text()
+    assert "python" in source and platform.python_version() in source
     page.wait_for_function(
         """() => { const img = document.querySelector('.card[data-metric="sample"] img');
                    return img && img.complete && img.naturalWidth === 24; }""")

@@ -9,6 +9,7 @@ from typing import Any, Iterator, Sequence
 
 from .._logfile import decode_record
 from .._paths import check_file_name
+from .._provenance import PROVENANCE_TAG_NAMES, describe
 from .._types import RUNNING, RunInfo
 from ..store import Store
 from ._series import SeriesSource, chart_type, table_columns
@@ -86,7 +87,7 @@ def runs(store: Store, experiment_id: str | None) -> dict[str, Any]:
         kinds = store.metric_kinds(info.run_id)
         last = store.last_values(info.run_id)
         row = run_json(info)
-        row["tags"] = store.get_tags(info.run_id)
+        row["tags"] = _user_tags(store.get_tags(info.run_id))
         row["params"] = store.get_params(info.run_id)
         row["metrics"] = {
             name: jsonable(value)
@@ -95,6 +96,11 @@ def runs(store: Store, experiment_id: str | None) -> dict[str, Any]:
         }
         rows.append(row)
     return {"runs": rows, "alive": any(r["status"] == RUNNING for r in rows), "now": time.time()}
+
+
+def _user_tags(tags: dict[str, str]) -> dict[str, str]:
+    """The tags less the provenance ones, which the run page shows under Source."""
+    return {k: v for k, v in tags.items() if k not in PROVENANCE_TAG_NAMES}
 
 
 def run_detail(store: Store, source: SeriesSource, run_id: str) -> dict[str, Any]:
@@ -108,10 +114,12 @@ def run_detail(store: Store, source: SeriesSource, run_id: str) -> dict[str, Any
             parent = run_json(store.get_run(info.parent_run_id))
         except Exception:  # a parent in another workspace, or deleted: show the id only
             parent = {"id": info.parent_run_id, "name": info.parent_run_id[:12]}
+    tags = store.get_tags(run_id)
     return {
         "run": run_json(info),
         "parent": parent,
-        "tags": store.get_tags(run_id),
+        "tags": _user_tags(tags),
+        "source": [list(pair) for pair in describe(tags)],
         "params": store.get_params(run_id),
         "children": [run_json(c) for c in store.search_runs(parent_run_id=run_id)],
         "files": [{"name": name, "size": _size(store, run_id, name)} for name in files],

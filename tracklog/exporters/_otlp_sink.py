@@ -443,7 +443,7 @@ class OTLPSink:
     def _scope(self, name: str) -> InstrumentationScope:
         scope = self._scopes.get(name)
         if scope is None:
-            from .. import __version__
+            from .._version import __version__
 
             version = __version__ if name.startswith("tracklog") else None
             scope = self._scopes[name] = InstrumentationScope(name or "root", version)

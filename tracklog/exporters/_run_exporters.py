@@ -44,8 +44,9 @@ _logger = logging.getLogger("tracklog.exporters")
 def _target(run: Run | None) -> Run | None:
     if run is not None:
         return run
-    # Exports run on the SDK's own threads; like RunHandler, never start a run from there.
-    return _context.current_run(create=not _diag.inside())
+    # Metric points are run data: they may start a run on first use (never from
+    # inside tracklog's own handling).
+    return _context.run_for(True)
 
 
 def _closed(run: Run) -> bool:
@@ -66,32 +67,38 @@ class RunLogExporter(LogExporterBase):  # type: ignore[misc]
         self._shutdown = False
 
     def export(self, batch: Sequence[Any]) -> Any:
-        """Enqueue the batch on the run's pipeline; FAILURE only when the run is unreachable."""
+        """Enqueue the batch on the run's pipeline; FAILURE only when the run is unreachable.
+
+        With no current run, a batch with run data starts one on first use; a batch
+        of plain records waits for the run that starts next (it never starts one).
+        """
         if self._shutdown:
             return LogExportResult.FAILURE
         try:
-            run = _target(self.run)
-            if run is None:
-                return LogExportResult.FAILURE
+            run = self.run or _context.current_run(create=False) or _context.run_for(_has_data(batch))
             events: list[Event] = []
             with _diag.handling():
                 closed = None
                 for item in batch:
                     closed = self._convert(run, item, events, closed)
-            run._core.pipeline.put_many(events)
+            if run is None:
+                for event in events:
+                    _context.hold(event)
+            else:
+                run._core.pipeline.put_many(events)
             return LogExportResult.SUCCESS
         except Exception:
             _logger.debug("tracklog: RunLogExporter could not export a batch", exc_info=True)
             return LogExportResult.FAILURE
 
-    def _convert(self, run: Run, item: Any, events: list[Event], closed: bool | None) -> bool | None:
+    def _convert(self, run: Run | None, item: Any, events: list[Event], closed: bool | None) -> bool | None:
         record, _resource, scope = record_parts(item)
         stamp = record.timestamp or record.observed_timestamp or 0
         ts = stamp / 1e9
         attributes = dict(record.attributes or {})
         if attributes:
             fields = unflatten(attributes)
-            if has_conventions(fields):
+            if run is not None and has_conventions(fields):
                 if closed is None:
                     closed = _closed(run)
                 if not closed:
@@ -109,7 +116,7 @@ class RunLogExporter(LogExporterBase):  # type: ignore[misc]
         message = body if isinstance(body, str) else _text(body)
         level = std_level(record.severity_number, record.severity_text)
         logger = getattr(scope, "name", None) or "opentelemetry"
-        events.append(Event(run.id, LOG, self.filename, None, None, ts, level, logger, message, attrs or None))
+        events.append(Event(run.id if run else "", LOG, self.filename, None, None, ts, level, logger, message, attrs or None))
         return closed
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
@@ -118,6 +125,15 @@ class RunLogExporter(LogExporterBase):  # type: ignore[misc]
 
     def shutdown(self) -> None:
         self._shutdown = True
+
+
+def _has_data(batch: Sequence[Any]) -> bool:
+    """Whether any record of the batch carries run data (the record conventions)."""
+    for item in batch:
+        attributes = record_parts(item)[0].attributes
+        if attributes and has_conventions(unflatten(dict(attributes))):
+            return True
+    return False
 
 
 def _text(body: Any) -> str:

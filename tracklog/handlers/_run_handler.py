@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 from .. import _context, _diag
-from .._conventions import FIELDS, accepts_data, convention_events
+from .._conventions import FIELDS, accepts_data, convention_events, has_conventions
 from .._event import LOG
 from .._values import MAX_NAME_LENGTH
 
@@ -49,12 +49,15 @@ class RunHandler(logging.Handler):
         self.filename = check_file_name(filename)
         self.extras = extras
 
-    def _target(self) -> Run | None:
-        run = self.run
-        if run is not None:
-            return run
-        # Inside tracklog's own handling (the writer thread), never start a run.
-        return _context.current_run(create=not _diag.inside())
+    def _first_use(self, record: logging.LogRecord) -> Run | None:
+        """No run is current: one with run data starts a run; a plain record is held
+        for the run that starts next (tracklog's own diagnostics included)."""
+        fields = record.__dict__
+        run = _context.run_for(has_conventions(fields))
+        if run is None:
+            created = _record_time(record.created)
+            _context.hold(self._log_event("", record, fields, len(fields) - _N_STANDARD, 0, created))
+        return run
 
     def handle(self, record: logging.LogRecord) -> logging.LogRecord | bool:
         """Filter, then emit without the handler lock: emit only enqueues, and is thread-safe."""
@@ -69,7 +72,7 @@ class RunHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            run = self.run or self._target()
+            run = self.run or _context.current_run(create=False) or self._first_use(record)
             if run is None:
                 return
             fields = record.__dict__
@@ -109,11 +112,8 @@ class RunHandler(logging.Handler):
 
     def _emit_fields(self, run: Run, record: logging.LogRecord, fields: dict, extra: int) -> None:  # type: ignore[type-arg]
         """Any other record: run data from its conventions, its extras, a traceback."""
-        attrs = None
-        if record.exc_info or record.exc_text or record.stack_info:
-            attrs = self._exc_attrs(record)
-        created = _record_time(record.created)
         events = None
+        created = _record_time(record.created)
         conventions = (
             ("metric" in fields) + ("metrics" in fields) + ("tag" in fields)
             + ("tags" in fields) + ("param" in fields) + ("params" in fields)
@@ -122,21 +122,36 @@ class RunHandler(logging.Handler):
         # inside the writer thread, records only become log lines.
         if conventions and not _diag.inside() and accepts_data(run, "records"):
             events = convention_events(run, fields, created)
-        if self.extras and extra > conventions + ("value" in fields) + ("step" in fields):
-            names = fields.keys() - _STANDARD
-            if names:
-                attrs = attrs or {}
-                attrs["extra"] = {name: fields[name] for name in names}  # encoded by the writer
-        log_event = (
-            run.id, LOG, self.filename, None, None, created,
-            record.levelno, record.name, record.getMessage(), attrs,
-        )
+        log_event = self._log_event(run.id, record, fields, extra, conventions, created)
         pipeline = run._core.pipeline
         if events:
             events.append(log_event)  # type: ignore[arg-type]
             pipeline.put_many(events)
         else:
             pipeline.put(log_event)
+
+    def _log_event(
+        self,
+        run_id: str,
+        record: logging.LogRecord,
+        fields: dict,  # type: ignore[type-arg]
+        extra: int,
+        conventions: int,
+        created: float,
+    ) -> tuple:  # type: ignore[type-arg]
+        """The record's log line as an event tuple: message, traceback and extra fields."""
+        attrs = None
+        if record.exc_info or record.exc_text or record.stack_info:
+            attrs = self._exc_attrs(record)
+        if self.extras and extra > conventions + ("value" in fields) + ("step" in fields):
+            names = fields.keys() - _STANDARD
+            if names:
+                attrs = attrs or {}
+                attrs["extra"] = {name: fields[name] for name in names}  # encoded by the writer
+        return (
+            run_id, LOG, self.filename, None, None, created,
+            record.levelno, record.name, record.getMessage(), attrs,
+        )
 
     def _exc_attrs(self, record: logging.LogRecord) -> dict | None:  # type: ignore[type-arg]
         """The traceback and stack text, formatted now: frames change once the caller moves on."""

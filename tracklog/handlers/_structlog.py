@@ -100,14 +100,19 @@ class RunProcessor:
         return event_dict
 
     def _record(self, logger: Any, method_name: str, event_dict: EventDict) -> None:
-        run = self.run or _context.current_run(create=not _diag.inside())
-        if run is None:
-            return
         ts = event_dict.get("timestamp")
         if type(ts) is not float:
             ts = time.time()
-        events: list[Event] = []
         selected = self._selected(event_dict)
+        run = self.run or _context.current_run(create=False)
+        if run is None:
+            # A plain event never starts a run: it waits for the run that starts next.
+            run = _context.run_for(bool(selected) or has_conventions(event_dict))
+            if run is None:
+                if self.logs:
+                    _context.hold(self._log_event("", logger, method_name, event_dict, ts))
+                return
+        events: list[Event] = []
         if (selected or has_conventions(event_dict)) and not _diag.inside():
             with _diag.handling():
                 if accepts_data(run, "events"):
@@ -118,7 +123,7 @@ class RunProcessor:
                         fields["metrics"] = {**existing, **selected} if isinstance(existing, dict) else selected
                     events = convention_events(run, fields, ts)
         if self.logs:
-            events.append(self._log_event(run, logger, method_name, event_dict, ts))
+            events.append(self._log_event(run.id, logger, method_name, event_dict, ts))
         if events:
             run._core.pipeline.put_many(events)
 
@@ -133,7 +138,7 @@ class RunProcessor:
             return chosen or None
         return None
 
-    def _log_event(self, run: Run, logger: Any, method_name: str, event_dict: EventDict, ts: float) -> Event:
+    def _log_event(self, run_id: str, logger: Any, method_name: str, event_dict: EventDict, ts: float) -> Event:
         level_name = event_dict.get("level")
         key = level_name.lower() if isinstance(level_name, str) else method_name
         level = _LEVELS.get(key, logging.INFO)
@@ -148,7 +153,7 @@ class RunProcessor:
             attrs["exc_text"] = exc_text
         message = event_dict.get("event", "")
         return Event(
-            run.id, LOG, self.filename, None, None, ts, level, str(name),
+            run_id, LOG, self.filename, None, None, ts, level, str(name),
             message if isinstance(message, str) else repr(message), attrs or None,
         )
 

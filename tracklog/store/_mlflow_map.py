@@ -30,6 +30,7 @@ import re
 from typing import Any, Callable, Iterable, Sequence
 
 from .. import _diag
+from .._provenance import TO_MLFLOW
 from .._event import IMAGE, LIST, LOG, METRIC, OUTPUT, PARAM, ROW, TAG, Event
 from .._capture_format import encode_output  # the same std_log.txt format as the embedded store
 from .._logfile import encode_record
@@ -249,7 +250,8 @@ class Converter:
                 continue
             run_tags = tags.setdefault(run_id, [])
             if kind == TAG:
-                key, extra = self.key(run_id, ev.name)
+                # Provenance goes out under MLflow's own names (mlflow.user, mlflow.source.*).
+                key, extra = self.key(run_id, TO_MLFLOW.get(ev.name, ev.name))
                 run_tags.extend(extra)
                 run_tags.append((key, _limit(str(ev.value), MAX_TAG_VALUE, "tag", ev.name)))
             elif kind == PARAM:

@@ -440,6 +440,8 @@
         h("div", { class: "two" },
           h("div", null, h("h2", null, "Tags"), kvTable(detail.tags, "No tags.")),
           h("div", null, h("h2", null, "Params"), kvTable(detail.params, "No params."))),
+        h("h2", null, "Source"),
+        h("div", { id: "source" }, kvTable(Object.fromEntries(detail.source || []), "Not recorded.")),
         h("h2", null, "Child runs"),
         detail.children.length ? h("table", { class: "grid", id: "children" },
           h("thead", null, h("tr", null, h("th", null, "Run"), h("th", null, "Status"), h("th", null, "Started"), h("th", null, "Duration"))),
