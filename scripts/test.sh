@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 fi
+# The test extra holds every test need; under CI a test skipped for a missing one fails.
 python3 -m pip install -q -e '.[test]'
 # torch scalars are part of the value rules; use the machine's local CPU wheel when it
 # has one (never let pip pull a multi-GB CUDA build). Without it those tests skip.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 
 import pytest
@@ -90,6 +91,29 @@ def run(experiment):
     yield run
     if not run._state.closed:
         run.complete()
+
+
+# Under CI a test skipped because a test need could not be imported is a failure:
+# every need is in the `test` extra. torch is the one exception: scripts/test.sh
+# installs the machine's local CPU wheel when there is one, never a download.
+_OUTSIDE_THE_EXTRA = {"torch"}
+_missing_needs: list[str] = []
+
+
+def pytest_runtest_logreport(report) -> None:  # type: ignore[no-untyped-def]
+    if report.skipped and isinstance(report.longrepr, tuple):
+        reason = str(report.longrepr[2])
+        match = re.search(r"could not import '([\w.]+)'", reason)
+        if match and match.group(1).split(".")[0] not in _OUTSIDE_THE_EXTRA:
+            _missing_needs.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:  # type: ignore[no-untyped-def]
+    if _missing_needs and os.environ.get("CI"):
+        print("\nCI: tests skipped because a test need is missing (add it to the test extra):")
+        for line in _missing_needs:
+            print("  " + line)
+        session.exitstatus = 1
 
 
 def python_env(**extra: str) -> dict[str, str]:
