@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import datetime
 from json.encoder import encode_basestring as _quote  # C-accelerated, keeps non-ASCII
 from typing import Any
 
@@ -157,12 +158,34 @@ def decode_record(line: bytes | str) -> dict[str, Any] | None:
     return record
 
 
+def local_time(ts: float, timespec: str = "milliseconds") -> str:
+    """A time as ISO 8601 in the local zone, with its offset: the one time format of the text views."""
+    try:
+        return datetime.fromtimestamp(ts).astimezone().isoformat(timespec=timespec)
+    except (OverflowError, OSError, ValueError, TypeError):
+        return repr(ts)
+
+
+#: Fields of a record whose key/value pairs a console would print after the message.
+_FIELD_GROUPS = ("extra", "attributes")
+
+
 def render_text(record: dict[str, Any]) -> str:
-    """The classic text view of a record: time, level, logger, message, traceback."""
-    when = record.get("time", "")
+    """The classic text view of a record: time, level, logger, message, key=value fields, traceback.
+
+    The time is the local one (as ``tracklog ls`` and ``show`` give it); the
+    record's ``extra=`` fields, structlog key/values and OpenTelemetry attributes
+    follow the message as ``key=value``, sorted by key, as structlog's console prints them.
+    """
+    ts = record.get("ts")
+    when = local_time(ts) if isinstance(ts, (int, float)) else record.get("time", "")
     rank = record.get("rank")
     where = f"{record.get('logger', '')}" + (f" [rank {rank}]" if rank is not None else "")
     text = f"{when} {record.get('level', ''):<8} {where}: {record.get('message', '')}"
+    for group in _FIELD_GROUPS:
+        fields = record.get(group)
+        if isinstance(fields, dict) and fields:
+            text += " " + " ".join(f"{key}={_field_value(fields[key])}" for key in sorted(fields))
     exc = record.get("exc_text")
     if exc:
         text += "\n" + exc
@@ -170,3 +193,10 @@ def render_text(record: dict[str, Any]) -> str:
     if stack:
         text += "\n" + stack
     return text
+
+
+def _field_value(value: Any) -> str:
+    """A field's value as a console shows it: a plain word bare, anything else as JSON."""
+    if isinstance(value, str) and value and not any(c.isspace() or c in "=\"'" for c in value):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
