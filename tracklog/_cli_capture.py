@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 import shlex
 import sys
-from typing import Any
+from typing import IO, Any
 
 from . import _config, _context
+from ._cli_common import UsageError, note, resolve_run
+from ._cli_format import plural
 from ._errors import RunNotFoundError, TracklogError
 from .workspace import Experiment, Workspace
 
 _RUN_USAGE = (
-    "tracklog run [--experiment E] [--name N] [--tag K=V ...] [--param K=V ...] "
+    "tracklog run [--workspace DIR] [--experiment E] [--name N] [--tag K=V ...] [--param K=V ...] "
     "[--outputs DIR] [--quiet] [--no-logging-capture] [--otlp] -- COMMAND [ARGS...]"
 )
 
@@ -32,8 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     run.add_argument("--experiment", "-e", help="experiment name (default: the parent run's, else Default)")
     run.add_argument("--name", "-n", help="run name (default: the script, module or program name)")
-    run.add_argument("--tag", action="append", default=[], metavar="K=V", help="set a tag (repeatable)")
-    run.add_argument("--param", action="append", default=[], metavar="K=V", help="set a param (repeatable)")
+    run.add_argument("--tag", action="append", default=[], type=tag_pair, metavar="K=V",
+                     help="set a tag; K alone is a valueless tag (repeatable)")
+    run.add_argument("--param", action="append", default=[], type=param_pair, metavar="K=V",
+                     help="set a param (repeatable; a param has one value)")
     run.add_argument("--outputs", default="outputs", metavar="DIR", help="folder collected at the end (default ./outputs)")
     run.add_argument("--quiet", "-q", action="store_true", help="record the output without echoing it")
     run.add_argument(
@@ -61,16 +66,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     ingest.set_defaults(func=cmd_ingest)
 
 
-def _pairs(items: list[str], flag: str) -> dict[str, str]:
-    pairs = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not key:
-            raise TracklogError(f"{flag} {item!r}: give KEY=VALUE (or KEY alone for a tag)")
-        if not sep and flag == "--param":
-            raise TracklogError(f"--param {item!r}: give KEY=VALUE")
-        pairs[key] = value
-    return pairs
+def tag_pair(text: str) -> tuple[str, str]:
+    """A --tag value: KEY=VALUE, or KEY alone for a valueless tag."""
+    key, _sep, value = text.partition("=")
+    if not key:
+        raise argparse.ArgumentTypeError(f"{text!r}: give KEY=VALUE (or KEY alone for a valueless tag)")
+    return key, value
+
+
+def param_pair(text: str) -> tuple[str, str]:
+    """A --param value: KEY=VALUE."""
+    key, sep, value = text.partition("=")
+    if not key or not sep:
+        raise argparse.ArgumentTypeError(f"{text!r}: give KEY=VALUE")
+    return key, value
+
+
+def _params(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """The --param pairs as a dict; one key given two values is refused (params are immutable)."""
+    params: dict[str, str] = {}
+    for key, value in pairs:
+        if params.get(key, value) != value:
+            raise UsageError(
+                f"--param {key} is given twice ({params[key]!r} and {value!r}); a param has one value "
+                "(use --tag, or log a metric, for values that change)"
+            )
+        params[key] = value
+    return params
 
 
 def _parent(workspace: Workspace) -> Any:
@@ -81,18 +103,14 @@ def _parent(workspace: Workspace) -> Any:
     try:
         return workspace.get_run(run_id)
     except RunNotFoundError:
-        print(
-            f"tracklog: TRACKLOG_RUN_ID={run_id} is not a run of {workspace.location}; "
-            "starting a top-level run",
-            file=sys.stderr,
-        )
+        note(f"TRACKLOG_RUN_ID={run_id} is not a run of {workspace.location}; starting a top-level run")
         return None
 
 
 def _say(text: str) -> None:
     """A note for a person at a terminal; kept off pipes so wrapped output stays byte-identical."""
     if sys.stderr.isatty():
-        print(f"tracklog: {text}", file=sys.stderr, flush=True)
+        note(text)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -110,9 +128,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if command and command[0] == "--":
         command = command[1:]
     if not command:
-        raise TracklogError("give the command to run after --, e.g. tracklog run -- python train.py")
-    tags = _pairs(args.tag, "--tag")
-    params = _pairs(args.param, "--param")
+        raise UsageError("give the command to run after --, e.g. tracklog run -- python train.py")
+    tags = dict(args.tag)
+    params = _params(args.param)
     workspace = Workspace(args.workspace)
     parent = _parent(workspace)
     if args.experiment:
@@ -143,7 +161,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         except OSError as exc:
             reason = exc.strerror or str(exc)
             run.fail(error=f"cannot run {command[0]!r}: {reason}")
-            print(f"tracklog: cannot run {command[0]!r}: {reason}", file=sys.stderr)
+            note(f"cannot run {command[0]!r}: {reason}")
             return 127 if exc.errno == errno.ENOENT else 126
         _say(f"run {run.id} in experiment {experiment.name!r}")
         status = child.wait()
@@ -173,37 +191,38 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from ._ingest import ingest_stream
     from .run import Run
 
-    workspace = Workspace(args.workspace)
-    if args.run_id:
-        if args.experiment or args.name:
-            raise TracklogError("give either --run ID or --experiment/--name for a new run, not both")
-        run = workspace.get_run(args.run_id)
-        owned = False
-    else:
-        name = args.name or (os.path.basename(args.file) if args.file != "-" else "ingest")
-        experiment = Experiment(workspace, args.experiment or _context.default_experiment())
-        run = Run._start(experiment, name)
-        owned = True
-    try:
-        if args.file == "-":
-            lines = ingest_stream(run, sys.stdin.buffer, args.stream, echo=sys.stdout.buffer if args.echo else None)
+    if args.run_id and (args.experiment or args.name):
+        raise UsageError("give either --run RUN or --experiment/--name for a new run, not both")
+    # Everything that can be refused is checked before a workspace or a run is created.
+    source = contextlib.nullcontext(sys.stdin.buffer) if args.file == "-" else _open_input(args.file)
+    with source as stream:
+        if args.run_id:
+            run = resolve_run(Workspace(args.workspace, create=False), args.run_id)
+            owned = False
         else:
-            try:
-                handle = open(args.file, "rb")
-            except OSError as exc:
-                raise TracklogError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
-            with handle:
-                lines = ingest_stream(run, handle, args.stream, echo=sys.stdout.buffer if args.echo else None)
-    except BaseException as exc:
-        if owned:
-            if isinstance(exc, KeyboardInterrupt):
-                run.cancel()
-            else:
-                run.fail(exc)
-        raise
+            name = args.name or (os.path.basename(args.file) if args.file != "-" else "ingest")
+            experiment = Experiment(Workspace(args.workspace), args.experiment or _context.default_experiment())
+            run = Run._start(experiment, name)
+            owned = True
+        try:
+            lines = ingest_stream(run, stream, args.stream, echo=sys.stdout.buffer if args.echo else None)
+        except BaseException as exc:
+            if owned:
+                if isinstance(exc, KeyboardInterrupt):
+                    run.cancel()
+                else:
+                    run.fail(exc)
+            raise
     if owned:
         run.complete()
     else:
         run.flush()
-    print(f"tracklog: {lines} lines into run {run.id}", file=sys.stderr)
+    note(f"{plural(lines, 'line')} into run {run.id}")
     return 0
+
+
+def _open_input(path: str) -> IO[bytes]:
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise TracklogError(f"cannot read {path}: {exc.strerror or exc}") from exc

@@ -1,18 +1,23 @@
-"""``tracklog ls | show | metrics | logs``: read a workspace from the terminal."""
+"""``tracklog ls | show | metrics``: read a workspace's runs from the terminal.
+
+``tracklog logs`` lives in ``_cli_logs``; what the commands share (the run a
+reference names, the time and number formats) in ``_cli_common`` and ``_cli_format``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import csv
-import math
 import sys
-import time
-from typing import Any
+from typing import TextIO
 
+from ._cli_common import RUN_HELP, EmptyWorkspaceError, open_workspace, resolve_run
+from ._cli_format import duration, number, point_time, summarize, table, when
 from ._errors import TracklogError
-from ._logfile import decode_record, render_text
-from ._types import RUNNING
-from .workspace import Workspace
+from ._provenance import PROVENANCE_TAG_NAMES, describe
+from ._types import MetricPoint
+from .run import Run
+from .store import Store
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -21,74 +26,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     ls.add_argument("--experiment", "-e", help="only this experiment's runs")
     ls.set_defaults(func=cmd_ls)
 
-    show = subparsers.add_parser("show", help="one run: status, tags, params, metrics, files")
-    show.add_argument("run", help="run id, a unique prefix, or latest")
+    show = subparsers.add_parser("show", help="one run: status, source, tags, params, metrics, files")
+    show.add_argument("run", help=RUN_HELP)
     show.set_defaults(func=cmd_show)
 
     metrics = subparsers.add_parser("metrics", help="a run's metrics, or one metric's points")
-    metrics.add_argument("run", help="run id, a unique prefix, or latest")
+    metrics.add_argument("run", help=RUN_HELP)
     metrics.add_argument("name", nargs="?", help="print every point of this metric")
-    metrics.add_argument("--csv", action="store_true", help="comma-separated output")
+    metrics.add_argument(
+        "--csv", action="store_true", help="comma-separated output (every digit, and the time in epoch seconds too)"
+    )
     metrics.add_argument("--plot", metavar="OUT.png", help="draw the metric into an image (needs matplotlib)")
     metrics.set_defaults(func=cmd_metrics)
-
-    logs = subparsers.add_parser("logs", help="a run's log records")
-    logs.add_argument("run", help="run id, a unique prefix, or latest")
-    logs.add_argument("--level", "-l", help="minimum level, e.g. WARNING")
-    logs.add_argument("--logger", help="only this logger and its children")
-    logs.add_argument("--file", default="python.log", help="log file under logs/ (default python.log)")
-    logs.add_argument("--follow", "-f", action="store_true", help="keep printing while the run is running")
-    logs.set_defaults(func=cmd_logs)
-
-
-class EmptyWorkspaceError(TracklogError):
-    """The workspace holds no runs."""
-
-
-def find_run(workspace: Workspace, run_id: str):  # type: ignore[no-untyped-def]
-    """The run with this id or prefix; ``latest`` names the newest run."""
-    if run_id in ("latest", "last"):
-        runs = workspace.store.search_runs()
-        if not runs:
-            raise EmptyWorkspaceError(f"no runs in workspace {workspace.location}")
-        run_id = runs[0].run_id
-    return workspace.get_run(run_id)
-
-
-def open_workspace(args: argparse.Namespace) -> Workspace:
-    """The workspace named by --workspace (or the default), which must exist."""
-    return Workspace(args.workspace, create=False)
-
-
-def when(ts: float | None) -> str:
-    """A timestamp as local time, or '-'."""
-    return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
-
-
-def duration(start: float, end: float | None) -> str:
-    """A run's length as 1h02m03s / 2m03s / 3.4s."""
-    seconds = (end if end is not None else time.time()) - start
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
-
-
-def fmt(value: Any, exact: bool = False) -> str:
-    """A metric value for a table: 6 significant digits, or every digit when ``exact``."""
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(value)
-        return repr(value) if exact else f"{value:.6g}"
-    return str(value)
-
-
-def _table(rows: list[list[str]], out: Any = None) -> None:
-    out = out or sys.stdout
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        out.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n")
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
@@ -115,41 +64,30 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 duration(info.start_time, info.end_time),
             ]
         )
-    _table(rows)
+    table(rows)
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
-    run = find_run(workspace, args.run)
-    info = run.info
+    run = resolve_run(workspace, args.run)
+    store = workspace.store
     out = sys.stdout
-    out.write(f"run        {info.run_id}\n")
-    out.write(f"experiment {info.experiment_name}\n")
-    out.write(f"name       {info.name}\n")
-    out.write(f"status     {info.status}\n")
-    out.write(f"started    {when(info.start_time)}\n")
-    out.write(f"ended      {when(info.end_time)}  ({duration(info.start_time, info.end_time)})\n")
-    if info.parent_run_id:
-        out.write(f"parent     {info.parent_run_id}\n")
-    if info.error:
-        out.write("error      " + info.error.strip().replace("\n", "\n           ") + "\n")
-    for title, mapping in (("tags", run.get_tags()), ("params", run.get_params())):
+    _show_head(run, out)
+    tags = run.get_tags()
+    source = describe(tags)
+    if source:
+        out.write("\nsource:\n")
+        width = max(len(label) for label, _value in source)
+        for label, value in source:
+            out.write(f"  {label:<{width}}  " + value.replace("\n", "\n" + " " * (width + 4)) + "\n")
+    plain = {key: value for key, value in tags.items() if key not in PROVENANCE_TAG_NAMES}
+    for title, mapping in (("tags", plain), ("params", run.get_params())):
         if mapping:
             out.write(f"\n{title}:\n")
             for key, value in mapping.items():
                 out.write(f"  {key}" + (f" = {value}" if value != "" else "") + "\n")
-    store = workspace.store
-    kinds = store.metric_kinds(run.id)
-    if kinds:
-        last = store.last_values(run.id)
-        out.write("\nmetrics (last value):\n")
-        rows = []
-        for name, kind in kinds.items():
-            value = last.get(name)
-            shown = "(table)" if kind == "row" else fmt(value)
-            rows.append(["  " + name, shown])
-        _table(rows, out)
+    _show_metrics(store, run.id, out)
     files = store.list_files(run.id)
     if files:
         out.write("\nfiles:\n")
@@ -163,28 +101,50 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_head(run: Run, out: TextIO) -> None:
+    info = run.info
+    out.write(f"run        {info.run_id}\n")
+    out.write(f"experiment {info.experiment_name}\n")
+    out.write(f"name       {info.name}\n")
+    out.write(f"status     {info.status}\n")
+    out.write(f"started    {when(info.start_time)}\n")
+    so_far = "" if info.end_time is not None else "so far "
+    out.write(f"ended      {when(info.end_time)}  ({so_far}{duration(info.start_time, info.end_time)})\n")
+    if info.parent_run_id:
+        out.write(f"parent     {info.parent_run_id}\n")
+    if info.error:
+        out.write("error      " + info.error.strip().replace("\n", "\n           ") + "\n")
+
+
+def _show_metrics(store: Store, run_id: str, out: TextIO) -> None:
+    summaries = summarize(store, run_id)
+    if not summaries:
+        return
+    out.write("\nmetrics:\n")
+    rows = [["  NAME", "LAST", "COUNT", "MIN", "MAX"]]
+    rows += [["  " + s.name, s.last, str(s.count), s.low, s.high] for s in summaries]
+    table(rows, out)
+
+
 def cmd_metrics(args: argparse.Namespace) -> int:
     workspace = open_workspace(args)
-    run = find_run(workspace, args.run)
+    run = resolve_run(workspace, args.run)
     store = workspace.store
-    kinds = store.metric_kinds(run.id)
     writer = csv.writer(sys.stdout) if args.csv else None
     if args.name is None:
         if args.plot:
             raise TracklogError("--plot draws one metric: tracklog metrics RUN NAME --plot out.png")
-        if not kinds:
+        summaries = summarize(store, run.id)
+        if not summaries:
             raise TracklogError(f"run {run.id} has no metrics")
-        last = store.last_values(run.id)
-        rows = [["NAME", "KIND", "POINTS", "LAST"]]
-        for name, kind in kinds.items():
-            count = len(store.metric_history(run.id, name))
-            rows.append([name, kind, str(count), fmt(last.get(name))])
+        rows = [["NAME", "KIND", "COUNT", "LAST", "MIN", "MAX"]]
+        rows += [[s.name, s.kind, str(s.count), s.last, s.low, s.high] for s in summaries]
         if writer:
             writer.writerows(rows)
         else:
-            _table(rows)
+            table(rows)
         return 0
-    if args.name not in kinds:
+    if args.name not in store.metric_kinds(run.id):
         raise TracklogError(f"run {run.id} has no metric {args.name!r} (tracklog metrics {args.run} lists them)")
     if args.plot:
         from ._ui._plot import plot_metric
@@ -192,70 +152,16 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         print(plot_metric(store, run.id, args.name, args.plot))
         return 0
     points = store.metric_history(run.id, args.name)
-    header = ["step", "value", "timestamp", "rank"]
-    exact = bool(writer)
-    rows = [
-        [str(p.step), fmt(p.value, exact), repr(p.timestamp), "" if p.rank is None else str(p.rank)]
-        for p in points
-    ]
     if writer:
-        writer.writerow(header)
-        writer.writerows(rows)
+        # Every digit, and the time twice: ISO 8601 for people, epoch seconds for programs.
+        writer.writerow(["step", "value", "time", "epoch_seconds", "rank"])
+        writer.writerows([p.step, number(p.value, exact=True), point_time(p.timestamp), repr(p.timestamp), _rank(p)]
+                         for p in points)
     else:
-        _table([[h.upper() for h in header], *rows])
+        table([["STEP", "VALUE", "TIME", "RANK"],
+               *([str(p.step), number(p.value), point_time(p.timestamp), _rank(p)] for p in points)])
     return 0
 
 
-def cmd_logs(args: argparse.Namespace) -> int:
-    from .run import _levelno
-
-    workspace = open_workspace(args)
-    run = find_run(workspace, args.run)
-    minimum = _levelno(args.level)
-    store = workspace.store
-    out = sys.stdout
-    printed = 0
-    view = _std_log_view(args.file, args.logger)
-    while True:
-        # Read the status first: lines written before the run ended are then caught below.
-        finished = not args.follow or store.get_run(run.id).status != RUNNING
-        for index, raw in enumerate(store.iter_log_lines(run.id, args.file)):
-            if index < printed:
-                continue
-            if not raw.endswith(b"\n"):
-                break  # a line still being written; picked up on the next pass
-            printed += 1
-            if view is not None:
-                out.writelines(text + "\n" for text in view.feed(raw))
-                continue
-            text = _render(raw, minimum, args.logger)
-            if text is not None:
-                out.write(text + "\n")
-        if finished and view is not None:
-            out.writelines(text + "\n" for text in view.finish())
-        out.flush()
-        if finished:
-            return 0
-        time.sleep(0.5)
-
-
-def _std_log_view(filename: str, logger: str | None) -> Any:
-    """For captured output (std_log.txt): a view joining partial pieces, \\r redraws collapsed."""
-    if filename != "std_log.txt":
-        return None
-    from ._capture_format import StdLogView
-
-    return StdLogView(streams=[logger] if logger else None)
-
-
-def _render(raw: bytes, minimum: int | None, logger: str | None) -> str | None:
-    """One log line as text, or None when the filters drop it."""
-    record = decode_record(raw)
-    if record is None:
-        return raw.decode("utf-8", "replace").rstrip("\n")
-    if minimum is not None and record.get("levelno", 0) < minimum:
-        return None
-    name = record.get("logger", "")
-    if logger and not (name == logger or name.startswith(logger + ".")):
-        return None
-    return render_text(record)
+def _rank(point: MetricPoint) -> str:
+    return "" if point.rank is None else str(point.rank)

@@ -13,12 +13,15 @@ kept in their spool (``TRACKLOG_SPOOL_DIR``) because the server was unreachable.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
 from typing import Any, TextIO
 
 from . import _config
+from ._cli_common import local_location, resolve_run
+from ._cli_format import plural
 from ._errors import TracklogError
 from ._event import Event
 from ._types import RUNNING, RunInfo
@@ -35,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sync.add_argument("run", nargs="?", help="run id (or unique prefix) in the local workspace")
+    sync.add_argument("run", nargs="?", help="run id, a unique prefix, or latest, in the local workspace")
     sync.add_argument(
         "--to",
         metavar="URI",
@@ -45,9 +48,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sync.add_argument("--pending", action="store_true", help="send what earlier processes kept in the spool")
     sync.add_argument("--no-children", action="store_true", help="leave the run's child runs out")
     sync.add_argument(
-        "--timeout", type=float, default=300.0, help="seconds to wait for an unreachable server (default 300)"
+        "--timeout", type=seconds, default=300.0, help="seconds to wait for an unreachable server (default 300)"
     )
     sync.set_defaults(func=cmd_sync)
+
+
+def seconds(text: str) -> float:
+    """A --timeout value: a number of seconds, zero or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds: give one such as 300")
+    return value
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -61,12 +75,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from .store._mlflow import MLflowStore
     from .workspace import Workspace
 
-    local = Workspace(_local_location(args.workspace), create=False).store
+    workspace = Workspace(local_location(args.workspace), create=False)
+    local = workspace.store
     if isinstance(local, MLflowStore):
-        raise TracklogError("tracklog sync reads a local workspace: give --workspace a folder")
+        raise TracklogError("sync reads a local workspace: give --workspace a folder, and the server as --to")
+    info = resolve_run(workspace, args.run).info
     remote = MLflowStore(target)
     try:
-        info = local.get_run(args.run)
         syncer = _RunSync(local, remote, sys.stderr)
         remote_id = syncer.sync(info, None, children=not args.no_children)
         print(f"run {info.run_id} -> {remote.location} run {remote_id}: {syncer.summary()}")
@@ -81,10 +96,6 @@ def _default_target() -> str | None:
         if value.startswith(("http://", "https://")):
             return value
     return None
-
-
-def _local_location(given: str | None) -> str:
-    return given or os.environ.get(_config.ENV_WORKSPACE) or _config.DEFAULT_WORKSPACE
 
 
 class Progress:
@@ -139,7 +150,16 @@ class _RunSync:
         self.counts = {"runs": 0, "new points": 0, "points already there": 0, "params": 0, "files": 0}
 
     def summary(self) -> str:
-        return ", ".join(f"{v} {k}" for k, v in self.counts.items())
+        counts = self.counts
+        return ", ".join(
+            (
+                plural(counts["runs"], "run"),
+                plural(counts["new points"], "new point"),
+                plural(counts["points already there"], "point") + " already there",
+                plural(counts["params"], "param"),
+                plural(counts["files"], "file"),
+            )
+        )
 
     def sync(self, info: RunInfo, parent_remote: str | None, children: bool) -> str:
         from .store._mlflow_map import Converter

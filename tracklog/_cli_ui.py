@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ._cli_common import open_workspace
 from ._errors import TracklogError
-from .workspace import Workspace
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -16,20 +16,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     ui = subparsers.add_parser(
         "ui", help="serve the runs as a local web page: charts, logs, comparison (read-only)"
     )
-    # SUPPRESS: `tracklog --workspace W ui` and `tracklog ui --workspace W` both work.
-    ui.add_argument("--workspace", "-w", default=argparse.SUPPRESS,
-                    help="workspace folder (default: $TRACKLOG_WORKSPACE or ./.tracklog)")
     ui.add_argument("--host", default=DEFAULT_HOST,
                     help=f"address to listen on (default {DEFAULT_HOST}: this machine only)")
-    ui.add_argument("--port", "-p", type=int, default=DEFAULT_PORT,
+    ui.add_argument("--port", "-p", type=port, default=DEFAULT_PORT,
                     help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)")
     ui.set_defaults(func=cmd_ui)
+
+
+def port(text: str) -> int:
+    """A --port value: 0 (a free port) up to 65535."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give 0 to 65535 (0 picks a free one)")
+    return number
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
     from ._ui import make_server
 
-    workspace = Workspace(args.workspace, create=False)
+    workspace = open_workspace(args)
     try:
         server = make_server(workspace, args.host, args.port)
     except OSError as exc:

@@ -77,7 +77,7 @@ def test_metrics_lists_names_and_points_and_csv(workspace, finished):
     summary = cli(workspace, "metrics", finished.id).stdout
     assert "loss" in summary and "3" in summary
     csv_text = cli(workspace, "metrics", finished.id, "loss", "--csv").stdout.splitlines()
-    assert csv_text[0] == "step,value,timestamp,rank"
+    assert csv_text[0] == "step,value,time,epoch_seconds,rank"
     assert [line.split(",")[:2] for line in csv_text[1:]] == [["0", "1.0"], ["1", "0.5"], ["2", repr(1 / 3)]]
     missing = cli(workspace, "metrics", finished.id, "nope")
     assert missing.returncode == 1 and "no metric 'nope'" in missing.stderr
