@@ -10,34 +10,29 @@ import sys
 import pytest
 
 import tracklog
-from tracklog import _context, _diag, workspace as _workspace_mod
+from tracklog import _diag, _lifecycle, workspace as _workspace_mod
+from tracklog.engine import forget_engines, live_engines
+from tracklog.pipeline import current
 
 _TRACKLOG_ENV = [k for k in os.environ if k.startswith(("TRACKLOG_", "MLFLOW_", "OTEL_"))]
 
 
 def _end_everything() -> None:
-    for run in list(_context._started):
+    for run in current.started_runs():
         try:
             run.complete()
         except Exception:
             pass
-    for core in _workspace_mod._all_cores():
+    for engine in live_engines():
         try:
-            if core._pipeline is not None:
-                core._pipeline.close(timeout=10)
-            core.store.close()
+            engine.pipeline.close(timeout=10)
+            engine.store.close()
         except Exception:
             pass
-    _workspace_mod._cores.clear()
-    _context._stack.clear()
-    _context._started.clear()
-    _context._auto_run = None
-    _context._held.clear()
-    _context._env_run = None
-    _context._env_run_key = None
-    _context._uncaught = None
-    _context._default_experiment = "Default"
-    _workspace_mod._default_location = None
+    forget_engines()
+    current.reset()
+    _lifecycle.set_uncaught(None)
+    _workspace_mod.set_default_location(None)
     _diag.reset_warnings()
 
 
@@ -89,7 +84,7 @@ def run(experiment):
     """A live run, completed after the test if still open."""
     run = experiment.start_logging("test-run")
     yield run
-    if not run._state.closed:
+    if not run.target.closed:
         run.complete()
 
 

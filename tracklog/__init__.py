@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ._capture_stream import capture_output
 from ._errors import (
     ActiveRunError,
     ExperimentNotFoundError,
@@ -13,7 +12,6 @@ from ._errors import (
     TracklogError,
     WorkspaceError,
 )
-from ._event import Event
 from ._fluent import (
     active_run,
     end_run,
@@ -30,9 +28,10 @@ from ._fluent import (
 )
 from ._types import MetricPoint, RunInfo
 from ._version import __version__
+from .capture import capture_output
+from .pipeline import Event
 from .run import Run
 from .workspace import Experiment, Workspace
-
 
 __all__ = [
     "ActiveRunError",

@@ -10,10 +10,11 @@ import shlex
 import sys
 from typing import IO, Any
 
-from . import _config, _context
+from . import _config
 from ._cli_common import UsageError, note, resolve_run
 from ._cli_format import plural
 from ._errors import RunNotFoundError, TracklogError
+from .pipeline import current
 from .workspace import Experiment, Workspace
 
 _RUN_USAGE = (
@@ -114,7 +115,7 @@ def _say(text: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ._capture_process import (
+    from .capture._process import (
         ChildProcess,
         child_env,
         collect_outputs,
@@ -138,7 +139,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     elif parent is not None:
         experiment = parent.experiment
     else:
-        experiment = Experiment(workspace, _context.default_experiment())
+        experiment = Experiment(workspace, current.default_experiment())
     if args.otlp:
         os.environ["TRACKLOG_OTLP"] = "1"
     run = Run._start(experiment, args.name or default_run_name(command), parent=parent)
@@ -188,7 +189,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from ._ingest import ingest_stream
+    from .capture._ingest import ingest_stream
     from .run import Run
 
     if args.run_id and (args.experiment or args.name):
@@ -201,7 +202,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             owned = False
         else:
             name = args.name or (os.path.basename(args.file) if args.file != "-" else "ingest")
-            experiment = Experiment(Workspace(args.workspace), args.experiment or _context.default_experiment())
+            experiment = Experiment(Workspace(args.workspace), args.experiment or current.default_experiment())
             run = Run._start(experiment, name)
             owned = True
         try:

@@ -12,8 +12,8 @@ import sys
 import time
 from typing import Any, NamedTuple, TextIO
 
-from ._event import IMAGE, LIST, ROW
 from ._logfile import local_time
+from .pipeline.event import IMAGE, LIST, ROW
 from .store import Store
 
 

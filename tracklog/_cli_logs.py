@@ -8,11 +8,11 @@ import sys
 import time
 from collections.abc import Iterable
 
-from ._capture_format import OutputLine, OutputReader, render_line
 from ._cli_common import RUN_HELP, note, open_workspace, resolve_run
 from ._cli_format import point_time
 from ._errors import TracklogError
 from ._logfile import decode_record, render_text
+from ._output_format import OutputLine, OutputReader, render_line
 from ._types import RUNNING
 from .store import Store
 

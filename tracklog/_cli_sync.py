@@ -23,8 +23,8 @@ from . import _config
 from ._cli_common import local_location, resolve_run
 from ._cli_format import plural
 from ._errors import TracklogError
-from ._event import Event
 from ._types import RUNNING, RunInfo
+from .pipeline.event import Event
 from .store import Store
 
 SYNCED_FROM_TAG = "tracklog.synced_from"
@@ -223,7 +223,7 @@ class _RunSync:
         return str(answer["run"]["info"]["run_id"])
 
     def _events(self, info: RunInfo, remote_id: str) -> list[Event]:
-        from ._event import PARAM, TAG
+        from .pipeline.event import PARAM, TAG
 
         run_id = info.run_id
         now = time.time()

@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
-from . import _config, _context
+from . import _config
 from ._errors import ActiveRunError
 from ._types import CANCELED, COMPLETED, FAILED
+from .pipeline import current
 from .run import Run
 from .workspace import Experiment, Workspace, set_default_location
 
@@ -53,7 +54,7 @@ def get_tracking_uri() -> str:
 def set_experiment(experiment_name: str) -> Experiment:
     """The experiment that start_run() uses from now on (created when missing)."""
     experiment = Experiment(Workspace(), experiment_name)
-    _context.set_default_experiment(experiment.name)
+    current.set_default_experiment(experiment.name)
     return experiment
 
 
@@ -68,7 +69,7 @@ def start_run(
     Inside a process started by ``tracklog run`` (TRACKLOG_RUN_ID set), the first
     start_run() resumes that run, as MLflow does with MLFLOW_RUN_ID.
     """
-    parent = _context.active()
+    parent = current.active()
     if parent is not None and not nested:
         raise ActiveRunError(
             f"run {parent.id} is already active; call end_run() first, or start_run(nested=True) "
@@ -77,26 +78,26 @@ def start_run(
     if run_id is None and parent is None and not nested:
         run_id = os.environ.get(_config.ENV_RUN_ID) or None
         if run_id is not None:
-            run = _context.env_run()
+            run = current.env_run()
             assert run is not None
-            if run._state.closed:
+            if run.target.closed:
                 run._reopen()
-            _context.push(run)
+            current.push(run)
             if tags:
                 run.set_tags(tags)
             return run
     if run_id is not None:
         run = Workspace().get_run(run_id)
         run._reopen()
-        _context.started(run)
-        _context.push(run)
+        current.started(run)
+        current.push(run)
         if tags:
             run.set_tags(tags)
         return run
     if parent is not None:
         run = Run._start(parent.experiment, run_name, parent=parent, tags=tags)
     else:
-        experiment = Experiment(Workspace(), _context.default_experiment())
+        experiment = Experiment(Workspace(), current.default_experiment())
         run = Run._start(experiment, run_name, tags=tags)
     run.set_tag("mlflow.runName", run.name)
     return run
@@ -104,12 +105,12 @@ def start_run(
 
 def active_run() -> Run | None:
     """The innermost run started with start_run() and not yet ended, or None."""
-    return _context.active()
+    return current.active()
 
 
 def end_run(status: str = "FINISHED") -> None:
     """End the active run with MLflow's status word (FINISHED, FAILED, KILLED)."""
-    run = _context.active()
+    run = current.active()
     if run is None:
         return
     final = _STATUSES.get(status.upper(), None)
@@ -124,7 +125,7 @@ def end_run(status: str = "FINISHED") -> None:
 
 
 def _run() -> Run:
-    run = _context.current_run()
+    run = current.current_run()
     assert run is not None
     return run
 

@@ -15,8 +15,7 @@ from json.encoder import encode_basestring as _quote  # C-accelerated, keeps non
 from typing import Any
 
 from . import _diag
-from ._event import Event
-
+from .pipeline.event import Event
 
 # The last whole second seen and its text, as one tuple: threads swap it whole.
 _second: list[tuple[int, str]] = [(-1, "")]

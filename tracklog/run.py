@@ -15,18 +15,28 @@ import shutil
 import time
 from typing import IO, TYPE_CHECKING, Any, Iterable, Mapping
 
-from . import _context, _diag
+from . import _diag, _lifecycle
 from ._errors import RunClosedError
-from ._event import IMAGE, LIST, METRIC, ROW, TAG, Event
 from ._logfile import decode_record
+from ._output_format import read_output
 from ._paths import check_file_name
 from ._provenance import collect as collect_provenance
-from ._types import CANCELED, COMPLETED, FAILED, RUNNING, TERMINAL_STATUSES, MetricPoint, RunInfo
+from ._types import (
+    CANCELED,
+    COMPLETED,
+    FAILED,
+    RUNNING,
+    TERMINAL_STATUSES,
+    MetricPoint,
+    RunInfo,
+)
 from ._values import UNCONVERTIBLE, check_name, coerce_step, metric_value, text_value
-from .workspace import Experiment, Workspace, _run_info_to_experiment
+from .capture import OutputCapture
+from .pipeline import current
+from .pipeline.event import IMAGE, LIST, METRIC, ROW, TAG, Event
 
 if TYPE_CHECKING:
-    from ._capture_stream import OutputCapture
+    from .workspace import Experiment, Workspace
 
 __all__ = ["Run"]
 
@@ -39,26 +49,26 @@ class Run:
     def __init__(self, experiment: Experiment, run_id: str) -> None:
         self.experiment = experiment
         self._workspace = experiment.workspace
-        self._core = self._workspace._core
-        self._info = self._core.store.get_run(run_id)
+        self._engine = self._workspace.engine
+        self._info = self._engine.store.get_run(run_id)
         self.id = self._info.run_id
-        self._state = self._core.state(self.id)
-        if self._info.status in TERMINAL_STATUSES and not self._state.owned:
-            self._state.closed = True
+        self.target = self._engine.target(self.id)
+        if self._info.status in TERMINAL_STATUSES and not self.target.owned:
+            self.target.closed = True
 
     # -- creation -------------------------------------------------------------
 
     @classmethod
     def _from_info(cls, workspace: Workspace, info: RunInfo, experiment: Experiment | None = None) -> Run:
         run = cls.__new__(cls)
-        run.experiment = experiment or _run_info_to_experiment(workspace, info)
+        run.experiment = experiment or workspace.experiment_of(info)
         run._workspace = workspace
-        run._core = workspace._core
+        run._engine = workspace.engine
         run._info = info
         run.id = info.run_id
-        run._state = run._core.state(run.id)
-        if info.status in TERMINAL_STATUSES and not run._state.owned:
-            run._state.closed = True
+        run.target = run._engine.target(run.id)
+        if info.status in TERMINAL_STATUSES and not run.target.owned:
+            run.target.closed = True
         return run
 
     @classmethod
@@ -71,24 +81,23 @@ class Run:
         tags: Mapping[str, object] | None = None,
     ) -> Run:
         store = experiment.workspace.store
-        run_name = check_name(name, "run") if name else _context._script_name()
+        run_name = check_name(name, "run") if name else current.script_name()
         info = store.create_run(experiment.id, run_name, parent_run_id=parent.id if parent else None)
         run = cls._from_info(experiment.workspace, info, experiment)
-        run._state.owned = True
-        _context.started(run)
-        _context.push(run)
+        run.target.owned = True
+        current.started(run)
+        current.push(run)
         run.set_tags({**collect_provenance(), **(tags or {})})
-        held = _context.take_held(run.id)
-        pipeline = run._core.pipeline  # start the writer: heartbeats begin now
+        held = current.take_held(run.id)
         if held:
-            pipeline.put_many(held)
+            run.target.pipeline.put_many(held)
         return run
 
     @classmethod
     def get_context(cls) -> Run:
         """The current run: innermost active, else TRACKLOG_RUN_ID's, else one started now."""
-        run = _context.current_run()
-        assert run is not None
+        run = current.current_run()
+        assert isinstance(run, Run)
         return run
 
     # -- identity and status ------------------------------------------------------
@@ -102,7 +111,7 @@ class Run:
     @property
     def info(self) -> RunInfo:
         """The stored record, refreshed (MLflow's ``run.info.run_id`` works)."""
-        self._info = self._core.store.get_run(self.id)
+        self._info = self._engine.store.get_run(self.id)
         return self._info
 
     @property
@@ -139,17 +148,17 @@ class Run:
     # -- the hot path -------------------------------------------------------------
 
     def _put(self, event: Event) -> None:
-        self._core.pipeline.put(event)
+        self.target.pipeline.put(event)
 
     def _check_open(self) -> None:
-        if self._state.closed:
+        if self.target.closed:
             raise RunClosedError(
                 f"run {self.id} has ended ({self._info.status}); start a new run to log more"
             )
 
     def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
         """Log a metric point: once, a scalar; repeated, a series over steps 0, 1, 2, ..."""
-        state = self._state
+        state = self.target
         if state.closed:
             self._check_open()
         if type(name) is not str or not name or len(name) > 4096:
@@ -162,7 +171,7 @@ class Run:
         if step is not None:
             step = self._step(step)
         # A plain tuple of the Event's fields: cheaper to build, and soon untracked by the GC (Pipeline.put).
-        self._core.pipeline.put((self.id, METRIC, name, value, state.step_for(name, step), _time(), 0, "", "", None))
+        self.target.pipeline.put((self.id, METRIC, name, value, state.step_for(name, step), _time(), 0, "", "", None))
 
     @staticmethod
     def _convert(name: str, value: Any) -> Any:
@@ -207,7 +216,7 @@ class Run:
             converted = self._convert(name, item)
             if converted is not UNCONVERTIBLE:
                 events.append(Event(self.id, LIST, name, converted, index, now))
-        self._core.pipeline.put_many(events)
+        self.target.pipeline.put_many(events)
 
     def log_row(self, name: str, description: str | None = None, **row: Any) -> None:
         """Add one row to a table metric: ``log_row("Cosine Wave", angle=0.5, cos=0.88)``."""
@@ -239,8 +248,8 @@ class Run:
                     converted = "Infinity" if converted > 0 else "-Infinity"
                 clean[str(column)] = converted
             text = json.dumps(clean, ensure_ascii=False)
-            events.append(Event(self.id, ROW, name, text, self._state.step_for(name, None), now))
-        self._core.pipeline.put_many(events)
+            events.append(Event(self.id, ROW, name, text, self.target.step_for(name, None), now))
+        self.target.pipeline.put_many(events)
 
     def log_image(
         self,
@@ -254,7 +263,7 @@ class Run:
         name = check_name(name)
         if (path is None) == (plot is None):
             raise ValueError("log_image needs exactly one of path=... or plot=...")
-        step = self._state.step_for(name, None)
+        step = self.target.step_for(name, None)
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:100]
         if path is not None:
             ext = os.path.splitext(os.fspath(path))[1] or ".png"
@@ -290,7 +299,7 @@ class Run:
     def log_param(self, key: str, value: Any) -> None:
         """Set a param; setting it again with another value raises ParamConflictError."""
         self._check_open()
-        self._core.store.set_param(self.id, check_name(key, "param"), text_value(value))
+        self._engine.store.set_param(self.id, check_name(key, "param"), text_value(value))
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Set several params."""
@@ -306,9 +315,9 @@ class Run:
             source = os.fspath(path_or_stream)
             if not os.path.isfile(source):
                 raise FileNotFoundError(f"upload_file: no file at {source!r} to upload as {name!r}")
-            self._core.store.put_file(self.id, name, source)
+            self._engine.store.put_file(self.id, name, source)
         else:
-            self._core.store.put_file(self.id, name, path_or_stream)
+            self._engine.store.put_file(self.id, name, path_or_stream)
 
     def upload_folder(self, name: str, path: str | os.PathLike[str]) -> None:
         """Copy every file under a local folder into the run under ``name/``."""
@@ -325,7 +334,7 @@ class Run:
     def get_file_names(self) -> list[str]:
         """Every file of the run: logs, uploads, images."""
         self._flush_if_live()
-        return self._core.store.list_files(self.id)
+        return self._engine.store.list_files(self.id)
 
     def download_file(self, name: str, output_file_path: str | os.PathLike[str] | None = None) -> str:
         """Copy one of the run's files to a local path (a folder keeps the base name)."""
@@ -333,30 +342,29 @@ class Run:
         dest = os.fspath(output_file_path) if output_file_path is not None else os.path.basename(name)
         if os.path.isdir(dest):
             dest = os.path.join(dest, os.path.basename(name))
-        with self._core.store.open_file(self.id, name) as source, open(dest, "wb") as out:
+        with self._engine.store.open_file(self.id, name) as source, open(dest, "wb") as out:
             shutil.copyfileobj(source, out)
         return dest
 
     # -- reads ---------------------------------------------------------------------
 
     def _flush_if_live(self) -> None:
-        if self._core.has_pipeline():
-            self._core.flush()
+        self._engine.flush()
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until everything logged so far is in the store."""
-        self._core.flush(timeout)
+        self._engine.flush(timeout)
 
     def get_metrics(self, name: str | None = None) -> dict[str, Any]:
         """Metrics by name: a scalar, a list, a dict of columns (tables), or image files."""
         self._flush_if_live()
-        kinds = self._core.store.metric_kinds(self.id)
+        kinds = self._engine.store.metric_kinds(self.id)
         if name is not None:
             kinds = {name: kinds[name]} if name in kinds else {}
         return {key: self._shape(key, kind) for key, kind in kinds.items()}
 
     def _shape(self, name: str, kind: str) -> Any:
-        points = self._core.store.metric_history(self.id, name)
+        points = self._engine.store.metric_history(self.id, name)
         values = [p.value for p in points]
         if kind == ROW:
             return _columns(values)
@@ -367,15 +375,15 @@ class Run:
     def get_metric_history(self, name: str, rank: int | None = None) -> list[MetricPoint]:
         """Every point of one metric: ``(step, value, timestamp, rank)``, by step."""
         self._flush_if_live()
-        return self._core.store.metric_history(self.id, name, rank)
+        return self._engine.store.metric_history(self.id, name, rank)
 
     def get_tags(self) -> dict[str, str]:
         self._flush_if_live()
-        return self._core.store.get_tags(self.id)
+        return self._engine.store.get_tags(self.id)
 
     def get_params(self) -> dict[str, str]:
         self._flush_if_live()
-        return self._core.store.get_params(self.id)
+        return self._engine.store.get_params(self.id)
 
     def get_logs(
         self, level: int | str | None = None, logger: str | None = None, filename: str = "python.log"
@@ -390,7 +398,7 @@ class Run:
             return self._output_lines(logger)
         minimum = _levelno(level)
         records = []
-        for line in self._core.store.iter_log_lines(self.id, filename):
+        for line in self._engine.store.iter_log_lines(self.id, filename):
             record = decode_record(line)
             if record is None:
                 continue
@@ -405,9 +413,7 @@ class Run:
 
     def _output_lines(self, stream: str | None) -> list[dict[str, Any]]:
         """Captured output lines as records: time, ts, stream, rank, message (text), data (bytes)."""
-        from ._capture_format import read_output
-
-        lines = read_output(self._core.store.iter_log_lines(self.id, "std_log.txt"))
+        lines = read_output(self._engine.store.iter_log_lines(self.id, "std_log.txt"))
         return [
             {"time": line.time, "ts": line.ts, "stream": line.stream, "logger": line.stream,
              "rank": line.rank, "message": line.text, "data": line.data, "complete": line.complete}
@@ -423,8 +429,6 @@ class Run:
         ``fd=True`` also captures file descriptors 1 and 2 (C extensions, subprocesses);
         everything is restored exactly on exit, also after an exception.
         """
-        from ._capture_stream import OutputCapture
-
         return OutputCapture(self, fd)
 
     # -- children ------------------------------------------------------------------
@@ -435,7 +439,7 @@ class Run:
 
     def get_children(self) -> list[Run]:
         """This run's child runs, newest first."""
-        infos = self._core.store.search_runs(parent_run_id=self.id)
+        infos = self._engine.store.search_runs(parent_run_id=self.id)
         return [Run._from_info(self._workspace, i, self.experiment) for i in infos]
 
     # -- ending --------------------------------------------------------------------
@@ -457,22 +461,22 @@ class Run:
         self._end(CANCELED, None)
 
     def _end(self, status: str, error: str | None) -> None:
-        state = self._state
+        state = self.target
         if state.closed:
             return
         state.closed = True
-        _context.ended(self)
-        self._core.flush()
-        self._core.store.set_status(self.id, status, _time(), error)
-        self._core.store.flush()
-        self._info = self._core.store.get_run(self.id)
+        current.ended(self)
+        self._engine.flush()
+        self._engine.store.set_status(self.id, status, _time(), error)
+        self._engine.store.flush()
+        self._info = self._engine.store.get_run(self.id)
 
     def _reopen(self) -> None:
         """Mark an ended run Running again (MLflow's resume of a run by id)."""
-        self._core.store.set_status(self.id, RUNNING, None, None)
-        self._state.closed = False
-        self._state.owned = True
-        self._info = self._core.store.get_run(self.id)
+        self._engine.store.set_status(self.id, RUNNING, None, None)
+        self.target.closed = False
+        self.target.owned = True
+        self._info = self._engine.store.get_run(self.id)
 
     def __enter__(self) -> Run:
         return self
@@ -493,6 +497,24 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run(id={self.id!r}, experiment={self.experiment.name!r}, name={self.name!r})"
+
+
+def _end_started_runs() -> None:
+    """At exit: end what this process started, as the interpreter ends (see _lifecycle)."""
+    how = _lifecycle.uncaught()
+    for run in current.started_runs():
+        try:
+            if how == "KeyboardInterrupt":
+                run.cancel()  # type: ignore[attr-defined]
+            elif how:
+                run.fail(error=how)  # type: ignore[attr-defined]
+            else:
+                run.complete()  # type: ignore[attr-defined]
+        except Exception:
+            _diag.logger.debug("tracklog: ending run %s at exit failed", run.id, exc_info=True)
+
+
+_lifecycle.at_exit(_lifecycle.END_RUNS, _end_started_runs)
 
 
 def _levelno(level: int | str | None) -> int | None:

@@ -17,8 +17,8 @@ import shutil
 import tempfile
 from typing import Iterator
 
-from . import _context
 from .handlers import RunHandler
+from .pipeline import current
 from .run import Run
 from .workspace import Experiment, Workspace
 
@@ -49,6 +49,6 @@ def capture_run(experiment: str = "test", *, level: int = logging.DEBUG) -> Iter
     finally:
         root.removeHandler(handler)
         root.setLevel(saved_level)
-        if not run._state.closed:
+        if not run.target.closed:
             run.complete()
-        _context.ended(run)
+        current.ended(run)

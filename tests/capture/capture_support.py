@@ -12,7 +12,7 @@ from typing import Any
 from tests.conftest import python_env
 
 import tracklog
-from tracklog._capture_format import OutputLine, read_output
+from tracklog._output_format import OutputLine, read_output
 
 PYTHON = sys.executable
 TIMEOUT = 120

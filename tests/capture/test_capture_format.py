@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from tracklog._capture_format import (
+from tracklog._output_format import (
     StdLogView,
     collapse_redraws,
     encode_output,
     read_output,
 )
-from tracklog._capture_recorder import MAX_PENDING, OutputRecorder, json_lines
-from tracklog._event import OUTPUT, Event
+from tracklog.capture._recorder import MAX_PENDING, OutputRecorder, json_lines
+from tracklog.pipeline.event import OUTPUT, Event
 
 TS = 1795480468.123456
 

@@ -6,7 +6,7 @@ import calendar
 
 import tracklog
 from tests.capture.capture_support import cli, only_run, output_lines
-from tracklog._ingest import split_timestamp
+from tracklog.capture._ingest import split_timestamp
 
 DOCKER_STREAM = (
     b"2026-11-24T00:14:28.123456789Z starting the container\n"

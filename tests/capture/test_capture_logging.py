@@ -195,7 +195,7 @@ def test_a_bad_run_id_turns_capture_off_without_a_word_on_the_console(tmp_path):
     """)
     ws = tmp_path / "ws"
     assert tracklog_run(ws, PYTHON, "-c", "pass").returncode == 0  # make the workspace
-    bootstrap = str(__import__("tracklog._capture_process", fromlist=["x"]).BOOTSTRAP_DIR)
+    bootstrap = str(__import__("tracklog.capture._process", fromlist=["x"]).BOOTSTRAP_DIR)
     base = env()
     child_env = dict(base, TRACKLOG_RUN_ID="0" * 32, TRACKLOG_WORKSPACE=str(ws), PYTHONPATH=bootstrap + ":" + base["PYTHONPATH"])
     done = subprocess.run([PYTHON, str(path)], env=child_env, capture_output=True, timeout=TIMEOUT)

@@ -9,7 +9,7 @@ import textwrap
 import structlog
 
 import tracklog
-from tracklog import _context
+from tracklog.pipeline import current as _context
 from tracklog.handlers import RunHandler, RunProcessor
 
 from ..conftest import PYTHON, python_env

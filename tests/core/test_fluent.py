@@ -67,9 +67,9 @@ def test_start_run_resumes_the_run_named_by_the_environment(tmp_path, monkeypatc
     """Inside `tracklog run` (TRACKLOG_RUN_ID set) the first start_run() resumes that run."""
     ws = tracklog.Workspace(tmp_path / "ws")
     parent = tracklog.Experiment(ws, "e").start_logging()
-    from tracklog import _context
+    from tracklog.pipeline import current as _context
 
-    _context._stack.clear()
+    _context.reset()
     monkeypatch.setenv("TRACKLOG_RUN_ID", parent.id)
     monkeypatch.setenv("TRACKLOG_WORKSPACE", ws.location)
     with tracklog.start_run() as run:

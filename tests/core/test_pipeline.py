@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from tracklog import pipeline as pipeline_module
-from tracklog._event import LOG, METRIC, Event
+from tracklog.pipeline import writer as pipeline_module
+from tracklog.pipeline.event import LOG, METRIC, Event
 from tracklog.pipeline import Pipeline
 
 

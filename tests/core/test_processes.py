@@ -162,7 +162,7 @@ def test_stale_heartbeat_reads_as_crashed(workspace, experiment, monkeypatch):
             (time.time() - 3600, run.id),
         )
     )
-    run._state.closed = True  # this process pretends it is not the owner any more
+    run.target.closed = True  # this process pretends it is not the owner any more
     assert store.get_run(run.id).status == "Crashed"
 
 

@@ -193,9 +193,9 @@ def test_get_context_without_a_run_starts_one_in_default(tmp_path):
 def test_get_context_uses_the_run_named_by_the_environment(workspace, experiment, monkeypatch):
     """TRACKLOG_RUN_ID and TRACKLOG_WORKSPACE name the current run (a parent process started it)."""
     parent = experiment.start_logging()
-    from tracklog import _context
+    from tracklog.pipeline import current as _context
 
-    _context._stack.clear()
+    _context.reset()
     monkeypatch.setenv("TRACKLOG_RUN_ID", parent.id)
     monkeypatch.setenv("TRACKLOG_WORKSPACE", workspace.location)
     assert tracklog.Run.get_context().id == parent.id

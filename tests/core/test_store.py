@@ -59,8 +59,8 @@ def test_a_newer_schema_is_refused_with_advice(tmp_path):
 def test_backpressure_blocks_the_caller_and_drops_nothing(workspace, experiment):
     """With a tiny queue the caller waits for the writer; all 50,000 points arrive."""
     run = experiment.start_logging()
-    core = run._core
-    core._pipeline = Pipeline(core._pipeline.sinks, capacity=500, batch_size=100)
+    engine = run.workspace.engine
+    engine.pipeline = run.target.pipeline = Pipeline(engine.pipeline.sinks, capacity=500, batch_size=100)
     for i in range(50_000):
         run.log("m", i)
     run.complete()
@@ -122,7 +122,7 @@ def test_upload_file_with_a_missing_source_is_a_clear_error(run, tmp_path):
 
 def test_upload_file_refuses_a_symlink_leading_outside(run, tmp_path):
     """A run folder symlink pointing outside the run is not followed for writing."""
-    run_dir = run._core.store.run_dir(run.id)
+    run_dir = run.workspace.store.run_dir(run.id)
     outside = tmp_path / "outside"
     outside.mkdir()
     os.symlink(outside, os.path.join(run_dir, "link"))
@@ -140,7 +140,7 @@ def test_download_of_a_missing_file_names_it(run, tmp_path):
 def test_events_after_close_are_written_inline_not_queued(workspace, experiment):
     """put() on a closed pipeline writes the event at once instead of queueing it forever."""
     run = experiment.start_logging()
-    pipeline = run._core.pipeline
+    pipeline = run.target.pipeline
     pipeline.close()
     run.log("late", 1)
     assert pipeline.pending == 0

@@ -10,7 +10,7 @@ import pytest
 
 import tracklog
 from tracklog import TracklogError
-from tracklog._event import OUTPUT, Event
+from tracklog.pipeline.event import OUTPUT, Event
 from tracklog.exporters import current_route, flush_routing, route_to_otlp, stop_routing
 from tracklog.handlers import RunHandler
 
@@ -38,7 +38,7 @@ def test_run_metrics_records_output_and_tags_go_out_with_the_runs_resource(recei
         raise ValueError("boom")
     except ValueError:
         log.exception("it failed")
-    run._core.pipeline.put(Event(run.id, OUTPUT, "std_log.txt", b"epoch 1 done\n", None, time.time(), 0, "stdout"))
+    run.target.pipeline.put(Event(run.id, OUTPUT, "std_log.txt", b"epoch 1 done\n", None, time.time(), 0, "stdout"))
     assert flush_routing(20)
 
     records = receiver.logs()
@@ -199,7 +199,7 @@ def test_routing_again_replaces_the_route_and_stop_ends_it(http_receiver, grpc_r
     run.flush()
     assert [r["attributes"]["metric"] for r in http_receiver.logs()] == ["one"]
     assert [r["attributes"]["metric"] for r in grpc_receiver.logs()] == ["two"]
-    assert first not in run._core.pipeline.sinks and second not in run._core.pipeline.sinks
+    assert first not in run.target.pipeline.sinks and second not in run.target.pipeline.sinks
     assert current_route() is None
     assert [p.value for p in run.get_metric_history("three")] == [3]
 

@@ -276,7 +276,7 @@ def test_ended_run_reopened_by_id_takes_more_data(ws):
 
 def test_store_primitive_write_batch_and_control_plane_round_trip(exp):
     """write_batch, set_status and the reads behave alike when called on the store directly."""
-    from tracklog._event import LOG, METRIC, PARAM, TAG, Event
+    from tracklog.pipeline.event import LOG, METRIC, PARAM, TAG, Event
     from tracklog._logfile import decode_record
 
     store = exp.workspace.store

@@ -11,7 +11,7 @@ import platform
 import time
 
 import tracklog
-from tracklog._event import OUTPUT, Event
+from tracklog.pipeline.event import OUTPUT, Event
 from tracklog.handlers import RunHandler
 
 
@@ -223,7 +223,7 @@ def test_a_long_log_opens_at_its_tail(workspace, client):
 def test_captured_output_lines_show_with_their_stream(workspace, client):
     """std_log.txt lines (captured stdout/stderr) read back with the stream as their level."""
     run = tracklog.Experiment(workspace, "e").start_logging("r")
-    run._core.pipeline.put(Event(run.id, OUTPUT, "std_log.txt", b"oops\n", None, 1700000000.5, logger="stderr"))
+    run.target.pipeline.put(Event(run.id, OUTPUT, "std_log.txt", b"oops\n", None, 1700000000.5, logger="stderr"))
     run.flush()
     path = f"{workspace.location}/runs/{run.id}/logs/std_log.txt"
     with open(path, "a") as handle:

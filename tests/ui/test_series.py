@@ -50,7 +50,7 @@ def test_a_short_series_comes_back_point_for_point(run):
     """With fewer points than twice the buckets, every point is returned as logged."""
     values = [math.sin(i / 5) for i in range(50)]
     _log(run, values)
-    result = SeriesSource(run._core.store).series(run.id, "m", 100)
+    result = SeriesSource(run.workspace.store).series(run.id, "m", 100)
     assert result["x"] == list(range(50))
     assert result["y"] == values
     assert result["downsampled"] is False and result["points"] == 50
@@ -63,7 +63,7 @@ def test_every_buckets_min_and_max_survive_downsampling(run):
     values[12_345] = 50.0
     values[99_999] = -50.0
     _log(run, values, every=7_000)
-    result = SeriesSource(run._core.store).series(run.id, "m", 300)
+    result = SeriesSource(run.workspace.store).series(run.id, "m", 300)
     assert result["downsampled"] is True and result["points"] == 100_000
     assert len(result["x"]) <= 2 * 300
     assert result["x"] == sorted(result["x"])
@@ -77,7 +77,7 @@ def test_chunks_inside_one_bucket_are_merged_from_their_summary(run):
     rng = random.Random(3)
     values = [rng.gauss(0, 1) for _ in range(20_000)]
     _log(run, values, every=37)  # ~540 chunks of 37 points; 50 buckets of 400 steps
-    store = run._core.store
+    store = run.workspace.store
     chunks = ChunkReader(store.db_path).chunks(run.id, "m", 50)
     assert sum(c.steps is None for c in chunks) > len(chunks) // 2
     fast = downsample(chunks, 50)
@@ -90,7 +90,7 @@ def test_a_zoomed_range_returns_its_points_exactly(run):
     """Asking for steps 1000..1100 of a long series gives those 101 points, not buckets."""
     values = [float(i % 97) for i in range(50_000)]
     _log(run, values, every=10_000)
-    result = SeriesSource(run._core.store).series(run.id, "m", 400, 1000, 1100)
+    result = SeriesSource(run.workspace.store).series(run.id, "m", 400, 1000, 1100)
     assert result["x"] == list(range(1000, 1101))
     assert result["y"] == values[1000:1101]
     assert result["downsampled"] is False
@@ -103,7 +103,7 @@ def test_nan_only_buckets_become_gaps_and_nan_never_hides_a_value(run):
         values[i] = float("nan")
     values[5_000] = float("nan")  # first point of a bucket when 100 buckets of 100 steps
     _log(run, values, every=3_000)
-    result = SeriesSource(run._core.store).series(run.id, "m", 100)
+    result = SeriesSource(run.workspace.store).series(run.id, "m", 100)
     gaps = [x for x, y in zip(result["x"], result["y"]) if y is None]
     assert gaps and all(2_000 <= x < 3_000 for x in gaps)
     n, expected = _reference(range(10_000), values, 100, 0, 9_999)
@@ -116,7 +116,7 @@ def test_steps_logged_out_of_order_are_charted_in_step_order(run):
     steps = list(range(9_999, -1, -1))
     values = [float(s % 250) for s in steps]
     _log(run, values, every=4_000, steps=steps)
-    result = SeriesSource(run._core.store).series(run.id, "m", 40)
+    result = SeriesSource(run.workspace.store).series(run.id, "m", 40)
     assert result["x"] == sorted(result["x"])
     n, expected = _reference(steps, values, 40, 0, 9_999)
     assert _buckets_of(result, n, 0, 9_999) == expected
@@ -128,7 +128,7 @@ def test_integer_metrics_and_lists_chart_as_lines(run):
         run.log("ints", i * 3)
     run.log_list("accuracies", [0.5, 0.6, 0.7])
     run.flush()
-    source = SeriesSource(run._core.store)
+    source = SeriesSource(run.workspace.store)
     assert source.series(run.id, "ints", 100)["y"] == [i * 3 for i in range(30)]
     types = {s.name: chart_type(s) for s in source.summaries(run.id)}
     assert types == {"ints": "line", "accuracies": "line"}
@@ -146,7 +146,7 @@ def test_metric_kinds_map_to_azure_ml_chart_rules(run, tmp_path):
     png.write_bytes(b"\x89PNG\r\n\x1a\n")
     run.log_image("sample", path=str(png))
     run.flush()
-    types = {s.name: chart_type(s) for s in SeriesSource(run._core.store).summaries(run.id)}
+    types = {s.name: chart_type(s) for s in SeriesSource(run.workspace.store).summaries(run.id)}
     assert types == {"loss": "line", "final": "value", "phase": "text", "curve": "table", "sample": "image"}
 
 
@@ -167,7 +167,7 @@ def test_downsampling_keeps_points_sorted_and_bounded(run, buckets):
     """Whatever the width, output x is sorted and at most two points per bucket."""
     values = [random.random() for _ in range(30_000)]
     _log(run, values, every=5_000)
-    result = SeriesSource(run._core.store).series(run.id, "m", buckets)
+    result = SeriesSource(run.workspace.store).series(run.id, "m", buckets)
     assert result["x"] == sorted(result["x"])
     assert len(result["x"]) <= 2 * buckets
     assert max(result["y"]) == max(values) and min(result["y"]) == min(values)

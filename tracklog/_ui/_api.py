@@ -15,8 +15,8 @@ from ..store import Store
 from ._series import SeriesSource, chart_type, table_columns
 
 try:  # the captured-output format (std_log.txt), when this tracklog has output capture
-    from .._capture_format import OutputReader as _OutputReader
-    from .._capture_format import collapse_redraws as _collapse
+    from .._output_format import OutputReader as _OutputReader
+    from .._output_format import collapse_redraws as _collapse
 except ImportError:  # pragma: no cover - older layouts: lines are shown as plain text
     _OutputReader = None  # type: ignore[assignment,misc]
     _collapse = None  # type: ignore[assignment]

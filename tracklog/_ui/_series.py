@@ -20,8 +20,8 @@ from bisect import bisect_left, bisect_right
 from contextlib import contextmanager
 from typing import Any, Iterator, NamedTuple, Sequence
 
-from .._event import LIST, METRIC
 from .._types import MetricPoint
+from ..pipeline.event import LIST, METRIC
 from ..store import SQLiteStore, Store
 from ..store._chunks import unpack_values
 

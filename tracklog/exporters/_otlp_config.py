@@ -100,10 +100,14 @@ def make_log_exporter(
 ) -> Any:
     """The SDK's OTLP log exporter for ``protocol``; None arguments fall back to its env."""
     if protocol == GRPC:
-        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import (
+            OTLPLogExporter as GrpcLogExporter,
+        )
 
         return GrpcLogExporter(endpoint=endpoint, headers=_grpc_headers(headers), timeout=timeout)
-    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogExporter
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import (
+        OTLPLogExporter as HttpLogExporter,
+    )
 
     url = _http_url(endpoint, "v1/logs") if endpoint else None
     return HttpLogExporter(endpoint=url, headers=dict(headers) if headers else None, timeout=timeout)
@@ -114,10 +118,14 @@ def make_metric_exporter(
 ) -> Any:
     """The SDK's OTLP metric exporter for ``protocol``; None arguments fall back to its env."""
     if protocol == GRPC:
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetricExporter
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
+            OTLPMetricExporter as GrpcMetricExporter,
+        )
 
         return GrpcMetricExporter(endpoint=endpoint, headers=_grpc_headers(headers), timeout=timeout)
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetricExporter
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+        OTLPMetricExporter as HttpMetricExporter,
+    )
 
     url = _http_url(endpoint, "v1/metrics") if endpoint else None
     return HttpMetricExporter(endpoint=url, headers=dict(headers) if headers else None, timeout=timeout)

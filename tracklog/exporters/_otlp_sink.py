@@ -24,7 +24,12 @@ import time
 from collections import Counter, deque
 from typing import Any, Callable, Iterable, Sequence
 
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+from opentelemetry.context import (
+    _SUPPRESS_INSTRUMENTATION_KEY,
+    attach,
+    detach,
+    set_value,
+)
 from opentelemetry.sdk.metrics.export import (
     Gauge,
     Metric,
@@ -37,7 +42,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from .. import _diag
-from .._event import IMAGE, LIST, LOG, METRIC, OUTPUT, PARAM, ROW, TAG, Event
+from .._version import __version__
+from ..pipeline.event import IMAGE, LIST, LOG, METRIC, OUTPUT, PARAM, ROW, TAG, Event
+from ..pipeline.registry import run_lookup
 from ._attributes import attribute_value, flatten
 from ._compat import make_log_record
 
@@ -359,11 +366,12 @@ class OTLPSink:
                 self._recorded[run_id] = n
         now = time.time()
         for run_id, count in changed:
-            core = _core_of(run_id)
-            if core is None:
+            lookup = run_lookup()
+            target = None if lookup is None else lookup.target_of(run_id)
+            if target is None:
                 continue
-            step = core.state(run_id).step_for(DROPPED_METRIC, None)
-            core.pipeline.put(Event(run_id, METRIC, DROPPED_METRIC, count, step, now))
+            step = target.step_for(DROPPED_METRIC, None)
+            target.pipeline.put(Event(run_id, METRIC, DROPPED_METRIC, count, step, now))
 
     # -- conversion ---------------------------------------------------------------------
 
@@ -443,19 +451,16 @@ class OTLPSink:
     def _scope(self, name: str) -> InstrumentationScope:
         scope = self._scopes.get(name)
         if scope is None:
-            from .._version import __version__
-
             version = __version__ if name.startswith("tracklog") else None
             scope = self._scopes[name] = InstrumentationScope(name or "root", version)
         return scope
 
     def _resource(self, run_id: str) -> Resource:
         experiment, run_name = "", ""
-        core = _core_of(run_id)
-        if core is not None:
+        lookup = run_lookup()
+        if lookup is not None:
             try:
-                info = core.store.get_run(run_id)
-                experiment, run_name = info.experiment_name, info.name
+                experiment, run_name = lookup.describe(run_id) or ("", "")
             except Exception:
                 _logger.debug("tracklog: no run info for %s", run_id, exc_info=True)
         attributes = dict(self._base.attributes)
@@ -542,13 +547,3 @@ def instrument_name(name: str) -> str:
     if not clean[:1].isalpha():
         clean = "m_" + clean
     return clean[:255]
-
-
-def _core_of(run_id: str) -> Any:
-    """The workspace core whose pipeline carries ``run_id`` in this process, if any."""
-    from ..workspace import _all_cores
-
-    for core in _all_cores():
-        if run_id in core.states:
-            return core
-    return None

@@ -15,7 +15,8 @@ import threading
 import time
 from typing import Any, Mapping
 
-from .. import _diag, pipeline as _pipeline
+from .. import _diag
+from .. import pipeline as _pipeline
 from . import _otlp_config as cfg
 from ._otlp_sink import OTLPSink, is_export_thread
 

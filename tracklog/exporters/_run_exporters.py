@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from opentelemetry.sdk.metrics.export import (
     ExponentialHistogram,
@@ -26,31 +26,29 @@ from opentelemetry.sdk.metrics.export import (
     Sum,
 )
 
-from .. import _context, _diag
-from .._conventions import accepts_data, convention_events, has_conventions
-from .._event import LOG, METRIC, Event
+from .. import _diag
 from .._paths import check_file_name
+from ..pipeline import current
+from ..pipeline.conventions import accepts_data, convention_events, has_conventions
+from ..pipeline.event import LOG, METRIC, Event
+from ..pipeline.target import HasTarget, RunTarget
 from ._attributes import unflatten
 from ._compat import LogExporterBase, LogExportResult, record_parts, std_level
-
-if TYPE_CHECKING:
-    from ..run import Run
 
 __all__ = ["RunLogExporter", "RunMetricExporter", "series_name"]
 
 _logger = logging.getLogger("tracklog.exporters")
 
 
-def _target(run: Run | None) -> Run | None:
-    if run is not None:
-        return run
+def _target(run: HasTarget | None) -> RunTarget | None:
     # Metric points are run data: they may start a run on first use (never from
     # inside tracklog's own handling).
-    return _context.run_for(True)
+    found = run or current.run_for(True)
+    return None if found is None else found.target
 
 
-def _closed(run: Run) -> bool:
-    return not accepts_data(run, "OpenTelemetry records")
+def _closed(target: RunTarget) -> bool:
+    return not accepts_data(target, "OpenTelemetry records")
 
 
 class RunLogExporter(LogExporterBase):  # type: ignore[misc]
@@ -61,7 +59,7 @@ class RunLogExporter(LogExporterBase):  # type: ignore[misc]
     With ``run=None`` records go to the current run at export time.
     """
 
-    def __init__(self, run: Run | None = None, filename: str = "python.log") -> None:
+    def __init__(self, run: HasTarget | None = None, filename: str = "python.log") -> None:
         self.run = run
         self.filename = check_file_name(filename)
         self._shutdown = False
@@ -75,34 +73,37 @@ class RunLogExporter(LogExporterBase):  # type: ignore[misc]
         if self._shutdown:
             return LogExportResult.FAILURE
         try:
-            run = self.run or _context.current_run(create=False) or _context.run_for(_has_data(batch))
+            run = self.run or current.current_run(create=False) or current.run_for(_has_data(batch))
+            target = None if run is None else run.target
             events: list[Event] = []
             with _diag.handling():
                 closed = None
                 for item in batch:
-                    closed = self._convert(run, item, events, closed)
-            if run is None:
+                    closed = self._convert(target, item, events, closed)
+            if target is None:
                 for event in events:
-                    _context.hold(event)
+                    current.hold(event)
             else:
-                run._core.pipeline.put_many(events)
+                target.pipeline.put_many(events)
             return LogExportResult.SUCCESS
         except Exception:
             _logger.debug("tracklog: RunLogExporter could not export a batch", exc_info=True)
             return LogExportResult.FAILURE
 
-    def _convert(self, run: Run | None, item: Any, events: list[Event], closed: bool | None) -> bool | None:
+    def _convert(
+        self, target: RunTarget | None, item: Any, events: list[Event], closed: bool | None
+    ) -> bool | None:
         record, _resource, scope = record_parts(item)
         stamp = record.timestamp or record.observed_timestamp or 0
         ts = stamp / 1e9
         attributes = dict(record.attributes or {})
         if attributes:
             fields = unflatten(attributes)
-            if run is not None and has_conventions(fields):
+            if target is not None and has_conventions(fields):
                 if closed is None:
-                    closed = _closed(run)
+                    closed = _closed(target)
                 if not closed:
-                    events.extend(convention_events(run, fields, ts))
+                    events.extend(convention_events(target, fields, ts))
         attrs: dict[str, Any] = {}
         if attributes:
             attrs["attributes"] = attributes
@@ -116,7 +117,8 @@ class RunLogExporter(LogExporterBase):  # type: ignore[misc]
         message = body if isinstance(body, str) else _text(body)
         level = std_level(record.severity_number, record.severity_text)
         logger = getattr(scope, "name", None) or "opentelemetry"
-        events.append(Event(run.id if run else "", LOG, self.filename, None, None, ts, level, logger, message, attrs or None))
+        run_id = target.run_id if target is not None else ""
+        events.append(Event(run_id, LOG, self.filename, None, None, ts, level, logger, message, attrs or None))
         return closed
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
@@ -145,11 +147,11 @@ def _text(body: Any) -> str:
         return repr(body)
 
 
-def _flush(run: Run | None, timeout_millis: float) -> bool:
+def _flush(run: HasTarget | None, timeout_millis: float) -> bool:
     try:
-        target = run or _context.current_run(create=False)
-        if target is not None and target._core.has_pipeline():
-            target._core.flush(timeout_millis / 1000)
+        found = run or current.current_run(create=False)
+        if found is not None:
+            found.target.flush(timeout_millis / 1000)
         return True
     except Exception:
         _logger.debug("tracklog: flush failed", exc_info=True)
@@ -180,7 +182,7 @@ class RunMetricExporter(MetricExporter):
     point's time; its step is the export's sequence number (0, 1, 2, ...).
     """
 
-    def __init__(self, run: Run | None = None) -> None:
+    def __init__(self, run: HasTarget | None = None) -> None:
         super().__init__()
         self.run = run
         self._sequence = 0
@@ -194,20 +196,19 @@ class RunMetricExporter(MetricExporter):
         if self._shutdown:
             return MetricExportResult.FAILURE
         try:
-            run = _target(self.run)
-            if run is None:
+            target = _target(self.run)
+            if target is None:
                 return MetricExportResult.FAILURE
             step = self._sequence
             self._sequence += 1
             points = list(_points(metrics_data))
-            if not points or _closed(run):
+            if not points or _closed(target):
                 return MetricExportResult.SUCCESS
-            state = run._state
             events = [
-                Event(run.id, METRIC, name, value, state.step_for(name, step), ts)
+                Event(target.run_id, METRIC, name, value, target.step_for(name, step), ts)
                 for name, value, ts in points
             ]
-            run._core.pipeline.put_many(events)
+            target.pipeline.put_many(events)
             return MetricExportResult.SUCCESS
         except Exception:
             _logger.debug("tracklog: RunMetricExporter could not export", exc_info=True)

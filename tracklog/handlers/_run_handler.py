@@ -6,13 +6,20 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from .. import _context, _diag
-from .._conventions import FIELDS, accepts_data, convention_events, has_conventions
-from .._event import LOG
+from .. import _diag
 from .._values import MAX_NAME_LENGTH
+from ..pipeline import current
+from ..pipeline.conventions import (
+    FIELDS,
+    accepts_data,
+    convention_events,
+    has_conventions,
+)
+from ..pipeline.event import LOG
+from ..pipeline.target import RunTarget
 
 if TYPE_CHECKING:
-    from ..run import Run
+    from ..pipeline.target import HasTarget
 
 __all__ = ["RunHandler"]
 
@@ -37,7 +44,7 @@ class RunHandler(logging.Handler):
 
     def __init__(
         self,
-        run: Run | None = None,
+        run: HasTarget | None = None,
         level: int | str = logging.NOTSET,
         filename: str = "python.log",
         extras: bool = True,
@@ -49,14 +56,14 @@ class RunHandler(logging.Handler):
         self.filename = check_file_name(filename)
         self.extras = extras
 
-    def _first_use(self, record: logging.LogRecord) -> Run | None:
+    def _first_use(self, record: logging.LogRecord) -> HasTarget | None:
         """No run is current: one with run data starts a run; a plain record is held
         for the run that starts next (tracklog's own diagnostics included)."""
         fields = record.__dict__
-        run = _context.run_for(has_conventions(fields))
+        run = current.run_for(has_conventions(fields))
         if run is None:
             created = _record_time(record.created)
-            _context.hold(self._log_event("", record, fields, len(fields) - _N_STANDARD, 0, created))
+            current.hold(self._log_event("", record, fields, len(fields) - _N_STANDARD, 0, created))
         return run
 
     def handle(self, record: logging.LogRecord) -> logging.LogRecord | bool:
@@ -72,9 +79,10 @@ class RunHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            run = self.run or _context.current_run(create=False) or self._first_use(record)
+            run = self.run or current.current_run(create=False) or self._first_use(record)
             if run is None:
                 return
+            target = run.target
             fields = record.__dict__
             # Fields beyond a bare LogRecord's: the user's extra= (and what formatters add).
             extra = len(fields) - _N_STANDARD
@@ -83,8 +91,8 @@ class RunHandler(logging.Handler):
             if type(record.created) is float and not (record.exc_info or record.exc_text or record.stack_info):
                 # The two common records, enqueued as one plain tuple each (see Pipeline.put).
                 if extra <= 0:  # a plain record: one log line
-                    run._core.pipeline.put((
-                        run.id, LOG, self.filename, None, None, record.created,
+                    target.pipeline.put((
+                        target.run_id, LOG, self.filename, None, None, record.created,
                         record.levelno, record.name, record.getMessage(), None,
                     ))
                     return
@@ -96,21 +104,21 @@ class RunHandler(logging.Handler):
                         and 0 < len(name) <= MAX_NAME_LENGTH
                         and (type(value) is float or type(value) is int)
                         and (step is None or type(step) is int)
-                        and not run._state.closed
+                        and not target.closed
                     ):
-                        run._core.pipeline.put((
-                            run.id, LOG, self.filename, None, None, record.created,
+                        target.pipeline.put((
+                            target.run_id, LOG, self.filename, None, None, record.created,
                             record.levelno, record.name, record.getMessage(), None,
-                            name, value, run._state.step_for(name, step),
+                            name, value, target.step_for(name, step),
                         ))
                         return
-            self._emit_fields(run, record, fields, extra)
+            self._emit_fields(target, record, fields, extra)
         except RecursionError:
             raise
         except Exception:
             self.handleError(record)
 
-    def _emit_fields(self, run: Run, record: logging.LogRecord, fields: dict, extra: int) -> None:  # type: ignore[type-arg]
+    def _emit_fields(self, target: RunTarget, record: logging.LogRecord, fields: dict, extra: int) -> None:  # type: ignore[type-arg]
         """Any other record: run data from its conventions, its extras, a traceback."""
         events = None
         created = _record_time(record.created)
@@ -120,10 +128,10 @@ class RunHandler(logging.Handler):
         )
         # tracklog's own records carry no convention fields, so this cannot recurse;
         # inside the writer thread, records only become log lines.
-        if conventions and not _diag.inside() and accepts_data(run, "records"):
-            events = convention_events(run, fields, created)
-        log_event = self._log_event(run.id, record, fields, extra, conventions, created)
-        pipeline = run._core.pipeline
+        if conventions and not _diag.inside() and accepts_data(target, "records"):
+            events = convention_events(target, fields, created)
+        log_event = self._log_event(target.run_id, record, fields, extra, conventions, created)
+        pipeline = target.pipeline
         if events:
             events.append(log_event)  # type: ignore[arg-type]
             pipeline.put_many(events)
@@ -171,9 +179,9 @@ class RunHandler(logging.Handler):
     def flush(self) -> None:
         """Wait until the records handled so far are in the run (logging.shutdown calls this)."""
         try:
-            run = self.run or _context.current_run(create=False)
-            if run is not None and run._core.has_pipeline():
-                run._core.flush(timeout=30.0)
+            run = self.run or current.current_run(create=False)
+            if run is not None:
+                run.target.flush(timeout=30.0)
         except Exception:
             _diag.logger.debug("tracklog: RunHandler.flush failed", exc_info=True)
 

@@ -15,13 +15,20 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any, Collection, MutableMapping
 
-from .. import _context, _diag
-from .._conventions import FIELDS, KEYS, accepts_data, convention_events, has_conventions
-from .._event import LOG, Event
+from .. import _diag
 from .._paths import check_file_name
+from ..pipeline import current
+from ..pipeline.conventions import (
+    FIELDS,
+    KEYS,
+    accepts_data,
+    convention_events,
+    has_conventions,
+)
+from ..pipeline.event import LOG, Event
 
 if TYPE_CHECKING:
-    from ..run import Run
+    from ..pipeline.target import HasTarget
 
 __all__ = ["NUMERIC", "RunProcessor", "SafeKeysProcessor"]
 
@@ -62,7 +69,7 @@ class RunProcessor:
 
     def __init__(
         self,
-        run: Run | None = None,
+        run: HasTarget | None = None,
         metrics: Collection[str] | str | None = None,
         *,
         exclude: Collection[str] = DEFAULT_EXCLUDE,
@@ -104,28 +111,29 @@ class RunProcessor:
         if type(ts) is not float:
             ts = time.time()
         selected = self._selected(event_dict)
-        run = self.run or _context.current_run(create=False)
+        run = self.run or current.current_run(create=False)
         if run is None:
             # A plain event never starts a run: it waits for the run that starts next.
-            run = _context.run_for(bool(selected) or has_conventions(event_dict))
+            run = current.run_for(bool(selected) or has_conventions(event_dict))
             if run is None:
                 if self.logs:
-                    _context.hold(self._log_event("", logger, method_name, event_dict, ts))
+                    current.hold(self._log_event("", logger, method_name, event_dict, ts))
                 return
+        target = run.target
         events: list[Event] = []
         if (selected or has_conventions(event_dict)) and not _diag.inside():
             with _diag.handling():
-                if accepts_data(run, "events"):
+                if accepts_data(target, "events"):
                     fields: Any = event_dict
                     if selected:
                         fields = dict(event_dict)
                         existing = fields.get("metrics")
                         fields["metrics"] = {**existing, **selected} if isinstance(existing, dict) else selected
-                    events = convention_events(run, fields, ts)
+                    events = convention_events(target, fields, ts)
         if self.logs:
-            events.append(self._log_event(run.id, logger, method_name, event_dict, ts))
+            events.append(self._log_event(target.run_id, logger, method_name, event_dict, ts))
         if events:
-            run._core.pipeline.put_many(events)
+            target.pipeline.put_many(events)
 
     def _selected(self, event_dict: EventDict) -> dict[str, Any] | None:
         """The event's keys chosen as metrics (besides the conventions)."""

@@ -6,8 +6,8 @@ import abc
 from typing import IO, Any, Iterator, Sequence, TypeVar
 
 from .._errors import RunNotFoundError
-from .._event import Event
 from .._types import ExperimentInfo, MetricPoint, RunInfo
+from ..pipeline.event import Event
 
 _T = TypeVar("_T")
 
@@ -29,6 +29,9 @@ class Store(abc.ABC):
 
     #: A human-readable location, e.g. the workspace path or server URL.
     location: str
+    #: Close this store at interpreter exit, after every pipeline has flushed (a remote
+    #: store delivers what is left then, and reports what it could not).
+    close_at_exit: bool = False
 
     # -- the one data-plane primitive ---------------------------------------
 

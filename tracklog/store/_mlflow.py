@@ -11,21 +11,27 @@ from __future__ import annotations
 
 import getpass
 import os
-import socket
 import sys
 import threading
 import time
-import weakref
+from dataclasses import replace
 from typing import IO, Any, Sequence
 
-from .. import _diag
-from .._errors import ParamConflictError, RunNotFoundError, TracklogError, WorkspaceError
-from .._event import Event
+from .. import _config, _diag
+from .._errors import (
+    ParamConflictError,
+    RunNotFoundError,
+    TracklogError,
+    WorkspaceError,
+)
 from .._paths import check_file_name
 from .._rank import current_rank
 from .._types import CRASHED, RUNNING, TERMINAL_STATUSES, ExperimentInfo, RunInfo
+from ..pipeline.event import Event
 from ._base import Store, the_run
 from ._http import RemoteAPIError, RemoteError, RemoteUnavailableError, RestClient
+from ._liveness import CRASH_ERROR, heartbeat_stale, owner_dead
+from ._liveness import HOST as _HOST
 from ._mlflow_map import (
     ERROR_TAG,
     FROM_MLFLOW_STATUS,
@@ -56,7 +62,6 @@ DEFAULT_REMOTE_WAIT = 120.0
 DOWN_GRACE = 2.0
 #: Seconds between heartbeat tags of a live run (one small request each, per run).
 HEARTBEAT_EVERY = 30.0
-_HOST = socket.gethostname()
 
 
 def _seconds(name: str, default: float) -> float:
@@ -70,6 +75,9 @@ def _seconds(name: str, default: float) -> float:
 class MLflowStore(MLflowReads, Store):
     """Runs on the MLflow tracking server at ``uri`` (``http://host:5000``)."""
 
+    #: At exit, after every pipeline flushed: deliver what is left, report the rest.
+    close_at_exit = True
+
     def __init__(self, uri: str, *, create: bool = True) -> None:
         self._uri = uri  # may carry credentials: never logged, never stored
         self._lock = threading.RLock()
@@ -81,8 +89,6 @@ class MLflowStore(MLflowReads, Store):
         self._pending: dict[str, tuple[str, float | None, str | None, tuple[int, int]]] = {}
         self._beats: dict[str, float] = {}
         self._closed = False
-        _live.add(self)
-        _register_exit()
 
     def _setup(self) -> None:
         """Per-process state: connections, the spool and its sender (fresh after a fork)."""
@@ -316,23 +322,13 @@ class MLflowStore(MLflowReads, Store):
 
     def _crash_check(self, info: RunInfo) -> RunInfo:
         """A running run whose owning process is gone reads as Crashed (as in the embedded store)."""
-        from dataclasses import replace
-
-        from .. import _config
-        from ._sqlite import _pid_alive
-
-        dead = (
-            info.owner_host == _HOST
-            and info.owner_pid is not None
-            and info.owner_pid != os.getpid()
-            and not _pid_alive(info.owner_pid)
-        )
-        timeout = max(_config.HEARTBEAT_TIMEOUT, 3 * HEARTBEAT_EVERY)
-        stale = info.heartbeat is not None and time.time() - info.heartbeat > timeout
+        dead = owner_dead(info)
+        # A server's clock and a slow sender: only a heartbeat that came, then stopped.
+        stale = heartbeat_stale(info, max(_config.HEARTBEAT_TIMEOUT, 3 * HEARTBEAT_EVERY), since_start=False)
         if not (dead or stale):
             return info
         end = info.heartbeat or info.start_time
-        error = "the process that owned this run ended without ending it (no heartbeat)"
+        error = CRASH_ERROR
         if dead:  # certain: record it on the server too, as MLflow users see it
             try:
                 tags = [{"key": STATUS_TAG, "value": CRASHED}, {"key": ERROR_TAG, "value": error}]
@@ -514,7 +510,6 @@ class MLflowStore(MLflowReads, Store):
             if self._closed:
                 return
             self._closed = True
-        _live.discard(self)
         spool, sender = self._spool, self._sender
         if spool is not None and sender is not None and self._pid == os.getpid():
             sender.flush(_seconds(ENV_REMOTE_WAIT, DEFAULT_REMOTE_WAIT), DOWN_GRACE)
@@ -574,29 +569,3 @@ def _user() -> str:
         return getpass.getuser()
     except Exception:
         return "unknown"
-
-
-# -- interpreter exit: end runs, deliver, then report -------------------------------------
-
-_live: weakref.WeakSet[MLflowStore] = weakref.WeakSet()
-_exit_registered = False
-
-
-def _register_exit() -> None:
-    global _exit_registered
-    if not _exit_registered:
-        _exit_registered = True
-        from .. import _context
-
-        _context.add_exit_hook(_at_exit)
-
-
-def _at_exit() -> None:
-    # Called by tracklog's exit handler once this process's runs are ended and its
-    # pipelines flushed: give the senders their chance to deliver and report the rest.
-    for store in list(_live):
-        try:
-            store.close()
-        except Exception:
-            _diag.logger.debug("tracklog: closing %r at exit failed", store, exc_info=True)
-

@@ -30,11 +30,13 @@ import re
 from typing import Any, Callable, Iterable, Sequence
 
 from .. import _diag
-from .._provenance import TO_MLFLOW
-from .._event import IMAGE, LIST, LOG, METRIC, OUTPUT, PARAM, ROW, TAG, Event
-from .._capture_format import encode_output  # the same std_log.txt format as the embedded store
 from .._logfile import encode_record
+from .._output_format import (
+    encode_output,  # the same std_log.txt format as the embedded store
+)
+from .._provenance import TO_MLFLOW
 from .._types import CANCELED, COMPLETED, CRASHED, FAILED, RUNNING
+from ..pipeline.event import IMAGE, LIST, LOG, METRIC, OUTPUT, PARAM, ROW, TAG, Event
 
 INTERNAL_PREFIX = "tracklog._"
 KIND_TAG = "tracklog._kind."

@@ -13,10 +13,10 @@ import json
 import time
 from typing import IO, Any, Iterator
 
-from .._event import IMAGE, ROW
 from .._logfile import decode_record
 from .._paths import check_file_name
 from .._types import MetricPoint
+from ..pipeline.event import IMAGE, ROW
 from ._http import RestClient
 from ._mlflow_map import (
     COLUMN,

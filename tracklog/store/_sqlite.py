@@ -8,7 +8,6 @@ the writer retry (``RetryLater``) instead of failing the caller.
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import threading
 import time
@@ -18,20 +17,21 @@ from collections import defaultdict
 from typing import IO, Any, Iterator, Sequence
 
 from .. import _config, _diag
-from .._capture_format import encode_output
 from .._errors import ParamConflictError, RunNotFoundError, WorkspaceError
-from .._event import LOG, METRIC, METRIC_KINDS, OUTPUT, PARAM, TAG, Event
 from .._logfile import encode_record
+from .._output_format import encode_output
 from .._paths import copy_source, join_inside
 from .._rank import current_rank
 from .._types import CRASHED, RUNNING, ExperimentInfo, MetricPoint, RunInfo
-from ..pipeline import RetryLater
+from ..pipeline.event import LOG, METRIC, METRIC_KINDS, OUTPUT, PARAM, TAG, Event
+from ..pipeline.sink import RetryLater
 from ._base import Store, the_run
 from ._chunks import pack_chunk, unpack_points
+from ._liveness import CRASH_ERROR, crashed
+from ._liveness import HOST as _HOST
 from ._schema import migrate
 
 _NAN = float("nan")
-_HOST = socket.gethostname()
 
 _RUN_COLUMNS = (
     "r.run_id, r.experiment_id, e.name, r.name, r.status, r.start_time, r.end_time, "
@@ -52,18 +52,6 @@ _INSERT_CHUNK = (
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
 
 
 class SQLiteStore(Store):
@@ -368,17 +356,11 @@ class SQLiteStore(Store):
 
     @staticmethod
     def _owner_dead(info: RunInfo) -> bool:
-        if info.owner_host == _HOST and info.owner_pid:
-            if info.owner_pid == os.getpid():
-                return False
-            if not _pid_alive(info.owner_pid):
-                return True
-        beat = info.heartbeat or info.start_time
-        return time.time() - beat > _config.HEARTBEAT_TIMEOUT
+        return crashed(info, _config.HEARTBEAT_TIMEOUT)
 
     def _mark_crashed(self, info: RunInfo) -> RunInfo:
         end = info.heartbeat or info.start_time
-        error = "the process that owned this run ended without ending it (no heartbeat)"
+        error = CRASH_ERROR
 
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from typing import Iterable, Iterator, NamedTuple
 
-from ._event import Event
+from .pipeline.event import Event
 
 FILENAME = "std_log.txt"
 SEP = b" | "

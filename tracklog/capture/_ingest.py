@@ -14,10 +14,10 @@ import re
 import time
 from typing import IO, TYPE_CHECKING
 
-from ._capture_recorder import OutputRecorder
+from ._recorder import OutputRecorder
 
 if TYPE_CHECKING:
-    from .run import Run
+    from ..pipeline.target import HasTarget as Run
 
 # 2026-11-24T00:14:28.123456789Z, 2026-11-24T00:14:28+02:00, then one space.
 _STAMP = re.compile(

@@ -1,6 +1,6 @@
 """Events in, sinks out: the one pipeline every source feeds and every sink drains.
 
-The caller's side only appends an :class:`~tracklog._event.Event` to a deque. A
+The caller's side only appends an :class:`~tracklog.pipeline.event.Event` to a deque. A
 background writer thread drains it in batches and hands each batch to every
 sink. When the deque holds ``capacity`` events the caller waits for the writer
 (backpressure): events are never dropped on the way to the sinks.
@@ -15,63 +15,18 @@ bigger batches.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import weakref
 from collections import deque
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-from . import _config, _diag
-from ._event import METRIC, Event
+from .. import _config, _diag
+from . import registry
+from .event import Event, as_events
+from .registry import SinkFactory
+from .sink import RetryLater, Sink
 
-__all__ = ["Pipeline", "Sink"]
-
-
-class Sink(Protocol):
-    """Where batches of events go: the run store, OTLP, ...
-
-    ``write`` is called on the writer thread only. A sink that wants the writer
-    to retry a batch raises :class:`RetryLater`; any other exception is logged
-    and the batch is offered again event by event, so one bad event cannot hold
-    back the others.
-
-    A sink with a true ``takes_tuples`` attribute gets the queue's items as they
-    are (Events, plain tuples of their fields, 13-tuples of a log record and its
-    point; see :meth:`Pipeline.put`) and reads them by index. The run store
-    does: that spares the writer two Events per logged point.
-    """
-
-    def write(self, events: Sequence[Event]) -> None: ...
-
-    def flush(self) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class RetryLater(Exception):
-    """Raised by a sink whose backend is momentarily unavailable (locked, down)."""
-
-
-#: Turns a plain tuple of Event's fields into an Event without a Python-level call.
-_as_event = tuple.__new__
-
-
-def as_events(items: Sequence[tuple]) -> list[Event]:  # type: ignore[type-arg]
-    """Queue items (see :meth:`Pipeline.put`) as Events: a log record's point first."""
-    events = []
-    append = events.append
-    for item in items:
-        if type(item) is tuple:
-            if len(item) == 10:
-                append(_as_event(Event, item))
-            else:
-                run_id, _, _, _, _, ts, _, _, _, _, name, value, step = item
-                append(_as_event(Event, (run_id, METRIC, name, value, step, ts, 0, "", "", None)))
-                append(_as_event(Event, item[:10]))
-        else:
-            append(item)
-    return events
+__all__ = ["Pipeline"]
 
 
 class _FlushMarker:
@@ -80,8 +35,6 @@ class _FlushMarker:
     def __init__(self) -> None:
         self.done = threading.Event()
 
-
-_pipelines: weakref.WeakSet[Pipeline] = weakref.WeakSet()
 
 #: How often a yielding writer looks whether the burst is over (seconds).
 _BURST_POLL = 0.01
@@ -99,6 +52,7 @@ class Pipeline:
         interval: float | None = None,
         max_defer: float | None = None,
         on_tick: Callable[[], None] | None = None,
+        on_start: Callable[[], None] | None = None,
         name: str = "tracklog-writer",
     ) -> None:
         self._sinks: list[Sink] = list(sinks)
@@ -108,15 +62,19 @@ class Pipeline:
         # The longest a burst of callers keeps its events from the writer (seconds).
         self._max_defer = max_defer if max_defer is not None else min(2 * self._interval, 1.0)
         self._on_tick = on_tick
+        # Called once, on the caller's thread holding no lock, before the first writer
+        # starts (the engine opens OTLP routing from the environment there).
+        self._on_start = on_start
         self._name = name
         self._closed = False
         self._init_state()
         self._from_factories: dict[SinkFactory, Sink] = {}
-        with _factories_lock:
-            factories = list(_sink_factories)
-            _pipelines.add(self)
-        for factory in factories:
-            self._attach(factory)
+        for factory in registry.register(self):
+            self.attach(factory)
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: an empty queue and no writer (it did not survive the fork)."""
+        self._init_state()
 
     def _init_state(self) -> None:
         self._q: deque[object] = deque()
@@ -167,11 +125,12 @@ class Pipeline:
                 return
             thread = self._thread
             if thread is None or not thread.is_alive():
-                if not _env_checked:
-                    # On the caller's thread, holding no lock: what routing logs may
-                    # come back through a RunHandler (its put starts the writer).
+                on_start, self._on_start = self._on_start, None
+                if on_start is not None:
+                    # What on_start logs may come back through a RunHandler, whose put
+                    # would start the writer: inside handling, records stay log lines.
                     with _diag.handling():
-                        _route_from_env_once()
+                        on_start()
                 self._start()
             if self._first_at is None:
                 self._first_at = time.monotonic()
@@ -220,6 +179,8 @@ class Pipeline:
         if threading.current_thread() is self._thread:
             self._drain()
             return True
+        if self._thread is None and not self._q:
+            return True  # nothing was ever put: no writer to start for a read
         marker = _FlushMarker()
         self._q.append(marker)
         self._urgent = True
@@ -253,7 +214,8 @@ class Pipeline:
         """Remove a sink added before; it is not closed."""
         self._sinks = [s for s in self._sinks if s is not sink]
 
-    def _attach(self, factory: SinkFactory) -> None:
+    def attach(self, factory: SinkFactory) -> None:
+        """Add the sink ``factory(self)`` returns, once per factory (see the registry)."""
         if factory in self._from_factories:
             return
         sink = factory(self)
@@ -261,7 +223,8 @@ class Pipeline:
             self._from_factories[factory] = sink
             self.add_sink(sink)
 
-    def _detach(self, factory: SinkFactory) -> None:
+    def detach(self, factory: SinkFactory) -> None:
+        """Remove the sink a factory gave this pipeline (not closed)."""
         sink = self._from_factories.pop(factory, None)
         if sink is not None:
             self.remove_sink(sink)
@@ -384,63 +347,3 @@ class Pipeline:
                 sink.flush()
             except Exception:
                 _diag.logger.warning("tracklog: flushing %r failed", sink, exc_info=True)
-
-
-SinkFactory = Callable[["Pipeline"], "Sink | None"]
-_sink_factories: list[SinkFactory] = []
-_factories_lock = threading.Lock()
-_env_checked = False
-
-
-def add_global_sink_factory(factory: SinkFactory) -> None:
-    """Give every live and future pipeline the sink ``factory(pipeline)`` returns (None:
-    none). OTLP routing uses this so one call covers every workspace of the process."""
-    with _factories_lock:
-        if factory not in _sink_factories:
-            _sink_factories.append(factory)
-        pipelines = list(_pipelines)
-    for pipeline in pipelines:
-        pipeline._attach(factory)
-
-
-def remove_global_sink_factory(factory: SinkFactory) -> None:
-    """Undo :func:`add_global_sink_factory`: its sinks leave every pipeline (not closed)."""
-    with _factories_lock:
-        if factory in _sink_factories:
-            _sink_factories.remove(factory)
-        pipelines = list(_pipelines)
-    for pipeline in pipelines:
-        pipeline._detach(factory)
-
-
-def _route_from_env_once() -> None:
-    # TRACKLOG_OTLP=1 turns OTLP routing on in any process, with no code change:
-    # checked once, just before the process's first writer thread starts.
-    global _env_checked
-    if _env_checked:
-        return
-    _env_checked = True
-    if os.environ.get("TRACKLOG_OTLP"):
-        try:
-            from .exporters._routing import route_from_env
-
-            route_from_env()
-        except Exception:
-            _diag.logger.warning("tracklog: TRACKLOG_OTLP is set but OTLP routing failed", exc_info=True)
-
-
-def flush_all(timeout: float | None = None) -> None:
-    """Flush every live pipeline in this process (atexit and logging.shutdown use it)."""
-    for pipeline in list(_pipelines):
-        pipeline.flush(timeout)
-
-
-def _after_fork_in_child() -> None:
-    # The writer thread did not survive the fork; start afresh with an empty queue
-    # so the child neither replays the parent's events nor waits on a dead writer.
-    for pipeline in list(_pipelines):
-        pipeline._init_state()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -19,12 +19,12 @@ import threading
 import time
 from typing import IO, TYPE_CHECKING, Any
 
-from . import _context
-from ._capture_process import ENV_OUTPUT_CAPTURED, enlarge_pipe
-from ._capture_recorder import OutputRecorder
+from ..pipeline import current
+from ._process import ENV_OUTPUT_CAPTURED, enlarge_pipe
+from ._recorder import OutputRecorder
 
 if TYPE_CHECKING:
-    from .run import Run
+    from ..pipeline.target import HasTarget as Run
 
 _BUFFER = 1 << 16
 #: Seconds ``stop()`` waits for a subprocess that still holds a captured descriptor.
@@ -263,7 +263,7 @@ class OutputCapture:
         """Begin capturing (``__enter__`` calls this)."""
         if self._active:
             return self
-        run = self.run or _context.current_run()
+        run = self.run or current.current_run()
         assert run is not None
         self.run = run
         self._active = True

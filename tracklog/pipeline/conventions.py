@@ -7,17 +7,22 @@ printed by a child process. Bad fields become one-time warnings, never errors.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
-from . import _diag
-from ._errors import InvalidNameError
-from ._event import METRIC, PARAM, TAG, Event
-from ._values import MAX_NAME_LENGTH, UNCONVERTIBLE, check_name, coerce_step, metric_value, text_value
+from .. import _diag
+from .._errors import InvalidNameError
+from .._values import (
+    MAX_NAME_LENGTH,
+    UNCONVERTIBLE,
+    check_name,
+    coerce_step,
+    metric_value,
+    text_value,
+)
+from .event import METRIC, PARAM, TAG, Event
+from .target import RunTarget
 
 _MISSING = object()
-
-if TYPE_CHECKING:
-    from .run import Run
 
 #: The field names that carry run data.
 KEYS = ("metric", "metrics", "tag", "tags", "param", "params")
@@ -37,16 +42,16 @@ def has_conventions(fields: Mapping[str, Any]) -> bool:
     )
 
 
-def accepts_data(run: Run, source: str) -> bool:
-    """False once ``run`` has ended, with one warning per run: its later ``source`` still
+def accepts_data(target: RunTarget, source: str) -> bool:
+    """False once the run has ended, with one warning per run: its later ``source`` still
     reach its log file, but their metrics, tags and params are not recorded."""
-    if not run._state.closed:
+    if not target.closed:
         return True
     _diag.warn_once(
-        ("closed", run.id),
+        ("closed", target.run_id),
         "tracklog: run %s has ended; metrics, tags and params of later %s are not recorded "
         "(they still go to its log file)",
-        run.id,
+        target.run_id,
         source,
     )
     return False
@@ -56,8 +61,8 @@ def _warn(what: str, detail: str, *args: object) -> None:
     _diag.warn_once(("conv", what, detail), "tracklog: " + detail, *args)
 
 
-def convention_events(run: Run, fields: Mapping[str, Any], ts: float) -> list[Event]:
-    """The metric, tag and param events that ``fields`` describes for ``run``."""
+def convention_events(target: RunTarget, fields: Mapping[str, Any], ts: float) -> list[Event]:
+    """The metric, tag and param events that ``fields`` describes for the run."""
     if "metric" in fields and not (
         "metrics" in fields or "tags" in fields or "tag" in fields or "params" in fields or "param" in fields
     ):
@@ -69,25 +74,25 @@ def convention_events(run: Run, fields: Mapping[str, Any], ts: float) -> list[Ev
             and (type(value) is float or type(value) is int)
             and (step is None or type(step) is int)
         ):
-            return [Event(run.id, METRIC, name, value, run._state.step_for(name, step), ts)]
+            return [Event(target.run_id, METRIC, name, value, target.step_for(name, step), ts)]
     events: list[Event] = []
     step: int | None = None
     if "step" in fields and fields["step"] is not None:
         step = coerce_step(fields["step"])
         if step is None:
             _warn("step", "ignored step=%r: a step must be a whole number; the next step is used", fields["step"])
-    run_id = run.id
+    run_id = target.run_id
     if "metric" in fields:
         name = fields["metric"]
         if "value" not in fields:
             _warn("metric-novalue", "metric=%r has no value=...; nothing logged", name)
         else:
-            _metric(events, run, name, fields["value"], step, ts)
+            _metric(events, target, name, fields["value"], step, ts)
     if "metrics" in fields:
         metrics = fields["metrics"]
         if isinstance(metrics, Mapping):
             for name, value in metrics.items():
-                _metric(events, run, name, value, step, ts)
+                _metric(events, target, name, value, step, ts)
         else:
             _warn("metrics-type", "metrics=%r is not a dict of name: value; nothing logged", type(metrics).__name__)
     for key in ("tag", "tags"):
@@ -129,7 +134,7 @@ def _pairs(raw: Any, key: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _metric(events: list[Event], run: Run, name: Any, value: Any, step: int | None, ts: float) -> None:
+def _metric(events: list[Event], target: RunTarget, name: Any, value: Any, step: int | None, ts: float) -> None:
     try:
         name = check_name(name)
     except InvalidNameError as exc:
@@ -144,4 +149,4 @@ def _metric(events: list[Event], run: Run, name: Any, value: Any, step: int | No
             type(value).__name__,
         )
         return
-    events.append(Event(run.id, METRIC, name, converted, run._state.step_for(name, step), ts))
+    events.append(Event(target.run_id, METRIC, name, converted, target.step_for(name, step), ts))

@@ -1,4 +1,4 @@
-"""Zero-change logging capture: what ``tracklog/_bootstrap/sitecustomize.py`` calls into.
+"""Zero-change logging capture: what ``tracklog/capture/_bootstrap/sitecustomize.py`` calls into.
 
 The bootstrap hands over every record that reaches the root logger of a Python
 process started by ``tracklog run``; here it becomes run data through a
@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from . import _context, _diag
-from .handlers import RunHandler
+from .. import _diag
+from ..handlers import RunHandler
+from ..pipeline import current
 
 
 class CaptureHandler(RunHandler):
@@ -30,7 +31,7 @@ class CaptureHandler(RunHandler):
 
 def deliverer() -> Callable[[logging.Logger, logging.LogRecord], None] | None:
     """The function the bootstrap gives each record to, or None when there is no run to log to."""
-    if _context.env_run() is None:  # also checks the run exists; a bad id raises, turning capture off
+    if current.env_run() is None:  # also checks the run exists; a bad id raises, turning capture off
         return None
     handler = CaptureHandler()
 

@@ -27,14 +27,14 @@ def _load():
     _state["loading"] = True
     try:
         try:
-            import tracklog._capture_logging as capture
+            import tracklog.capture._logging as capture
         except ImportError:
             home = _os.environ.get("TRACKLOG_BOOTSTRAP_HOME")
             if not home:
                 raise
             _sys.path.append(home)
             try:
-                import tracklog._capture_logging as capture
+                import tracklog.capture._logging as capture
             finally:
                 if home in _sys.path:
                     _sys.path.remove(home)

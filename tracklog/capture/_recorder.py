@@ -12,13 +12,13 @@ import json
 import time
 from typing import TYPE_CHECKING, Iterator
 
-from . import _diag
-from ._capture_format import FILENAME
-from ._conventions import convention_events, has_conventions
-from ._event import OUTPUT, Event
+from .. import _diag
+from .._output_format import FILENAME
+from ..pipeline.conventions import convention_events, has_conventions
+from ..pipeline.event import OUTPUT, Event
 
 if TYPE_CHECKING:
-    from .run import Run
+    from ..pipeline.target import HasTarget, RunTarget
 
 #: A line still without its newline is recorded in pieces once it holds this many bytes.
 MAX_PENDING = 4 << 20
@@ -49,7 +49,7 @@ def json_lines(block: bytes) -> Iterator[bytes]:
         start = found + 1
 
 
-def convention_events_of(run: Run, block: bytes, ts: float) -> list[Event]:
+def convention_events_of(target: RunTarget, block: bytes, ts: float) -> list[Event]:
     """Metric, tag and param events from the JSON lines of ``block`` that follow the conventions."""
     events: list[Event] = []
     for line in json_lines(block):
@@ -58,7 +58,7 @@ def convention_events_of(run: Run, block: bytes, ts: float) -> list[Event]:
         except ValueError:
             continue
         if isinstance(fields, dict) and has_conventions(fields):
-            events.extend(convention_events(run, fields, ts))
+            events.extend(convention_events(target, fields, ts))
     return events
 
 
@@ -76,7 +76,7 @@ class OutputRecorder:
     """
 
     def __init__(
-        self, run: Run, stream: str, conventions: bool = False, filename: str = FILENAME, wake: bool = True
+        self, run: HasTarget, stream: str, conventions: bool = False, filename: str = FILENAME, wake: bool = True
     ) -> None:
         self.run = run
         self.stream = stream
@@ -84,8 +84,9 @@ class OutputRecorder:
         self.filename = filename
         self.wake = wake
         self._pending = bytearray()
-        self._run_id = run.id
-        self._pipeline = run._core.pipeline
+        self._target = run.target
+        self._run_id = run.target.run_id
+        self._pipeline = run.target.pipeline
         self._unsent = 0
         self._unwritten = 0
 
@@ -113,7 +114,7 @@ class OutputRecorder:
             block = data if cut == len(data) else data[:cut]
         event = Event(self._run_id, OUTPUT, self.filename, block, None, ts, 0, self.stream)
         if self.conventions and (block[:1] == b"{" or b"\n{" in block):
-            events = convention_events_of(self.run, block, ts)
+            events = convention_events_of(self._target, block, ts)
             events.append(event)
             self._pipeline.put_many(events)
         else:

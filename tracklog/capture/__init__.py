@@ -1,0 +1,30 @@
+"""Sources from processes: in-process tee and fd capture, child processes
+(``tracklog run``), ``tracklog ingest``, and zero-change logging capture."""
+
+from __future__ import annotations
+
+from ._ingest import ingest_stream, split_timestamp
+from ._process import (
+    ChildProcess,
+    child_env,
+    collect_outputs,
+    default_run_name,
+    outputs_snapshot,
+    signal_name,
+)
+from ._recorder import OutputRecorder
+from ._stream import OutputCapture, capture_output
+
+__all__ = [
+    "ChildProcess",
+    "OutputCapture",
+    "OutputRecorder",
+    "capture_output",
+    "child_env",
+    "collect_outputs",
+    "default_run_name",
+    "ingest_stream",
+    "outputs_snapshot",
+    "signal_name",
+    "split_timestamp",
+]

@@ -1,0 +1,147 @@
+"""The engine room: one Engine per workspace location per process joins a store to
+its pipeline, keeps the live runs' targets, beats their hearts, and opens OTLP
+routing from the environment once, before the process's first writer starts.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Sequence
+
+from . import _lifecycle
+from .exporters import route_from_env
+from .pipeline import Pipeline, RunTarget, flush_all
+from .pipeline.registry import set_run_lookup
+from .store import Store, open_store
+
+__all__ = ["Engine", "engine_for", "live_engines"]
+
+
+class StoreSink:
+    """The pipeline sink that writes batches into the run store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.takes_tuples = getattr(store, "takes_tuples", False)
+
+    def write(self, events: Sequence) -> None:  # type: ignore[type-arg]
+        self.store.write_batch(events)
+
+    def flush(self) -> None:
+        self.store.flush()
+
+    def close(self) -> None:
+        """The store outlives the pipeline; nothing to close here."""
+
+    def __repr__(self) -> str:
+        return f"<run store {self.store.location}>"
+
+
+class Engine:
+    """A workspace's store, its pipeline, and the targets of the runs this process knows."""
+
+    def __init__(self, location: str, store: Store) -> None:
+        self.location = location
+        self.store = store
+        self.targets: dict[str, RunTarget] = {}
+        self._lock = threading.Lock()
+        self.pipeline = Pipeline([StoreSink(store)], on_tick=self._tick, on_start=_route_from_env_once)
+
+    def target(self, run_id: str) -> RunTarget:
+        """The target of ``run_id`` in this process (one per run, made on first ask)."""
+        target = self.targets.get(run_id)
+        if target is None:
+            with self._lock:
+                target = self.targets.setdefault(run_id, RunTarget(run_id, self.pipeline))
+        return target
+
+    def knows(self, run_id: str) -> bool:
+        """Whether this process has a target for ``run_id`` (it logged into the run)."""
+        return run_id in self.targets
+
+    def _tick(self) -> None:
+        owned = [t.run_id for t in list(self.targets.values()) if t.owned and not t.closed]
+        if owned:
+            self.store.heartbeat(owned, time.time())
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until everything put so far is in the store."""
+        self.pipeline.flush(timeout)
+
+    def reset_after_fork(self) -> None:
+        self._lock = threading.Lock()
+
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+_env_checked = False
+
+
+def engine_for(location: str, create: bool = True) -> Engine:
+    """The engine of a workspace location, opening its store on first use."""
+    engine = _engines.get(location)
+    if engine is None:
+        with _engines_lock:
+            engine = _engines.get(location)
+            if engine is None:
+                engine = _engines[location] = Engine(location, open_store(location, create=create))
+                if engine.store.close_at_exit:
+                    _lifecycle.at_exit(_lifecycle.CLOSE, engine.store.close)
+    return engine
+
+
+def live_engines() -> list[Engine]:
+    """Every engine of this process."""
+    return list(_engines.values())
+
+
+def forget_engines() -> None:
+    """Drop every engine (tests use this after closing them)."""
+    _engines.clear()
+
+
+def engine_of_run(run_id: str) -> Engine | None:
+    """The engine whose pipeline carries ``run_id`` in this process, if any."""
+    for engine in live_engines():
+        if engine.knows(run_id):
+            return engine
+    return None
+
+
+class _Lookup:
+    """Answers the sinks' questions about runs from the engines of this process."""
+
+    def target_of(self, run_id: str) -> RunTarget | None:
+        engine = engine_of_run(run_id)
+        return None if engine is None else engine.target(run_id)
+
+    def describe(self, run_id: str) -> tuple[str, str] | None:
+        engine = engine_of_run(run_id)
+        if engine is None:
+            return None
+        info = engine.store.get_run(run_id)
+        return info.experiment_name, info.name
+
+
+def _route_from_env_once() -> None:
+    # TRACKLOG_OTLP=1 turns OTLP routing on in any process, with no code change:
+    # checked once, just before the process's first writer thread starts.
+    global _env_checked
+    if not _env_checked:
+        _env_checked = True
+        route_from_env()
+
+
+def _after_fork_in_child() -> None:
+    global _engines_lock
+    _engines_lock = threading.Lock()
+    for engine in _engines.values():
+        engine.reset_after_fork()
+
+
+set_run_lookup(_Lookup())
+_lifecycle.at_exit(_lifecycle.FLUSH, lambda: flush_all(timeout=30.0))
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,209 @@
+"""The current run: the innermost active run, else the environment's run, else one
+started on first use. How the environment's run is opened, and how a run is started
+on first use, is injected from above (:func:`set_openers`): the pipeline knows no
+workspace and no ``Run``.
+
+A plain record never starts a run: while no run is current it is held (see
+:func:`hold`) for the run that starts next in this process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections import deque
+from typing import Callable, Generic, TypeVar
+
+from .. import _config, _diag
+from .target import HasTarget
+
+__all__ = [
+    "HELD_LIMIT", "active", "current_run", "ended", "hold", "push", "run_for", "set_openers",
+    "started", "started_runs", "take_held",
+]
+
+R = TypeVar("R", bound=HasTarget)
+
+
+class _Registry(Generic[R]):
+    """This process's runs as the sources see them: a stack and a few fallbacks."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.stack: list[R] = []
+        self.started: list[R] = []  # runs started by this process, ended at exit if still open
+        self.auto: R | None = None
+        self.env: R | None = None
+        self.env_key: tuple[str, str] | None = None
+        self.open_env: Callable[[str, str | None], R] | None = None
+        self.start_auto: Callable[[str], R] | None = None
+        self.default_experiment = "Default"
+
+
+_registry: _Registry[HasTarget] = _Registry()
+
+#: Plain records kept while no run is current, for the run that starts next (see hold()).
+HELD_LIMIT = 10_000
+_held: deque[tuple] = deque(maxlen=HELD_LIMIT)  # type: ignore[type-arg]
+_held_dropped = 0
+
+
+def set_openers(
+    open_env: Callable[[str, str | None], HasTarget], start_auto: Callable[[str], HasTarget]
+) -> None:
+    """How to open TRACKLOG_RUN_ID's run (``open_env(run_id, workspace)``) and how to
+    start a run on first use (``start_auto(experiment)``): the vocabulary layer's job."""
+    _registry.open_env = open_env
+    _registry.start_auto = start_auto
+
+
+def set_default_experiment(name: str) -> None:
+    """The experiment a run started on first use goes to (``set_experiment``)."""
+    _registry.default_experiment = name
+
+
+def default_experiment() -> str:
+    return _registry.default_experiment
+
+
+def push(run: HasTarget) -> None:
+    """Make ``run`` the innermost active run."""
+    with _registry.lock:
+        _registry.stack.append(run)
+
+
+def started(run: HasTarget) -> None:
+    """Remember a run this process started, so exit can end it."""
+    with _registry.lock:
+        _registry.started.append(run)
+
+
+def started_runs() -> list[HasTarget]:
+    """The runs this process started and has not ended, newest first."""
+    with _registry.lock:
+        return list(reversed(_registry.started))
+
+
+def ended(run: HasTarget) -> None:
+    """Forget a run that has ended: it is no longer active or current."""
+    reg = _registry
+    with reg.lock:
+        reg.stack[:] = [r for r in reg.stack if r.id != run.id]
+        reg.started[:] = [r for r in reg.started if r.id != run.id]
+        if reg.auto is not None and reg.auto.id == run.id:
+            reg.auto = None
+
+
+def active() -> HasTarget | None:
+    """The innermost run started in this process and not yet ended, or None."""
+    stack = _registry.stack
+    return stack[-1] if stack else None
+
+
+def env_run() -> HasTarget | None:
+    """The run named by TRACKLOG_RUN_ID (in TRACKLOG_WORKSPACE), or None."""
+    run_id = os.environ.get(_config.ENV_RUN_ID)
+    if not run_id:
+        return None
+    reg = _registry
+    key = (run_id, os.environ.get(_config.ENV_WORKSPACE, ""))
+    with reg.lock:
+        if reg.env is None or reg.env_key != key:
+            if reg.open_env is None:
+                return None
+            reg.env = reg.open_env(run_id, os.environ.get(_config.ENV_WORKSPACE) or None)
+            reg.env_key = key
+        return reg.env
+
+
+def current_run(create: bool = True) -> HasTarget | None:
+    """The innermost active run, else the env's run, else a run started on first use."""
+    stack = _registry.stack
+    if stack:
+        return stack[-1]
+    run = env_run()
+    if run is not None or not create:
+        return run if run is not None else _registry.auto
+    return _auto()
+
+
+def run_for(data: bool) -> HasTarget | None:
+    """The run a source's record goes to. A record with run data (a metric, tag or param)
+    may start one on first use, never from inside tracklog's own handling; a plain one never
+    does (None: hold it)."""
+    return current_run(create=data and not _diag.inside())
+
+
+def _auto() -> HasTarget | None:
+    reg = _registry
+    with reg.lock:
+        if reg.auto is None and reg.start_auto is not None:
+            run = reg.start_auto(reg.default_experiment)
+            # The starter pushed it; a run started on first use is a fallback, not
+            # an active run, so start_run() later is not refused because of it.
+            reg.stack[:] = [r for r in reg.stack if r.id != run.id]
+            reg.auto = run
+            _diag.logger.debug("tracklog: started run %s on first use", run.id)
+        return reg.auto
+
+
+def script_name() -> str:
+    """The name a run gets when none is given: the script's file name."""
+    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "python"
+    return os.path.basename(argv0) or "python"
+
+
+def hold(event: tuple) -> None:  # type: ignore[type-arg]
+    """Keep a plain log event (any run id) while no run is current.
+
+    A plain record never starts a run; the run that starts next in this process
+    gets the last HELD_LIMIT held records in its log file, with their own times.
+    """
+    global _held_dropped
+    if len(_held) == HELD_LIMIT:
+        _held_dropped += 1
+    _held.append(event)
+
+
+def take_held(run_id: str) -> list[tuple]:  # type: ignore[type-arg]
+    """The held records as events of ``run_id`` (oldest first), and forget them."""
+    global _held_dropped
+    if not _held:
+        return []
+    with _registry.lock:
+        items = []
+        while _held:
+            items.append((run_id, *_held.popleft()[1:10]))
+        dropped, _held_dropped = _held_dropped, 0
+    if dropped:
+        _diag.logger.warning(
+            "tracklog: %d log records from before run %s started were not kept (the limit is %d)",
+            dropped, run_id, HELD_LIMIT,
+        )
+    return items
+
+
+def reset() -> None:
+    """Forget every run and held record (tests, and a forked child's fresh start)."""
+    reg = _registry
+    reg.lock = threading.RLock()
+    reg.stack.clear()
+    reg.started.clear()
+    reg.auto = reg.env = None
+    reg.env_key = None
+    reg.default_experiment = "Default"
+    _held.clear()
+
+
+def _after_fork_in_child() -> None:
+    # A forked child (a DataLoader worker, multiprocessing) logs into the same runs
+    # but does not own them: only the parent ends them at its exit. The parent's held
+    # records are the parent's to deliver.
+    _registry.lock = threading.RLock()
+    _registry.started.clear()
+    _held.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
