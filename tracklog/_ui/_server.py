@@ -33,7 +33,8 @@ from ._series import SeriesSource, table_columns
 
 _log = logging.getLogger("tracklog.ui")
 
-from . import DEFAULT_HOST, DEFAULT_PORT
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5005
 
 _RUN_ID = re.compile(r"^[0-9a-f]{1,64}$")
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}

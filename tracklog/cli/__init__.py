@@ -1,6 +1,6 @@
 """The ``tracklog`` command: ``tracklog ls | show | metrics | logs ...``.
 
-Each command group lives in its own ``_cli_*`` module exposing ``register(subparsers)``;
+Each command group lives in its own module of this package exposing ``register(subparsers)``;
 this module only assembles them, gives every sub-command the global options, and
 turns every error into one line on stderr: exit status 2 for a wrong command line
 (argparse's convention), 1 for a TracklogError.
@@ -10,22 +10,16 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import importlib
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from ._cli_common import UsageError, add_global_options, say
-from ._errors import TracklogError
+from .._errors import TracklogError
+from . import _capture, _logs, _runs, _sync, _ui
+from ._common import UsageError, add_global_options, say
 
 # Modules that add sub-commands; each has register(subparsers) -> None.
-_COMMAND_MODULES = (
-    "tracklog._cli_runs",
-    "tracklog._cli_logs",
-    "tracklog._cli_ui",
-    "tracklog._cli_capture",
-    "tracklog._cli_sync",
-)
+_COMMAND_MODULES = (_runs, _logs, _ui, _capture, _sync)
 
 #: Global options that take a value: skipped when looking for the sub-command's name.
 _VALUE_OPTIONS = ("--workspace", "-w")
@@ -51,8 +45,8 @@ def build_parser() -> _Parser:
     )
     add_global_options(parser, top_level=True)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in _COMMAND_MODULES:
-        importlib.import_module(module_name).register(subparsers)
+    for module in _COMMAND_MODULES:
+        module.register(subparsers)
     for subparser in subparsers.choices.values():
         add_global_options(subparser, top_level=False)
     parser.commands = list(subparsers.choices)

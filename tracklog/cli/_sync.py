@@ -19,13 +19,14 @@ import sys
 import time
 from typing import Any, TextIO
 
-from . import _config
-from ._cli_common import local_location, resolve_run
-from ._cli_format import plural
-from ._errors import TracklogError
-from ._types import RUNNING, RunInfo
-from .pipeline.event import Event
-from .store import Store
+from .. import _config
+from .._errors import TracklogError
+from .._types import RUNNING, RunInfo
+from ..pipeline.event import Event
+from ..store import MLflowStore, Store
+from ..workspace import Workspace
+from ._common import local_location, resolve_run
+from ._format import plural
 
 SYNCED_FROM_TAG = "tracklog.synced_from"
 
@@ -72,9 +73,6 @@ def cmd_sync(args: argparse.Namespace) -> int:
     target = args.to or _default_target()
     if not target:
         raise TracklogError("give the MLflow server to sync to: --to http://host:5000")
-    from .store._mlflow import MLflowStore
-    from .workspace import Workspace
-
     workspace = Workspace(local_location(args.workspace), create=False)
     local = workspace.store
     if isinstance(local, MLflowStore):
@@ -162,7 +160,7 @@ class _RunSync:
         )
 
     def sync(self, info: RunInfo, parent_remote: str | None, children: bool) -> str:
-        from .store._mlflow_map import Converter
+        from ..store._mlflow_map import Converter
 
         remote_id = self._remote_run(info, parent_remote)
         raw = self.client.call("GET", "runs/get", {"run_id": remote_id})["run"]
@@ -176,7 +174,7 @@ class _RunSync:
         self._send_params(remote_id, raw, ops)
         self._send_batches(remote_id, points, ops, progress)
         root = _proxy_root(raw)
-        from .store._mlflow_map import ROWS_SUFFIX, render_table
+        from ..store._mlflow_map import ROWS_SUFFIX, render_table
 
         for _run, path, data in appends:
             if path.endswith(ROWS_SUFFIX):
@@ -223,7 +221,7 @@ class _RunSync:
         return str(answer["run"]["info"]["run_id"])
 
     def _events(self, info: RunInfo, remote_id: str) -> list[Event]:
-        from .pipeline.event import PARAM, TAG
+        from ..pipeline.event import PARAM, TAG
 
         run_id = info.run_id
         now = time.time()
@@ -236,7 +234,7 @@ class _RunSync:
 
     def _new_points(self, remote_id: str, raw: dict[str, Any], ops: list[dict[str, Any]]) -> list[list[Any]]:
         """The metric points of ``ops`` the server does not have yet."""
-        from .store._mlflow_map import read_value
+        from ..store._mlflow_map import read_value
 
         remote_keys = {m["key"] for m in raw.get("data", {}).get("metrics", [])}
         have: dict[str, set[tuple[int, int, str]]] = {}
@@ -271,7 +269,7 @@ class _RunSync:
     def _send_batches(
         self, remote_id: str, points: list[list[Any]], ops: list[dict[str, Any]], progress: Progress
     ) -> None:
-        from .store._mlflow_map import MAX_METRICS, batch_ops
+        from ..store._mlflow_map import MAX_METRICS, batch_ops
 
         tags = [tuple(t) for op in ops for t in op.get("t", ())]
         for op in batch_ops(remote_id, [], tags):
@@ -294,7 +292,7 @@ class _RunSync:
             progress.update(1)
 
     def _send_status(self, info: RunInfo, remote_id: str) -> None:
-        from .store._mlflow_map import ERROR_TAG, STATUS_TAG, TO_MLFLOW_STATUS
+        from ..store._mlflow_map import ERROR_TAG, STATUS_TAG, TO_MLFLOW_STATUS
 
         tags = []
         if info.error:
@@ -314,7 +312,7 @@ def _pairs(items: list[Any]) -> list[dict[str, str]]:
 
 
 def _proxy_root(raw: dict[str, Any]) -> str:
-    from .store._sender import proxy_path
+    from ..store._sender import proxy_path
 
     return proxy_path(raw.get("info", {}).get("artifact_uri", ""))
 
@@ -335,10 +333,10 @@ def _remote_sizes(client: Any, root: str) -> dict[str, int]:
 
 def _sync_pending(target: str | None, timeout: float) -> int:
     """Send every leftover spool to its server (or ``target``)."""
-    from .store._http import RestClient
-    from .store._mlflow import _counts
-    from .store._sender import Sender
-    from .store._spool import Spool, leftover_spools, spool_root
+    from ..store._http import RestClient
+    from ..store._mlflow import _counts
+    from ..store._sender import Sender
+    from ..store._spool import Spool, leftover_spools, spool_root
 
     paths = leftover_spools()
     if not paths:

@@ -12,9 +12,9 @@ import sys
 import time
 from typing import Any, NamedTuple, TextIO
 
-from ._logfile import local_time
-from .pipeline.event import IMAGE, LIST, ROW
-from .store import Store
+from .._logfile import local_time
+from ..pipeline.event import IMAGE, LIST, ROW
+from ..store import Store
 
 
 def when(ts: float | None) -> str:

@@ -11,13 +11,14 @@ import csv
 import sys
 from typing import TextIO
 
-from ._cli_common import RUN_HELP, EmptyWorkspaceError, open_workspace, resolve_run
-from ._cli_format import duration, number, point_time, summarize, table, when
-from ._errors import TracklogError
-from ._provenance import PROVENANCE_TAG_NAMES, describe
-from ._types import MetricPoint
-from .run import Run
-from .store import Store
+from .._errors import TracklogError
+from .._provenance import PROVENANCE_TAG_NAMES, describe
+from .._types import MetricPoint
+from .._ui._plot import plot_metric
+from ..run import Run
+from ..store import Store
+from ._common import RUN_HELP, EmptyWorkspaceError, open_workspace, resolve_run
+from ._format import duration, number, point_time, summarize, table, when
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -147,7 +148,6 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     if args.name not in store.metric_kinds(run.id):
         raise TracklogError(f"run {run.id} has no metric {args.name!r} (tracklog metrics {args.run} lists them)")
     if args.plot:
-        from ._ui._plot import plot_metric
 
         print(plot_metric(store, run.id, args.name, args.plot))
         return 0

@@ -11,10 +11,10 @@ import argparse
 import os
 import sys
 
-from . import __version__, _config
-from ._errors import TracklogError
-from .run import Run
-from .workspace import Workspace
+from .. import __version__, _config
+from .._errors import TracklogError
+from ..run import Run
+from ..workspace import Workspace
 
 #: Words that name the newest run of the workspace.
 LATEST = ("latest", "last")

@@ -10,12 +10,22 @@ import shlex
 import sys
 from typing import IO, Any
 
-from . import _config
-from ._cli_common import UsageError, note, resolve_run
-from ._cli_format import plural
-from ._errors import RunNotFoundError, TracklogError
-from .pipeline import current
-from .workspace import Experiment, Workspace
+from .. import _config
+from .._errors import RunNotFoundError, TracklogError
+from ..capture import (
+    ChildProcess,
+    child_env,
+    collect_outputs,
+    default_run_name,
+    ingest_stream,
+    outputs_snapshot,
+    signal_name,
+)
+from ..pipeline import current
+from ..run import Run
+from ..workspace import Experiment, Workspace
+from ._common import UsageError, note, resolve_run
+from ._format import plural
 
 _RUN_USAGE = (
     "tracklog run [--workspace DIR] [--experiment E] [--name N] [--tag K=V ...] [--param K=V ...] "
@@ -115,16 +125,6 @@ def _say(text: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .capture._process import (
-        ChildProcess,
-        child_env,
-        collect_outputs,
-        default_run_name,
-        outputs_snapshot,
-        signal_name,
-    )
-    from .run import Run
-
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
@@ -189,9 +189,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from .capture._ingest import ingest_stream
-    from .run import Run
-
     if args.run_id and (args.experiment or args.name):
         raise UsageError("give either --run RUN or --experiment/--name for a new run, not both")
     # Everything that can be refused is checked before a workspace or a run is created.

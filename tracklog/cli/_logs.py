@@ -8,13 +8,13 @@ import sys
 import time
 from collections.abc import Iterable
 
-from ._cli_common import RUN_HELP, note, open_workspace, resolve_run
-from ._cli_format import point_time
-from ._errors import TracklogError
-from ._logfile import decode_record, render_text
-from ._output_format import OutputLine, OutputReader, render_line
-from ._types import RUNNING
-from .store import Store
+from .._errors import TracklogError
+from .._logfile import decode_record, render_text
+from .._output_format import OutputLine, OutputReader, render_line
+from .._types import RUNNING
+from ..store import Store
+from ._common import RUN_HELP, note, open_workspace, resolve_run
+from ._format import point_time
 
 DEFAULT_FILE = "python.log"
 #: The file ``tracklog run`` and ``tracklog ingest`` record output into.

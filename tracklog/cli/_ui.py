@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._cli_common import open_workspace
-from ._errors import TracklogError
+from .._errors import TracklogError
+from .._ui import DEFAULT_HOST, DEFAULT_PORT, make_server
+from ._common import open_workspace
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``ui`` command."""
-    from ._ui import DEFAULT_HOST, DEFAULT_PORT
 
     ui = subparsers.add_parser(
         "ui", help="serve the runs as a local web page: charts, logs, comparison (read-only)"
@@ -35,7 +35,6 @@ def port(text: str) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from ._ui import make_server
 
     workspace = open_workspace(args)
     try:
