@@ -11,11 +11,15 @@ import logging
 import time
 
 
-def logging_loop(log: logging.Logger, n: int) -> float:
-    """``n`` metric records through ``log``; the seconds the loop took."""
+def logging_loop(log: logging.Logger, n: int, plain: bool = False) -> float:
+    """``n`` metric records (or plain records) through ``log``; the seconds the loop took."""
     t0 = time.perf_counter()
-    for i in range(n):
-        log.info("loss", extra={"metric": "loss", "value": i * 0.001, "step": i})
+    if plain:
+        for i in range(n):
+            log.info("epoch %d done", i)
+    else:
+        for i in range(n):
+            log.info("loss", extra={"metric": "loss", "value": i * 0.001, "step": i})
     return time.perf_counter() - t0
 
 
@@ -31,7 +35,7 @@ def run_log(n: int, location: str, experiment: str, name: str) -> dict:
     return {"caller": t1 - t0, "total": time.perf_counter() - t0, "run_id": run.id}
 
 
-def run_handler(n: int, location: str, experiment: str, name: str) -> dict:
+def run_handler(n: int, location: str, experiment: str, name: str, plain: bool = False) -> dict:
     import tracklog
     from tracklog.handlers import RunHandler
 
@@ -41,6 +45,6 @@ def run_handler(n: int, location: str, experiment: str, name: str) -> dict:
     log.setLevel(logging.INFO)
     log.addHandler(RunHandler(run))
     t0 = time.perf_counter()
-    caller = logging_loop(log, n)
+    caller = logging_loop(log, n, plain)
     run.complete()
     return {"caller": caller, "total": time.perf_counter() - t0, "run_id": run.id}

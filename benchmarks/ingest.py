@@ -61,6 +61,27 @@ class _JsonFormatter(logging.Formatter):
         )
 
 
+def variant_p(n: int, folder: str) -> dict:
+    return run_handler(n, folder, "bench", "p", plain=True)
+
+
+def _null(n: int, plain: bool) -> dict:
+    log = logging.getLogger("bench")
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    log.addHandler(logging.NullHandler())
+    caller = logging_loop(log, n, plain)
+    return {"caller": caller, "total": caller}
+
+
+def variant_n(n: int, folder: str) -> dict:
+    return _null(n, plain=False)
+
+
+def variant_q(n: int, folder: str) -> dict:
+    return _null(n, plain=True)
+
+
 def variant_c(n: int, folder: str) -> dict:
     handler = logging.FileHandler(os.path.join(folder, "log.jsonl"))
     handler.setFormatter(_JsonFormatter())
@@ -150,6 +171,9 @@ VARIANTS = {
     "d": ("mlflow.log_metric (sqlite)", variant_d),
     "e": ("MlflowClient.log_batch x1000", variant_e),
     "f": ("orjson lines to a file", variant_f),
+    "n": ("logging.NullHandler, metric=", variant_n),
+    "p": ("RunHandler, plain records", variant_p),
+    "q": ("logging.NullHandler, plain", variant_q),
     "big": ("1M points, read back", read_back),
 }
 
@@ -198,12 +222,12 @@ def main() -> None:
         return
 
     counts = {"a": args.points, "b": args.points, "c": args.points, "d": args.mlflow_points,
-              "e": args.batch_points, "f": args.points}
+              "e": args.batch_points, "f": args.points, "n": args.points, "p": args.points, "q": args.points}
     results = {}
     print(f"{'variant':<34} {'points':>9} {'points/s e2e':>14} {'us/call':>9} {'peak RSS MB':>12}")
     for key, n in counts.items():
         try:
-            r = _best(key, n, args.repeat) if key in "abcf" else _spawn(key, n)
+            r = _best(key, n, args.repeat) if key in "abcfnpq" else _spawn(key, n)
         except (subprocess.CalledProcessError, ValueError) as exc:
             print(f"({key}) {VARIANTS[key][0]:<30} failed: {exc}")
             continue
@@ -222,6 +246,15 @@ def main() -> None:
     print(f"(a)/(e) end to end   {ratio('a', 'e'):>8}   target >= 30")
     print(f"(b)/(c) end to end   {ratio('b', 'c'):>8}   target >= 1.2")
     print(f"(b)/(c) caller us    {ratio('b', 'c', 'us'):>8}   target <= 0.6")
+
+    def over(x: str, y: str) -> str:
+        if x in results and y in results:
+            extra = results[x]["us"] - results[y]["us"]
+            return f"{extra:.2f} us  {'met' if extra <= 1.5 else 'MISSED'}"
+        return "n/a"
+
+    print(f"(b)-(n) RunHandler over NullHandler, metric= record   {over('b', 'n')}   target <= 1.5 us")
+    print(f"(p)-(q) RunHandler over NullHandler, plain record     {over('p', 'q')}   target <= 1.5 us")
     if args.sustained:
         b, c = _best("b", args.sustained, 1), _best("c", args.sustained, 1)
         print()
@@ -229,7 +262,8 @@ def main() -> None:
               f"{b['n'] / b['total']:,.0f}/s e2e; (c) {c['caller'] / c['n'] * 1e6:.2f} us/call, "
               f"{c['n'] / c['total']:,.0f}/s e2e")
         print(f"(b)/(c) end to end   {c['total'] / b['total']:>8.2f}")
-        print(f"(b)/(c) caller us    {b['caller'] / c['caller']:>8.2f}")
+        burst = b["caller"] / c["caller"]
+        print(f"(b)/(c) caller us    {burst:>8.2f}   target <= 0.6  {'met' if burst <= 0.6 else 'MISSED'}")
     big = _spawn("big", args.big)
     print()
     print(f"{args.big:,} points via run.log: peak RSS {big['log_rss']:.1f} MB (target < 200), "

@@ -55,7 +55,7 @@ def plot_metric(store: Store, run_id: str, name: str, path: str) -> str:
                 axes.plot(series["x"], [math.nan if v is None else v for v in series["y"]],
                           linewidth=1.2, label=name)
                 axes.set_xlabel("step")
-                what = f"{series['points']} points"
+                what = f"{series['points']} point{'' if series['points'] == 1 else 's'}"
             axes.set_title(name)
             axes.grid(True, alpha=0.3)
             figure.tight_layout()

@@ -41,7 +41,7 @@ def open_store(location: str, *, create: bool = True) -> Store:
         from .._errors import WorkspaceError
 
         raise WorkspaceError(
-            f"tracklog cannot store runs at {location!r}: give a folder path for the embedded "
+            f"cannot store runs at {location!r}: give a folder path for the embedded "
             "store, or an MLflow tracking server's http(s):// URL"
         )
     return SQLiteStore(location, create=create)
