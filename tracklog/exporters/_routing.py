@@ -8,14 +8,13 @@ calls :func:`route_from_env` before it writes anything.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import threading
 import time
 from typing import Any, Mapping
 
-from .. import _diag
+from .. import _diag, _lifecycle
 from .. import pipeline as _pipeline
 from . import _otlp_config as cfg
 from ._otlp_sink import OTLPSink, is_export_thread
@@ -134,9 +133,9 @@ def route_to_otlp(
         _route = sink
         _pipeline.add_global_sink_factory(_factory)
         if not _atexit_registered:
-            # Registered after tracklog's own exit handler, so it runs first: runs
-            # are still open when their final drop counts are recorded.
-            atexit.register(_at_exit)
+            # The first exit phase: runs are still open when their final drop counts
+            # are recorded.
+            _lifecycle.at_exit(_lifecycle.STOP_ROUTES, _at_exit)
             _atexit_registered = True
     _diag.logger.debug("tracklog: routing runs to OTLP at %s", sink.endpoint)
     return sink
