@@ -21,8 +21,3 @@ def current_rank() -> int | None:
     """The global rank (RANK and kin), else the local rank, else None when not distributed."""
     rank = _first_int(_RANK_VARS)
     return rank if rank is not None else _first_int(_LOCAL_RANK_VARS)
-
-
-def current_local_rank() -> int | None:
-    """The rank within this node (LOCAL_RANK and kin), or None."""
-    return _first_int(_LOCAL_RANK_VARS)

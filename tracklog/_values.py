@@ -10,8 +10,6 @@ from ._errors import InvalidNameError
 
 #: Longest metric/tag/param name accepted, in characters.
 MAX_NAME_LENGTH = 4096
-#: Longest tag or param value kept, in characters (longer values are truncated, with a warning).
-MAX_TEXT_VALUE = 64_000
 
 _UNCONVERTIBLE = object()
 
@@ -59,11 +57,6 @@ def _element_count(value: Any) -> int:
 
 
 UNCONVERTIBLE = _UNCONVERTIBLE
-
-
-def is_number(value: Any) -> bool:
-    """True for int and float values (bool excluded), after conversion."""
-    return type(value) is int or type(value) is float
 
 
 def check_name(name: Any, what: str = "metric") -> str:

@@ -8,18 +8,12 @@ import time
 from typing import Any, Iterator, Sequence
 
 from .._logfile import decode_record
+from .._output_format import OutputReader, collapse_redraws
 from .._paths import check_file_name
 from .._provenance import PROVENANCE_TAG_NAMES, describe
 from .._types import RUNNING, RunInfo
 from ..store import Store
 from ._series import SeriesSource, chart_type, table_columns
-
-try:  # the captured-output format (std_log.txt), when this tracklog has output capture
-    from .._output_format import OutputReader as _OutputReader
-    from .._output_format import collapse_redraws as _collapse
-except ImportError:  # pragma: no cover - older layouts: lines are shown as plain text
-    _OutputReader = None  # type: ignore[assignment,misc]
-    _collapse = None  # type: ignore[assignment]
 
 #: How many values of a string metric, rows of a table or images the run page gets.
 TEXT_LIMIT = 500
@@ -289,7 +283,7 @@ def logs(
 
 def _records(lines: Sequence[bytes]) -> Iterator[dict[str, Any]]:
     """Log records (JSON lines) and captured output lines (std_log.txt) as page records."""
-    output = _OutputReader() if _OutputReader is not None else None
+    output = OutputReader()
     for raw in lines:
         record = decode_record(raw)
         if record is not None:
@@ -302,17 +296,14 @@ def _records(lines: Sequence[bytes]) -> Iterator[dict[str, Any]]:
                 "exc_text": record.get("exc_text"),
                 "rank": record.get("rank"),
             }
-        elif output is not None:
-            yield from map(_output_record, output.feed(raw))
         else:
-            yield _plain(raw.decode("utf-8", "replace").rstrip("\n"))
-    if output is not None:
-        yield from map(_output_record, output.finish())
+            yield from map(_output_record, output.feed(raw))
+    yield from map(_output_record, output.finish())
 
 
 def _output_record(line: Any) -> dict[str, Any]:
     """A captured stdout/stderr line: its stream stands where a level would."""
-    text = _collapse(line.text) if _collapse is not None else line.text
+    text = collapse_redraws(line.text)
     if not line.stream:
         return _plain(text)
     return {"time": line.time, "level": line.stream, "levelno": None, "logger": "",

@@ -133,7 +133,7 @@ class MLflowStore(MLflowReads, Store):
                         on_run_done=self._converter.forget_run,
                     )
                     for run_id, root in self._roots.items():
-                        self._sender._roots[run_id] = root
+                        self._sender.know_root(run_id, root)
                     self._sender.start()
                 spool, sender = self._spool, self._sender
         return spool, sender
@@ -276,7 +276,7 @@ class MLflowStore(MLflowReads, Store):
             return
         self._roots[run_id] = root
         if self._sender is not None:
-            self._sender._roots[run_id] = root
+            self._sender.know_root(run_id, root)
 
     def _root(self, run_id: str) -> str:
         root = self._roots.get(run_id)

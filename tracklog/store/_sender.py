@@ -76,9 +76,9 @@ class Sender:
         with self._cond:
             self._cond.notify_all()
 
-    def know_root(self, run_id: str, artifact_uri: str) -> None:
-        """Remember where a run's artifacts go (from runs/create or runs/get)."""
-        self._roots[run_id] = proxy_path(artifact_uri)
+    def know_root(self, run_id: str, root: str) -> None:
+        """Remember where a run's artifacts go (its proxied path, from runs/create or runs/get)."""
+        self._roots[run_id] = root
 
     def flush(self, timeout: float | None, grace: float) -> bool:
         """Wait until everything spooled so far (and the log files) reached the server.

@@ -101,7 +101,6 @@ class Spool:
         self._fd = os.open(self._segment_path(self._segment), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._reader: IO[bytes] | None = None
         self._reader_segment = 0
-        self._seq = 0
         self._files_bytes = sum(_tree_size(os.path.join(path, "files")))
         self._mirrors: dict[tuple[str, str], _Mirror] = {}
         for run_id, name, size in self._walk_mirrors():
@@ -171,7 +170,6 @@ class Spool:
                 )
             _write_all(self._fd, data)
             self._sizes[self._segment] += len(data)
-            self._seq += len(ops)
             return True
 
     def end(self) -> Position:
