@@ -8,7 +8,6 @@ at once and raise a ``TracklogError`` subclass that says what to do.
 from __future__ import annotations
 
 import io
-import json
 import logging
 import os
 import shutil
@@ -21,6 +20,7 @@ from ._logfile import decode_record
 from ._output_format import read_output
 from ._paths import check_file_name
 from ._provenance import collect as collect_provenance
+from ._tables import columns, encode_row
 from ._types import (
     CANCELED,
     COMPLETED,
@@ -242,12 +242,8 @@ class Run:
                 if converted is UNCONVERTIBLE:
                     self._convert(f"{name}.{column}", cell)
                     converted = None
-                if isinstance(converted, float) and converted != converted:
-                    converted = "NaN"  # JSON has no NaN; read back as float('nan')
-                elif converted in (float("inf"), float("-inf")):
-                    converted = "Infinity" if converted > 0 else "-Infinity"
                 clean[str(column)] = converted
-            text = json.dumps(clean, ensure_ascii=False)
+            text = encode_row(clean)
             events.append(Event(self.id, ROW, name, text, self.target.step_for(name, None), now))
         self.target.pipeline.put_many(events)
 
@@ -367,7 +363,7 @@ class Run:
         points = self._engine.store.metric_history(self.id, name)
         values = [p.value for p in points]
         if kind == ROW:
-            return _columns(values)
+            return columns(values)
         if kind == LIST:
             return values
         return values[0] if len(values) == 1 else values
@@ -525,25 +521,4 @@ def _levelno(level: int | str | None) -> int | None:
         raise ValueError(f"unknown log level {level!r}; use DEBUG, INFO, WARNING, ERROR or CRITICAL")
     return number
 
-
-_SPECIAL = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
-
-
-def _columns(rows: list[Any]) -> dict[str, list[Any]]:
-    """Rows (JSON objects) pivoted into columns; missing cells are None."""
-    decoded = []
-    for text in rows:
-        try:
-            row = json.loads(text) if isinstance(text, str) else {}
-        except ValueError:
-            row = {}
-        decoded.append(row if isinstance(row, dict) else {})
-    columns: dict[str, list[Any]] = {}
-    for row in decoded:
-        for key in row:
-            columns.setdefault(key, [])
-    for row in decoded:
-        for key, column in columns.items():
-            cell = row.get(key)
-            column.append(_SPECIAL.get(cell, cell) if isinstance(cell, str) else cell)
     return columns

@@ -11,9 +11,10 @@ from .._logfile import decode_record
 from .._output_format import OutputReader, collapse_redraws
 from .._paths import check_file_name
 from .._provenance import PROVENANCE_TAG_NAMES, describe
+from .._tables import table_columns, to_text
 from .._types import RUNNING, RunInfo
 from ..store import Store
-from ._series import SeriesSource, chart_type, table_columns
+from ._series import SeriesSource, chart_type
 
 #: How many values of a string metric, rows of a table or images the run page gets.
 TEXT_LIMIT = 500
@@ -27,11 +28,8 @@ class NotFoundError(LookupError):
     """The run exists but the metric or file asked for does not (an HTTP 404)."""
 
 
-def jsonable(value: Any) -> Any:
-    """A metric value JSON can carry: non-finite floats become 'NaN', 'Infinity', '-Infinity'."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
-    return value
+#: A metric value JSON can carry: non-finite floats become 'NaN', 'Infinity', '-Infinity'.
+jsonable = to_text
 
 
 def run_json(info: RunInfo) -> dict[str, Any]:

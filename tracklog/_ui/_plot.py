@@ -11,8 +11,9 @@ import math
 from typing import Any
 
 from .._errors import TracklogError
+from .._tables import table_columns
 from ..store import Store
-from ._series import SeriesSource, chart_type, table_columns
+from ._series import SeriesSource, chart_type
 
 #: Pixel columns of the saved figure; the series is downsampled to this many buckets.
 _WIDTH = 1600

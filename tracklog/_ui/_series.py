@@ -10,7 +10,6 @@ points well under a second in pure Python (no numpy needed).
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
 import sys
@@ -433,30 +432,3 @@ def chart_type(summary: KeySummary) -> str:
     return "text"
 
 
-def table_columns(rows: Sequence[str]) -> tuple[list[str], list[list[Any]]]:
-    """Table rows (JSON objects as text) as column names in first-seen order and cells."""
-    decoded = []
-    names: dict[str, None] = {}
-    for text in rows:
-        try:
-            row = json.loads(text) if isinstance(text, str) else {}
-        except ValueError:
-            row = {}
-        if not isinstance(row, dict):
-            row = {}
-        decoded.append(row)
-        for key in row:
-            names.setdefault(key, None)
-    columns = list(names)
-    cells = [[_cell(row.get(col)) for col in columns] for row in decoded]
-    return columns, cells
-
-
-def _cell(value: Any) -> Any:
-    if value == "NaN":
-        return _NAN
-    if value == "Infinity":
-        return float("inf")
-    if value == "-Infinity":
-        return float("-inf")
-    return value

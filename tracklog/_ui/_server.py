@@ -26,10 +26,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from .._errors import InvalidNameError, RunNotFoundError, TracklogError
 from .._paths import check_file_name
+from .._tables import table_columns
 from ..store import Store
 from ..workspace import Workspace
 from . import _api
-from ._series import SeriesSource, table_columns
+from ._series import SeriesSource
 
 _log = logging.getLogger("tracklog.ui")
 

@@ -35,6 +35,7 @@ from .._output_format import (
     encode_output,  # the same std_log.txt format as the embedded store
 )
 from .._provenance import TO_MLFLOW
+from .._tables import NONFINITE, to_text
 from .._types import CANCELED, COMPLETED, CRASHED, FAILED, RUNNING
 from ..pipeline.event import IMAGE, LIST, LOG, METRIC, OUTPUT, PARAM, ROW, TAG, Event
 
@@ -77,7 +78,6 @@ FROM_MLFLOW_STATUS = {
 
 _BAD_CHARS = re.compile(r"[^/\w.\- :]")
 _FLOAT_MAX = 1.7976931348623157e308
-_SPECIAL_IN = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
 def mlflow_key(name: str) -> str:
@@ -98,17 +98,13 @@ def _clean_path(name: str) -> str:
 
 def wire_value(value: float) -> float | str:
     """A metric value as MLflow's JSON carries it: NaN and infinities as strings."""
-    if value != value:
-        return "NaN"
-    if value in (math.inf, -math.inf):
-        return "Infinity" if value > 0 else "-Infinity"
-    return value
+    return to_text(value)  # type: ignore[no-any-return]
 
 
 def read_value(value: Any) -> float:
     """A metric value from MLflow's JSON, with MLflow's clamped infinities restored."""
     if isinstance(value, str):
-        return _SPECIAL_IN.get(value, math.nan)
+        return NONFINITE.get(value, math.nan)
     value = float(value)
     if value >= _FLOAT_MAX:
         return math.inf
@@ -317,7 +313,7 @@ class Converter:
         ms = int(ev.ts * 1000)
         for column, cell in row.items():
             if isinstance(cell, str):
-                cell = _SPECIAL_IN.get(cell)
+                cell = NONFINITE.get(cell)
             if type(cell) is not float and type(cell) is not int:
                 continue
             column_key, column_extra = self.key(run_id, f"{ev.name}.{column}")
