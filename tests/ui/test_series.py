@@ -7,14 +7,8 @@ import random
 
 import pytest
 
-from tracklog._ui._series import (
-    ChunkReader,
-    SeriesSource,
-    bucket_count,
-    chart_type,
-    chunks_from_points,
-    downsample,
-)
+from tracklog._ui._series import SeriesSource, chart_type, chunks_from_points, downsample
+from tracklog.store import bucket_count
 
 
 def _log(run, values, every: int = 0, steps=None) -> None:
@@ -78,7 +72,7 @@ def test_chunks_inside_one_bucket_are_merged_from_their_summary(run):
     values = [rng.gauss(0, 1) for _ in range(20_000)]
     _log(run, values, every=37)  # ~540 chunks of 37 points; 50 buckets of 400 steps
     store = run.workspace.store
-    chunks = ChunkReader(store.db_path).chunks(run.id, "m", 50)
+    chunks = store.series_reader().chunks(run.id, "m", 50)
     assert sum(c.steps is None for c in chunks) > len(chunks) // 2
     fast = downsample(chunks, 50)
     slow = downsample(chunks_from_points(store.metric_history(run.id, "m")), 50)

@@ -5,13 +5,25 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._base import Store
+from ._series import Chunk, ChunkReader, KeySummary, bucket_count, numbers
 from ._sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from ._http import RemoteError
     from ._mlflow import MLflowStore
 
-__all__ = ["MLflowStore", "RemoteError", "SQLiteStore", "Store", "open_store"]
+__all__ = [
+    "Chunk",
+    "ChunkReader",
+    "KeySummary",
+    "MLflowStore",
+    "RemoteError",
+    "SQLiteStore",
+    "Store",
+    "bucket_count",
+    "numbers",
+    "open_store",
+]
 
 
 def __getattr__(name: str) -> Any:

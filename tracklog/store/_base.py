@@ -8,6 +8,7 @@ from typing import IO, Any, Iterator, Sequence, TypeVar
 from .._errors import RunNotFoundError
 from .._types import ExperimentInfo, MetricPoint, RunInfo
 from ..pipeline.event import Event
+from ._series import ChunkReader
 
 _T = TypeVar("_T")
 
@@ -131,6 +132,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def iter_log_lines(self, run_id: str, filename: str) -> Iterator[bytes]:
         """The raw lines of one of the run's log files (logs/<filename>)."""
+
+    def series_reader(self) -> ChunkReader | None:
+        """A fast reader of the store's metric chunks for charts, or None: readers then
+        use metric_kinds and metric_history."""
+        return None
 
     def close(self) -> None:
         """Release connections and handles."""

@@ -30,6 +30,7 @@ from ._chunks import pack_chunk, unpack_points
 from ._liveness import CRASH_ERROR, crashed
 from ._liveness import HOST as _HOST
 from ._schema import migrate
+from ._series import ChunkReader
 
 _NAN = float("nan")
 
@@ -511,6 +512,10 @@ class SQLiteStore(Store):
         if not os.path.exists(path):
             return iter(())
         return _lines(path)
+
+    def series_reader(self) -> ChunkReader:
+        """Chart reads over read-only connections of their own (see store/_series.py)."""
+        return ChunkReader(self.db_path)
 
     def close(self) -> None:
         with self._lock:
