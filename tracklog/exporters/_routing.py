@@ -72,9 +72,9 @@ def _install_demoters() -> None:
         _demoters.append((logger, demote))
 
 
-def _factory(pipeline: Any) -> OTLPSink | None:
+def _factory(pipeline: _pipeline.Pipeline) -> OTLPSink | None:
     """The global sink factory: every open pipeline gets the current route's sink."""
-    return None if getattr(pipeline, "_closed", False) else _route
+    return None if pipeline.closed else _route
 
 
 def route_to_otlp(

@@ -234,6 +234,11 @@ class Pipeline:
         return tuple(self._sinks)
 
     @property
+    def closed(self) -> bool:
+        """True once close() ran: later puts are written inline, no writer thread."""
+        return self._closed
+
+    @property
     def pending(self) -> int:
         """Events waiting for the writer."""
         return len(self._q)
