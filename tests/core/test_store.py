@@ -60,6 +60,7 @@ def test_backpressure_blocks_the_caller_and_drops_nothing(workspace, experiment)
     """With a tiny queue the caller waits for the writer; all 50,000 points arrive."""
     run = experiment.start_logging()
     engine = run.workspace.engine
+    engine.pipeline.close()  # its writer already stored the run's start; one writer per store
     engine.pipeline = run.target.pipeline = Pipeline(engine.pipeline.sinks, capacity=500, batch_size=100)
     for i in range(50_000):
         run.log("m", i)
