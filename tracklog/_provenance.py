@@ -64,14 +64,13 @@ def collect() -> dict[str, str]:
 
 
 def _collect() -> dict[str, str]:
+    argv = sys.argv if sys.argv and sys.argv[0] else []
     tags = {
         USER: _user(),
         HOST: socket.gethostname(),
         PYTHON: platform.python_version(),
         VERSION: __version__,
-        COMMAND: shlex.join([os.path.basename(sys.executable) or "python", *sys.argv])
-        if sys.argv and sys.argv[0]
-        else os.path.basename(sys.executable) or "python",
+        COMMAND: shlex.join([os.path.basename(sys.executable) or "python", *argv]),
         CWD: os.getcwd(),
     }
     script = sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c", "-m") else ""

@@ -9,7 +9,7 @@ from typing import Any, Iterator, Sequence
 
 from .._logfile import decode_record
 from .._output_format import OutputReader, collapse_redraws
-from .._paths import check_file_name
+from .._paths import check_file_name, join_inside
 from .._provenance import PROVENANCE_TAG_NAMES, describe
 from .._tables import table_columns, to_text
 from .._types import RUNNING, RunInfo
@@ -324,8 +324,6 @@ def _served(store: Store, run_id: str, name: str) -> bool:
     run_dir = getattr(store, "run_dir", None)
     if run_dir is None:
         return True
-    from .._paths import join_inside
-
     try:
         join_inside(run_dir(run_id), name)
     except Exception:

@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING
 from ._recorder import OutputRecorder
 
 if TYPE_CHECKING:
-    from ..pipeline.target import HasTarget as Run
+    from ..pipeline.target import HasTarget
 
 # 2026-11-24T00:14:28.123456789Z, 2026-11-24T00:14:28+02:00, then one space.
 _STAMP = re.compile(
@@ -44,7 +44,7 @@ def split_timestamp(line: bytes) -> tuple[float | None, bytes]:
     return ts, line[match.end():]
 
 
-def ingest_stream(run: Run, stream: IO[bytes], stream_name: str = "stdout", echo: IO[bytes] | None = None) -> int:
+def ingest_stream(run: HasTarget, stream: IO[bytes], stream_name: str = "stdout", echo: IO[bytes] | None = None) -> int:
     """Read ``stream`` to its end into ``run``; returns the number of lines recorded.
 
     Lines without a timestamp get the time they were read (right for a live

@@ -17,11 +17,11 @@ import sys
 import time
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from .. import _diag
+from .. import _config, _diag
 from ._recorder import OutputRecorder
 
 if TYPE_CHECKING:
-    from ..pipeline.target import HasTarget as Run
+    from ..run import Run  # the type only: a child run uploads ./outputs through it
 
 #: Bytes asked of a pipe per read; pipes are also enlarged to this where the OS allows.
 READ_SIZE = 1 << 20
@@ -273,8 +273,6 @@ def child_env(
     ``live`` (echoing to a terminal) makes a Python child's output unbuffered so
     it shows as it comes, as it would on the terminal without tracklog.
     """
-    from .. import _config
-
     env = dict(base)
     location = run.workspace.location
     env[_config.ENV_RUN_ID] = run.id

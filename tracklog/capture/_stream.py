@@ -24,7 +24,7 @@ from ._process import ENV_OUTPUT_CAPTURED, enlarge_pipe
 from ._recorder import OutputRecorder
 
 if TYPE_CHECKING:
-    from ..pipeline.target import HasTarget as Run
+    from ..pipeline.target import HasTarget
 
 _BUFFER = 1 << 16
 #: Seconds ``stop()`` waits for a subprocess that still holds a captured descriptor.
@@ -251,7 +251,7 @@ class OutputCapture:
     nothing, so lines are not recorded twice.
     """
 
-    def __init__(self, run: Run | None = None, fd: bool = False) -> None:
+    def __init__(self, run: HasTarget | None = None, fd: bool = False) -> None:
         self.run = run
         self.fd = fd
         self._active = False
@@ -292,7 +292,7 @@ class OutputCapture:
             self._streams.append((name, original, replacement, detach))
         return self
 
-    def _recorder(self, run: Run, stream: str) -> OutputRecorder:
+    def _recorder(self, run: HasTarget, stream: str) -> OutputRecorder:
         # The writer drains at its own interval: waking it per MiB would hold up the program.
         recorder = OutputRecorder(run, stream, conventions=stream == "stdout", wake=False)
         self._recorders.append(recorder)

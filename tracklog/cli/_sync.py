@@ -22,8 +22,23 @@ from typing import Any, TextIO
 from .. import _config
 from .._errors import TracklogError
 from .._types import RUNNING, RunInfo
-from ..pipeline.event import Event
+from ..pipeline.event import PARAM, TAG, Event
 from ..store import MLflowStore, Store
+from ..store._http import RestClient
+from ..store._mlflow import _counts
+from ..store._mlflow_map import (
+    ERROR_TAG,
+    MAX_METRICS,
+    ROWS_SUFFIX,
+    STATUS_TAG,
+    TO_MLFLOW_STATUS,
+    Converter,
+    batch_ops,
+    read_value,
+    render_table,
+)
+from ..store._sender import Sender, proxy_path
+from ..store._spool import Spool, leftover_spools, spool_root
 from ..workspace import Workspace
 from ._common import local_location, resolve_run
 from ._format import plural
@@ -98,7 +113,6 @@ def _default_target() -> str | None:
 
 class Progress:
     """A progress bar on a stream: redrawn in place on a terminal, in steps of 25% elsewhere."""
-
     def __init__(self, label: str, total: int, stream: TextIO) -> None:
         self.label = label
         self.total = max(total, 0)
@@ -139,7 +153,6 @@ class Progress:
 
 class _RunSync:
     """Copies local runs to a server, counting what it sent and what was there already."""
-
     def __init__(self, local: Store, remote: Any, stream: TextIO) -> None:
         self.local = local
         self.remote = remote
@@ -160,8 +173,6 @@ class _RunSync:
         )
 
     def sync(self, info: RunInfo, parent_remote: str | None, children: bool) -> str:
-        from ..store._mlflow_map import Converter
-
         remote_id = self._remote_run(info, parent_remote)
         raw = self.client.call("GET", "runs/get", {"run_id": remote_id})["run"]
         converter = Converter(lambda _run: True, part="sync")
@@ -174,7 +185,6 @@ class _RunSync:
         self._send_params(remote_id, raw, ops)
         self._send_batches(remote_id, points, ops, progress)
         root = _proxy_root(raw)
-        from ..store._mlflow_map import ROWS_SUFFIX, render_table
 
         for _run, path, data in appends:
             if path.endswith(ROWS_SUFFIX):
@@ -221,8 +231,6 @@ class _RunSync:
         return str(answer["run"]["info"]["run_id"])
 
     def _events(self, info: RunInfo, remote_id: str) -> list[Event]:
-        from ..pipeline.event import PARAM, TAG
-
         run_id = info.run_id
         now = time.time()
         events = [Event(remote_id, PARAM, k, v, None, now) for k, v in self.local.get_params(run_id).items()]
@@ -234,8 +242,6 @@ class _RunSync:
 
     def _new_points(self, remote_id: str, raw: dict[str, Any], ops: list[dict[str, Any]]) -> list[list[Any]]:
         """The metric points of ``ops`` the server does not have yet."""
-        from ..store._mlflow_map import read_value
-
         remote_keys = {m["key"] for m in raw.get("data", {}).get("metrics", [])}
         have: dict[str, set[tuple[int, int, str]]] = {}
         points = []
@@ -269,8 +275,6 @@ class _RunSync:
     def _send_batches(
         self, remote_id: str, points: list[list[Any]], ops: list[dict[str, Any]], progress: Progress
     ) -> None:
-        from ..store._mlflow_map import MAX_METRICS, batch_ops
-
         tags = [tuple(t) for op in ops for t in op.get("t", ())]
         for op in batch_ops(remote_id, [], tags):
             self.client.call("POST", "runs/log-batch", {"run_id": remote_id, "tags": _pairs(op["t"])})
@@ -292,8 +296,6 @@ class _RunSync:
             progress.update(1)
 
     def _send_status(self, info: RunInfo, remote_id: str) -> None:
-        from ..store._mlflow_map import ERROR_TAG, STATUS_TAG, TO_MLFLOW_STATUS
-
         tags = []
         if info.error:
             tags.append({"key": ERROR_TAG, "value": info.error[-8000:]})
@@ -312,8 +314,6 @@ def _pairs(items: list[Any]) -> list[dict[str, str]]:
 
 
 def _proxy_root(raw: dict[str, Any]) -> str:
-    from ..store._sender import proxy_path
-
     return proxy_path(raw.get("info", {}).get("artifact_uri", ""))
 
 
@@ -333,11 +333,6 @@ def _remote_sizes(client: Any, root: str) -> dict[str, int]:
 
 def _sync_pending(target: str | None, timeout: float) -> int:
     """Send every leftover spool to its server (or ``target``)."""
-    from ..store._http import RestClient
-    from ..store._mlflow import _counts
-    from ..store._sender import Sender
-    from ..store._spool import Spool, leftover_spools, spool_root
-
     paths = leftover_spools()
     if not paths:
         print(f"nothing pending in {spool_root()}")

@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 from .. import _diag
+from .._paths import check_file_name
 from .._values import MAX_NAME_LENGTH
 from ..pipeline import current
 from ..pipeline.conventions import (
@@ -50,8 +51,6 @@ class RunHandler(logging.Handler):
         extras: bool = True,
     ) -> None:
         super().__init__(level)
-        from .._paths import check_file_name
-
         self.run = run
         self.filename = check_file_name(filename)
         self.extras = extras

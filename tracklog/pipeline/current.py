@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 from collections import deque
-from typing import Callable, Generic, TypeVar
+from typing import Callable
 
 from .. import _config, _diag
 from .target import HasTarget
@@ -23,25 +23,22 @@ __all__ = [
     "started", "started_runs", "take_held",
 ]
 
-R = TypeVar("R", bound=HasTarget)
-
-
-class _Registry(Generic[R]):
+class _Registry:
     """This process's runs as the sources see them: a stack and a few fallbacks."""
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self.stack: list[R] = []
-        self.started: list[R] = []  # runs started by this process, ended at exit if still open
-        self.auto: R | None = None
-        self.env: R | None = None
+        self.stack: list[HasTarget] = []
+        self.started: list[HasTarget] = []  # runs started by this process, ended at exit if still open
+        self.auto: HasTarget | None = None
+        self.env: HasTarget | None = None
         self.env_key: tuple[str, str] | None = None
-        self.open_env: Callable[[str, str | None], R] | None = None
-        self.start_auto: Callable[[str], R] | None = None
+        self.open_env: Callable[[str, str | None], HasTarget] | None = None
+        self.start_auto: Callable[[str], HasTarget] | None = None
         self.default_experiment = "Default"
 
 
-_registry: _Registry[HasTarget] = _Registry()
+_registry = _Registry()
 
 #: Plain records kept while no run is current, for the run that starts next (see hold()).
 HELD_LIMIT = 10_000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._errors import WorkspaceError
 from ._base import Store
 from ._series import Chunk, ChunkReader, KeySummary, bucket_count, numbers
 from ._sqlite import SQLiteStore
@@ -50,8 +51,6 @@ def open_store(location: str, *, create: bool = True) -> Store:
             location = location[len(prefix):] or "."
             break
     if "://" in location:
-        from .._errors import WorkspaceError
-
         raise WorkspaceError(
             f"cannot store runs at {location!r}: give a folder path for the embedded "
             "store, or an MLflow tracking server's http(s):// URL"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from .._errors import WorkspaceError
+
 MIGRATIONS: list[str] = [
     # 1: experiments, runs, metric keys and points, tags, params.
     """
@@ -95,8 +97,6 @@ def migrate(conn: sqlite3.Connection) -> int:
         start = conn.execute("PRAGMA user_version").fetchone()[0]
         if start > SCHEMA_VERSION:
             conn.execute("ROLLBACK")
-            from .._errors import WorkspaceError
-
             raise WorkspaceError(
                 f"this workspace has schema version {start}, newer than this tracklog "
                 f"understands ({SCHEMA_VERSION}): upgrade tracklog"
