@@ -1,4 +1,9 @@
-"""tracklog's own diagnostics: the ``tracklog`` logger, warn-once, and a recursion guard."""
+"""tracklog's own diagnostics: the ``tracklog`` logger, warn-once, and a recursion guard.
+
+Records that other libraries emit while tracklog works (urllib3 under the MLflow sender,
+sqlite3, the OTLP exporters) are not run data: a source that sees one inside the guard
+passes it on to the user's other handlers, never into a run (see :func:`own_io`).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,9 @@ class _Guard(threading.local):
     depth = 0  # a class default: reading it in a fresh thread raises no AttributeError
 
 
-_guard = _Guard()
+#: Per-thread state: ``guard.depth`` is above 0 while the thread handles a record for
+#: tracklog, or does tracklog's own I/O (the writer, the sender, the OTLP thread).
+guard = _Guard()
 
 
 def warn_once(key: object, msg: str, *args: object) -> None:
@@ -44,8 +51,14 @@ def reset_warnings() -> None:
 
 
 def inside() -> bool:
-    """True while this thread is already handling a record for tracklog."""
-    return _guard.depth > 0
+    """True while this thread is already handling a record for tracklog, or doing its I/O."""
+    return guard.depth > 0
+
+
+def own_io(logger_name: str) -> bool:
+    """True for a record emitted by tracklog's own I/O: inside the guard and not from
+    the ``tracklog`` logger (whose warnings do belong in the run's log)."""
+    return guard.depth > 0 and not logger_name.startswith("tracklog")
 
 
 class handling:
@@ -54,7 +67,7 @@ class handling:
     __slots__ = ()
 
     def __enter__(self) -> None:
-        _guard.depth += 1
+        guard.depth += 1
 
     def __exit__(self, *exc: object) -> None:
-        _guard.depth -= 1
+        guard.depth -= 1

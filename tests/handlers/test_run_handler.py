@@ -306,3 +306,22 @@ def test_handler_repr_and_level(run):
     handler = RunHandler(run, level="WARNING")
     assert "WARNING" in repr(handler) and run.id in repr(handler)
     assert tracklog.handlers.RunHandler is RunHandler
+
+
+def test_records_from_tracklogs_own_io_never_become_run_data(run):
+    """What libraries log while tracklog does its own I/O (urllib3 under the MLflow sender,
+    on tracklog's threads) is passed on, never written into a run: it would feed back
+    into the store forever. tracklog's own warnings there still reach the run's log."""
+    handler = RunHandler(run)
+    io_logger = logging.getLogger("urllib3.connectionpool")
+    with tracklog._diag.handling():
+        handler.handle(io_logger.makeRecord(io_logger.name, logging.DEBUG, __file__, 1, "POST /api", (), None))
+        handler.handle(io_logger.makeRecord(io_logger.name, logging.INFO, __file__, 1, "loss", (), None,
+                                            extra={"metric": "loss", "value": 1.0}))
+        tl = logging.getLogger("tracklog")
+        handler.handle(tl.makeRecord(tl.name, logging.WARNING, __file__, 1, "server slow", (), None))
+    handler.handle(io_logger.makeRecord(io_logger.name, logging.DEBUG, __file__, 1, "outside", (), None))
+    run.flush()
+    messages = [line["message"] for line in run.get_logs()]
+    assert messages == ["server slow", "outside"]
+    assert run.get_metrics() == {}

@@ -93,6 +93,8 @@ class RunProcessor:
         self.filename = check_file_name(filename)
 
     def __call__(self, logger: Any, method_name: str, event_dict: EventDict) -> EventDict:
+        if _diag.guard.depth and _diag.own_io(_logger_name(logger, event_dict)):
+            return event_dict  # emitted by tracklog's own I/O: passed on, never run data
         try:
             self._record(logger, method_name, event_dict)
         except RecursionError:
@@ -236,3 +238,11 @@ class SafeKeysProcessor:
                 key = new
             out[key] = value
         return out
+
+
+def _logger_name(logger: Any, event_dict: EventDict) -> str:
+    """The event's logger name: structlog's ``logger`` key, else the bound logger's name."""
+    name = event_dict.get("logger")
+    if not isinstance(name, str):
+        name = getattr(logger, "name", "")
+    return name if isinstance(name, str) else ""
