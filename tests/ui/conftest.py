@@ -54,8 +54,8 @@ def serve():
     """Start a UI server for a workspace on 127.0.0.1 (a free port); stopped after the test."""
     servers = []
 
-    def start(workspace, host: str = "127.0.0.1", port: int = 0):
-        server = make_server(workspace, host, port)
+    def start(workspace, host: str = "127.0.0.1", port: int = 0, **options):
+        server = make_server(workspace, host, port, **options)
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
         thread.start()
         servers.append((server, thread))

@@ -13,7 +13,7 @@ from .._paths import check_file_name, join_inside
 from .._provenance import PROVENANCE_TAG_NAMES, describe
 from .._tables import table_columns, to_text
 from .._types import RUNNING, RunInfo
-from ..store import Store
+from ..store import KeySummary, Store
 from ._series import SeriesSource, chart_type
 
 #: How many values of a string metric, rows of a table or images the run page gets.
@@ -126,28 +126,32 @@ def run_detail(store: Store, source: SeriesSource, run_id: str) -> dict[str, Any
 def charts(store: Store, source: SeriesSource, run_id: str, width: int) -> dict[str, Any]:
     """Everything the run page draws: each metric's series, table, text values or images."""
     info = store.get_run(run_id)
-    out = []
-    for summary in source.summaries(info.run_id):
-        kind = chart_type(summary)
-        entry: dict[str, Any] = {
-            "name": summary.name,
-            "kind": summary.kind,
-            "type": kind,
-            "points": summary.count,
-        }
-        if kind in ("line", "value"):
-            entry.update(source.series(info.run_id, summary.name, width))
-        elif kind == "text":
-            total, pairs = source.values(info.run_id, summary.name, TEXT_LIMIT)
-            entry["rows"] = [[step, jsonable(value)] for step, value in pairs]
-            entry["shown"] = len(pairs)
-        elif kind == "image":
-            total, pairs = source.values(info.run_id, summary.name, IMAGE_LIMIT)
-            entry["images"] = [{"step": step, "file": value} for step, value in pairs]
-        elif kind == "table":
-            entry.update(table(source, info.run_id, summary.name, width))
-        out.append(entry)
+    with source.snapshot():  # counts and series from one moment, even while ranks write
+        out = [_chart(source, info.run_id, summary, width) for summary in source.summaries(info.run_id)]
     return {"run": run_json(info), "metrics": out}
+
+
+def _chart(source: SeriesSource, run_id: str, summary: KeySummary, width: int) -> dict[str, Any]:
+    """One metric's entry on the run page: its series, table, text values or images."""
+    kind = chart_type(summary)
+    entry: dict[str, Any] = {
+        "name": summary.name,
+        "kind": summary.kind,
+        "type": kind,
+        "points": summary.count,
+    }
+    if kind in ("line", "value"):
+        entry.update(source.series(run_id, summary.name, width))
+    elif kind == "text":
+        _total, pairs = source.values(run_id, summary.name, TEXT_LIMIT)
+        entry["rows"] = [[step, jsonable(value)] for step, value in pairs]
+        entry["shown"] = len(pairs)
+    elif kind == "image":
+        _total, pairs = source.values(run_id, summary.name, IMAGE_LIMIT)
+        entry["images"] = [{"step": step, "file": value} for step, value in pairs]
+    elif kind == "table":
+        entry.update(table(source, run_id, summary.name, width))
+    return entry
 
 
 def series(

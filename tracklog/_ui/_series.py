@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Sequence
 
 from .._types import MetricPoint
@@ -177,6 +178,10 @@ class SeriesSource:
         """Release the reader's connections."""
         if self.reader is not None:
             self.reader.close()
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Reads inside the block see one snapshot of the store (one read transaction)."""
+        return self.reader.snapshot() if self.reader is not None else nullcontext()
 
     def summaries(self, run_id: str) -> list[KeySummary]:
         """Every metric of the run with its kind and size."""

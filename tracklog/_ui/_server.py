@@ -13,11 +13,13 @@ import io
 import ipaddress
 import json
 import logging
+import math
 import mimetypes
 import os
 import re
 import shutil
 import socket
+import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -89,13 +91,40 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+#: Seconds a connection may sit idle, or take to send its request, before it is closed.
+TIMEOUT = 30.0
+#: Connections served at once; more are answered 503 at once (a client that opens many is bounded).
+MAX_CONNECTIONS = 64
+_BUSY = (
+    b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+    b"Connection: close\r\n\r\n"
+    b'{"error":"the tracklog UI is serving too many connections; try again"}'
+)
+
+
 class UIServer(ThreadingHTTPServer):
-    """Serves one workspace's runs, read-only; ``url`` says where."""
+    """Serves one workspace's runs, read-only; ``url`` says where.
+
+    Each connection has its own daemon thread. One that sends nothing, or sends
+    its request too slowly, is closed after ``timeout`` seconds; at most
+    ``max_connections`` are served at once, so a client holding many open
+    cannot exhaust the process.
+    """
 
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, workspace: Workspace, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        *,
+        timeout: float = TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
+        self.request_timeout = float(timeout)
+        self._slots = threading.BoundedSemaphore(max(1, max_connections))
         self.workspace = workspace
         self.store: Store = workspace.store
         self.source = SeriesSource(self.store)
@@ -126,6 +155,28 @@ class UIServer(ThreadingHTTPServer):
         super().server_close()
         self.source.close()
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve the connection on its own thread, or answer 503 when every slot is taken."""
+        if not self._slots.acquire(blocking=False):
+            _turn_away(request)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection's failure is logged at DEBUG, never printed (the base prints a traceback)."""
+        _log.debug("tracklog ui: connection from %s failed", client_address, exc_info=True)
+
     def host_allowed(self, header: str | None) -> bool:
         """Refuse a foreign Host header on a loopback server (DNS rebinding)."""
         if not self.loopback or not header:
@@ -138,23 +189,76 @@ class UIServer(ThreadingHTTPServer):
         return _is_loopback(name.lower())
 
 
+def _turn_away(request: socket.socket) -> None:
+    """Tell a connection over the limit to come back, without waiting on it."""
+    try:
+        request.setblocking(False)
+        request.send(_BUSY)
+    except OSError:
+        pass
+
+
 def make_server(
-    workspace: Workspace | str | None = None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
+    workspace: Workspace | str | None = None,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    timeout: float = TIMEOUT,
+    max_connections: int = MAX_CONNECTIONS,
 ) -> UIServer:
     """A UI server for ``workspace`` (which must exist), bound but not yet serving."""
     if not isinstance(workspace, Workspace):
         workspace = Workspace(workspace, create=False)
-    return UIServer(workspace, host, port)
+    return UIServer(workspace, host, port, timeout=timeout, max_connections=max_connections)
+
+
+#: Query numbers are 64-bit integers (steps, offsets, widths): anything else is a 400.
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_INTEGER = re.compile(r"\s*[+-]?[0-9]{1,19}\s*", re.ASCII)
+_DECIMAL = re.compile(r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?\s*", re.ASCII)
+#: Error messages are cut to this many characters.
+MAX_MESSAGE = 300
+#: The most compared runs a page may ask for at once.
+MAX_COMPARE = 100
+
+
+def _shown(raw: str) -> str:
+    """A query value quoted for an error message, cut short so the answer stays short."""
+    return repr(raw if len(raw) <= 40 else raw[:40] + "...")
 
 
 def _int(query: dict[str, list[str]], key: str, default: int | None = None) -> int | None:
+    """A whole-number query parameter (``1e3`` and ``1.5`` are read as 1000 and 1); 400 otherwise."""
     raw = query.get(key, [None])[0]
     if raw in (None, ""):
         return default
-    try:
-        return int(float(raw))
-    except (ValueError, OverflowError):
-        raise HTTPError(HTTPStatus.BAD_REQUEST, f"{key} must be a number, not {raw!r}") from None
+    value: int | None = None
+    if _INTEGER.fullmatch(raw):
+        value = int(raw)
+    elif len(raw) <= 64 and _DECIMAL.fullmatch(raw):
+        number = float(raw)
+        value = int(number) if math.isfinite(number) else None
+    if value is None:
+        raise HTTPError(HTTPStatus.BAD_REQUEST, f"{key} must be a number, not {_shown(raw)}")
+    if not _INT64_MIN <= value <= _INT64_MAX:
+        raise HTTPError(HTTPStatus.BAD_REQUEST, f"{key} must lie between -2**63 and 2**63-1")
+    return value
+
+
+def _level(query: dict[str, list[str]]) -> int | None:
+    """The log viewer's minimum level: a level name (any case) or a plain number; 400 otherwise."""
+    raw = (query.get("level", [""])[0] or "").strip()
+    if not raw:
+        return None
+    named = _LEVELS.get(raw.upper())
+    if named is not None:
+        return named
+    if re.fullmatch(r"[0-9]{1,9}", raw, re.ASCII):
+        return int(raw)
+    raise HTTPError(
+        HTTPStatus.BAD_REQUEST,
+        f"unknown level {_shown(raw)}: use DEBUG, INFO, WARNING, ERROR, CRITICAL or a number",
+    )
 
 
 def _one(query: dict[str, list[str]], key: str) -> str:
@@ -168,6 +272,42 @@ class _Handler(BaseHTTPRequestHandler):
     server: UIServer
     server_version = "tracklog-ui"
     protocol_version = "HTTP/1.0"
+
+    # -- connection ----------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Time the connection out when idle, and bound the time its request may take to arrive."""
+        self.timeout = self.server.request_timeout
+        super().setup()
+        self._head_lock = threading.Lock()
+        self._head_done = False
+        self._deadline = threading.Timer(self.timeout, self._too_slow)
+        self._deadline.daemon = True
+        self._deadline.start()
+
+    def parse_request(self) -> bool:
+        """Parse the request line and headers; once they are in, the request's deadline is off."""
+        try:
+            return super().parse_request()
+        finally:
+            with self._head_lock:
+                self._head_done = True
+            self._deadline.cancel()
+
+    def finish(self) -> None:
+        self._deadline.cancel()
+        super().finish()
+
+    def _too_slow(self) -> None:
+        """The request did not arrive in time (a slow-loris client): close its connection."""
+        with self._head_lock:
+            if self._head_done:
+                return
+            self._head_done = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     # -- methods -----------------------------------------------------------------
 
@@ -204,23 +344,25 @@ class _Handler(BaseHTTPRequestHandler):
             query = parse_qs(split.query)
             self._route(parts, query, head)
         except HTTPError as exc:
-            self._send_json({"error": str(exc)}, exc.status, head)
+            self._error(exc.status, str(exc), head)
         except (RunNotFoundError, _api.NotFoundError, FileNotFoundError) as exc:
-            message = exc.args[0] if exc.args else str(exc)
-            self._send_json({"error": str(message)}, HTTPStatus.NOT_FOUND, head)
-        except InvalidNameError as exc:
-            self._send_json({"error": str(exc)}, HTTPStatus.BAD_REQUEST, head)
-        except TracklogError as exc:
-            self._send_json({"error": str(exc)}, HTTPStatus.BAD_REQUEST, head)
-        except (BrokenPipeError, ConnectionResetError):
+            self._error(HTTPStatus.NOT_FOUND, str(exc.args[0] if exc.args else exc), head)
+        except (InvalidNameError, TracklogError) as exc:
+            self._error(HTTPStatus.BAD_REQUEST, str(exc), head)
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
             pass
         except Exception as exc:  # one bad request must not stop the server
-            _log.exception("tracklog ui: error answering %s", self.path)
+            _log.exception("tracklog ui: error answering %s", self.path[:200])
             try:
-                self._send_json({"error": f"{type(exc).__name__}: {exc}"},
-                                HTTPStatus.INTERNAL_SERVER_ERROR, head)
+                self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(exc).__name__}: {exc}", head)
             except OSError:
                 pass
+
+    def _error(self, status: HTTPStatus, message: str, head: bool) -> None:
+        """An error answer with a one-line message, cut short (a query value may be huge)."""
+        if len(message) > MAX_MESSAGE:
+            message = message[: MAX_MESSAGE - 3] + "..."
+        self._send_json({"error": message}, status, head)
 
     def _route(self, parts: list[str], query: dict[str, list[str]], head: bool) -> None:
         server = self.server
@@ -240,9 +382,15 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send_json(payload, HTTPStatus.OK, head)
         if parts[1:] == ["runs"]:
             experiment = query.get("experiment", [None])[0] or None
+            if experiment is not None and experiment not in {
+                e.experiment_id for e in store.list_experiments()
+            }:
+                raise HTTPError(HTTPStatus.NOT_FOUND, f"no experiment {_shown(experiment)}")
             return self._send_json(_api.runs(store, experiment), HTTPStatus.OK, head)
         if parts[1:] == ["compare"]:
             ids = [r for r in _one(query, "runs").split(",") if r]
+            if len(ids) > MAX_COMPARE:
+                raise HTTPError(HTTPStatus.BAD_REQUEST, f"compare at most {MAX_COMPARE} runs at once")
             for run_id in ids:
                 self._check_run_id(run_id)
             name = query.get("name", [None])[0] or None
@@ -268,7 +416,7 @@ class _Handler(BaseHTTPRequestHandler):
     @staticmethod
     def _check_run_id(run_id: str) -> str:
         if not _RUN_ID.match(run_id):
-            raise HTTPError(HTTPStatus.NOT_FOUND, f"no run {run_id!r}")
+            raise HTTPError(HTTPStatus.NOT_FOUND, f"no run {_shown(run_id)}")
         return run_id
 
     # -- API answers -----------------------------------------------------------------
@@ -289,10 +437,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(payload, HTTPStatus.OK, head)
 
     def _logs(self, run_id: str, query: dict[str, list[str]], width: int, head: bool) -> None:
-        level = (query.get("level", [""])[0] or "").upper()
-        if level and level not in _LEVELS and not level.isdigit():
-            raise HTTPError(HTTPStatus.BAD_REQUEST, f"unknown level {level!r}")
-        minimum = _LEVELS.get(level) or (int(level) if level.isdigit() else None)
+        minimum = _level(query)
         payload = _api.logs(
             self.server.store,
             run_id,

@@ -59,6 +59,9 @@ class ChunkReader:
 
     The store's own control connection is shared and locked; chart reads are
     heavier, so each request borrows a connection from a small pool instead.
+    Every read is one read transaction (WAL gives it a snapshot), so several
+    SELECTs never see a writer's commit land between them; :meth:`snapshot`
+    widens that to several reads (a whole page of charts).
     """
 
     def __init__(self, db_path: str) -> None:
@@ -66,19 +69,51 @@ class ChunkReader:
         self._pool: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._pinned = threading.local()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Make every read of this thread inside the block see one snapshot of the database."""
+        if getattr(self._pinned, "conn", None) is not None:
+            yield  # already inside one: the outer block's snapshot holds
+            return
+        with self._transaction() as conn:
+            self._pinned.conn = conn
+            try:
+                yield
+            finally:
+                self._pinned.conn = None
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
+        pinned = getattr(self._pinned, "conn", None)
+        if pinned is not None:
+            yield pinned
+            return
+        with self._transaction() as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A pooled connection inside one read transaction (BEGIN ... COMMIT)."""
         with self._lock:
             conn = self._pool.pop() if self._pool else None
         if conn is None:
-            conn = sqlite3.connect(self.db_path, timeout=30.0, check_same_thread=False)
+            conn = sqlite3.connect(
+                self.db_path, timeout=30.0, check_same_thread=False, isolation_level=None
+            )
             conn.execute("PRAGMA query_only = 1")
+        healthy = False
         try:
-            yield conn
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")  # a read transaction: ends the snapshot, writes nothing
+                healthy = True
         finally:
             with self._lock:
-                if self._closed or len(self._pool) >= 8:
+                if self._closed or len(self._pool) >= 8 or not healthy:
                     conn.close()
                 else:
                     self._pool.append(conn)
