@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 
 import pytest
 
 import tracklog
+from tests.ui.conftest import Client
 from tracklog._ui import DEFAULT_HOST, make_server
 
 SECRET = b"top secret, outside the workspace"
@@ -171,3 +173,94 @@ def test_another_host_can_be_chosen_explicitly(workspace, serve):
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
         sock.sendall(b"GET /api/experiments HTTP/1.0\r\nHost: my-box:1\r\n\r\n")
         assert sock.makefile("rb").readline().startswith(b"HTTP/1.0 200")
+
+
+def _secret_folder(tmp_path, name: str = "outside"):
+    """A folder outside the workspace holding secret files where a run's files would be."""
+    folder = tmp_path / name
+    (folder / "outputs").mkdir(parents=True)
+    (folder / "logs").mkdir()
+    (folder / "outputs" / "secret.txt").write_bytes(SECRET)
+    (folder / "logs" / "python.log").write_bytes(
+        b'{"time": "t", "level": "ERROR", "levelno": 40, "message": "' + SECRET + b'"}\n'
+    )
+    (folder / "logs" / "std_log.txt").write_bytes(SECRET + b"\n")
+    return folder
+
+
+def _assert_nothing_served(client, run_id, names):
+    detail = client.json(f"/api/runs/{run_id}")
+    assert not any("secret" in f["name"] for f in detail["files"]), detail["files"]
+    for name in names:
+        answer = client.get(f"/api/runs/{run_id}/file?name={name}")
+        assert answer.status in (403, 404), (name, answer.status)
+        assert SECRET not in answer.body
+    for log in ("python.log", "std_log.txt"):
+        answer = client.get(f"/api/runs/{run_id}/logs?file={log}")
+        assert answer.status in (403, 404), (log, answer.status)
+        assert SECRET not in answer.body
+
+
+def test_a_run_folder_that_is_a_symlink_out_of_the_workspace_is_not_served(workspace, client, tmp_path):
+    """runs/<id> itself a symlink to a folder outside: its files are neither listed nor served."""
+    run = tracklog.Experiment(workspace, "e").start_logging("r")
+    run.complete()
+    run_dir = os.path.join(workspace.location, "runs", run.id)
+    shutil.rmtree(run_dir)
+    os.symlink(_secret_folder(tmp_path), run_dir)
+    _assert_nothing_served(client, run.id, ["outputs/secret.txt", "logs/python.log", "logs/std_log.txt"])
+    assert client.json(f"/api/runs/{run.id}")["run"]["status"] == "Completed"  # the run itself shows
+
+
+def test_a_runs_folder_that_is_a_symlink_out_of_the_workspace_is_not_served(workspace, client, tmp_path):
+    """The whole runs/ folder a symlink to outside the workspace: nothing under it is served."""
+    run = tracklog.Experiment(workspace, "e").start_logging("r")
+    run.complete()
+    runs = os.path.join(workspace.location, "runs")
+    outside = tmp_path / "runs-elsewhere"
+    outside.mkdir()
+    shutil.copytree(_secret_folder(tmp_path), outside / run.id)
+    shutil.rmtree(runs)
+    os.symlink(outside, runs)
+    _assert_nothing_served(client, run.id, ["outputs/secret.txt", "logs/python.log"])
+
+
+@pytest.mark.parametrize("sub", ["logs", "outputs"])
+def test_a_symlinked_logs_or_outputs_folder_is_not_served(workspace, client, tmp_path, sub):
+    """logs/ or outputs/ of a run a symlink to a folder outside: refused, the rest still served."""
+    run = tracklog.Experiment(workspace, "e").start_logging("r")
+    note = tmp_path / "note.txt"
+    note.write_text("inside")
+    run.upload_file("extra/note.txt", str(note))
+    run.complete()
+    run_dir = os.path.join(workspace.location, "runs", run.id)
+    shutil.rmtree(os.path.join(run_dir, sub), ignore_errors=True)
+    os.symlink(_secret_folder(tmp_path) / sub, os.path.join(run_dir, sub))
+    names = ["outputs/secret.txt"] if sub == "outputs" else ["logs/python.log", "logs/std_log.txt"]
+    detail = client.json(f"/api/runs/{run.id}")
+    assert not any("secret" in f["name"] for f in detail["files"])
+    for name in names:
+        answer = client.get(f"/api/runs/{run.id}/file?name={name}")
+        assert answer.status in (400, 403, 404), name
+        assert SECRET not in answer.body
+    if sub == "logs":
+        answer = client.get(f"/api/runs/{run.id}/logs?file=python.log")
+        assert answer.status in (400, 403, 404) and SECRET not in answer.body
+    assert client.get(f"/api/runs/{run.id}/file?name=extra/note.txt").body == b"inside"
+
+
+def test_a_workspace_reached_through_a_symlink_is_served(tmp_path, serve):
+    """The workspace folder itself behind a symlink (a data disk) is fine: its runs are inside it."""
+    real = tmp_path / "disk" / "ws"
+    workspace = tracklog.Workspace(real)
+    run = tracklog.Experiment(workspace, "e").start_logging("r")
+    note = tmp_path / "note.txt"
+    note.write_text("inside")
+    run.upload_file("outputs/note.txt", str(note))
+    run.complete()
+    link = tmp_path / "ws-link"
+    os.symlink(real, link)
+    server = serve(tracklog.Workspace(link, create=False))
+    client = Client("127.0.0.1", server.port)
+    assert client.get(f"/api/runs/{run.id}/file?name=outputs/note.txt").body == b"inside"
+    assert [f["name"] for f in client.json(f"/api/runs/{run.id}")["files"]] == ["outputs/note.txt"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import Any, Iterator, Sequence
+from typing import IO, Any, Iterator, Sequence
 
+from .._errors import InvalidNameError
 from .._logfile import decode_record
 from .._output_format import OutputReader, collapse_redraws
 from .._paths import check_file_name, join_inside
@@ -221,25 +222,20 @@ def compare(
     """Several runs side by side: their records, the union of metric names, one metric's series."""
     infos = [store.get_run(r) for r in run_ids]
     names: dict[str, str] = {}
-    for info in infos:
-        for summary in source.summaries(info.run_id):
-            if chart_type(summary) in ("line", "value"):
-                names.setdefault(summary.name, summary.kind)
-    result: dict[str, Any] = {
-        "runs": [run_json(i) for i in infos],
-        "metrics": list(names),
-        "name": name,
-        "series": [],
-    }
-    if name:
+    series = []
+    with source.snapshot():  # every run's series from one moment
         for info in infos:
+            for summary in source.summaries(info.run_id):
+                if chart_type(summary) in ("line", "value"):
+                    names.setdefault(summary.name, summary.kind)
+        for info in infos if name else ():
             if name in store.metric_kinds(info.run_id):
                 data = source.series(info.run_id, name, width)
             else:
                 data = {"x": [], "y": [], "points": 0, "downsampled": False}
             data["run"] = info.run_id
-            result["series"].append(data)
-    return result
+            series.append(data)
+    return {"runs": [run_json(i) for i in infos], "metrics": list(names), "name": name, "series": series}
 
 
 def logs(
@@ -254,7 +250,7 @@ def logs(
     info = store.get_run(run_id)
     name = "logs/" + check_file_name(filename)
     try:
-        handle = store.open_file(info.run_id, name)
+        handle = open_run_file(store, info.run_id, name)
     except FileNotFoundError:
         return {"records": [], "offset": 0, "size": 0, "skipped": 0,
                 "running": info.status == RUNNING, "status": info.status}
@@ -323,23 +319,63 @@ def _passes(record: dict[str, Any], minimum: int | None) -> bool:
     return minimum is None or levelno is None or levelno >= minimum
 
 
-def _served(store: Store, run_id: str, name: str) -> bool:
-    """Whether the file can be opened inside the run (a symlink leading out cannot)."""
-    run_dir = getattr(store, "run_dir", None)
-    if run_dir is None:
-        return True
+def open_run_file(store: Store, run_id: str, name: str) -> IO[bytes]:
+    """Open a run's file to serve it; one whose real path leaves the workspace is refused.
+
+    A symlink anywhere on the way (the file, a subfolder such as ``logs/``, the
+    run's folder, ``runs/``) must resolve inside the workspace's real path, and
+    the file opened must be the one checked (a link swapped meanwhile is refused).
+    """
+    path = _real_path(store, run_id, name)
+    handle = store.open_file(run_id, name)
+    if path is None:
+        return handle
     try:
-        join_inside(run_dir(run_id), name)
-    except Exception:
+        opened, checked = os.fstat(handle.fileno()), os.stat(path)
+    except OSError:
+        opened = checked = None
+    if opened is None or checked is None or (opened.st_dev, opened.st_ino) != (checked.st_dev, checked.st_ino):
+        handle.close()
+        raise NotFoundError(f"run {run_id} has no file {name!r} inside the workspace")
+    return handle
+
+
+def _real_path(store: Store, run_id: str, name: str) -> str | None:
+    """The real path of a run's file, checked to lie in the run's folder inside the workspace.
+
+    None for a store that keeps no files on disk (a remote server); NotFoundError
+    when a symlink leads outside.
+    """
+    run_dir = getattr(store, "run_dir", None)
+    root = getattr(store, "root", None)
+    if run_dir is None or not isinstance(root, str):
+        return None
+    folder = run_dir(run_id)
+    path = join_inside(folder, name)  # a clean name, not leaving the run's (real) folder
+    real_root = os.path.realpath(root)
+    real_folder = os.path.realpath(folder)
+    real = os.path.realpath(path)
+    if not (_under(real_folder, real_root) and _under(real, real_folder)):
+        raise NotFoundError(f"run {run_id} has no file {name!r} inside the workspace")
+    return real
+
+
+def _under(path: str, folder: str) -> bool:
+    return path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _served(store: Store, run_id: str, name: str) -> bool:
+    """Whether the file can be served (no symlink on its way leads out of the workspace)."""
+    try:
+        _real_path(store, run_id, name)
+    except (NotFoundError, InvalidNameError, OSError):
         return False
     return True
 
 
 def _size(store: Store, run_id: str, name: str) -> int | None:
-    run_dir = getattr(store, "run_dir", None)
-    if run_dir is None:
-        return None
     try:
-        return os.path.getsize(os.path.join(run_dir(run_id), *name.split("/")))
-    except OSError:
+        path = _real_path(store, run_id, name)
+        return None if path is None else os.path.getsize(path)
+    except (NotFoundError, InvalidNameError, OSError):
         return None

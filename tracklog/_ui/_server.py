@@ -488,7 +488,7 @@ class _Handler(BaseHTTPRequestHandler):
         store = self.server.store
         name = check_file_name(_one(query, "name"))
         info = store.get_run(run_id)
-        handle = store.open_file(info.run_id, name)
+        handle = _api.open_run_file(store, info.run_id, name)
         with handle:
             kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
             if name.lower().endswith(_TEXT_SUFFIXES):
