@@ -32,6 +32,7 @@ from .._tables import table_columns
 from ..store import Store
 from ..workspace import Workspace
 from . import _api
+from ._csv import safe_row
 from ._series import SeriesSource
 
 _log = logging.getLogger("tracklog.ui")
@@ -468,7 +469,7 @@ class _Handler(BaseHTTPRequestHandler):
         writer = csv.writer(buffer, lineterminator="\n")
         if kind == "row":
             columns, cells = table_columns([p.value for p in points])
-            writer.writerow(["step", *columns])
+            writer.writerow(safe_row(["step", *columns]))
             rows: Any = ([p.step, *[_csv_cell(v) for v in row]] for p, row in zip(points, cells))
         else:
             writer.writerow(["step", "value", "timestamp", "rank"])
@@ -477,7 +478,7 @@ class _Handler(BaseHTTPRequestHandler):
                 for p in points
             )
         for index, row in enumerate(rows):
-            writer.writerow(row)
+            writer.writerow(safe_row(row))
             if index % 20000 == 19999:
                 self.wfile.write(buffer.getvalue().encode("utf-8"))
                 buffer.seek(0)

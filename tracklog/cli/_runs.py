@@ -14,6 +14,7 @@ from typing import TextIO
 from .._errors import TracklogError
 from .._provenance import PROVENANCE_TAG_NAMES, describe
 from .._types import MetricPoint
+from .._ui._csv import safe_row
 from .._ui._plot import plot_metric
 from ..run import Run
 from ..store import Store
@@ -141,7 +142,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         rows = [["NAME", "KIND", "COUNT", "LAST", "MIN", "MAX"]]
         rows += [[s.name, s.kind, str(s.count), s.last, s.low, s.high] for s in summaries]
         if writer:
-            writer.writerows(rows)
+            writer.writerows(map(safe_row, rows))
         else:
             table(rows)
         return 0
@@ -155,8 +156,10 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     if writer:
         # Every digit, and the time twice: ISO 8601 for people, epoch seconds for programs.
         writer.writerow(["step", "value", "time", "epoch_seconds", "rank"])
-        writer.writerows([p.step, number(p.value, exact=True), point_time(p.timestamp), repr(p.timestamp), _rank(p)]
-                         for p in points)
+        writer.writerows(
+            safe_row([p.step, number(p.value, exact=True), point_time(p.timestamp), repr(p.timestamp), _rank(p)])
+            for p in points
+        )
     else:
         table([["STEP", "VALUE", "TIME", "RANK"],
                *([str(p.step), number(p.value), point_time(p.timestamp), _rank(p)] for p in points)])
