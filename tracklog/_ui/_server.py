@@ -114,6 +114,7 @@ class UIServer(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128  # the listen backlog: a burst of connections is not dropped
 
     def __init__(
         self,
