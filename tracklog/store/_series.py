@@ -9,7 +9,7 @@ import sys
 import threading
 from array import array
 from contextlib import contextmanager
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 from ._chunks import unpack_values
 
@@ -64,8 +64,10 @@ class ChunkReader:
     widens that to several reads (a whole page of charts).
     """
 
-    def __init__(self, db_path: str) -> None:
+    def __init__(self, db_path: str, connect: Callable[[], sqlite3.Connection] | None = None) -> None:
         self.db_path = db_path
+        #: Opens one connection; the default opens the file with writes refused (query_only).
+        self._connect = connect or self._connect_query_only
         self._pool: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -99,10 +101,8 @@ class ChunkReader:
         with self._lock:
             conn = self._pool.pop() if self._pool else None
         if conn is None:
-            conn = sqlite3.connect(
-                self.db_path, timeout=30.0, check_same_thread=False, isolation_level=None
-            )
-            conn.execute("PRAGMA query_only = 1")
+            conn = self._connect()
+            conn.isolation_level = None  # transactions only where BEGIN says
         healthy = False
         try:
             conn.execute("BEGIN")
@@ -117,6 +117,11 @@ class ChunkReader:
                     conn.close()
                 else:
                     self._pool.append(conn)
+
+    def _connect_query_only(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.db_path, timeout=30.0, check_same_thread=False)
+        conn.execute("PRAGMA query_only = 1")
+        return conn
 
     def close(self) -> None:
         """Close every pooled connection."""
