@@ -12,7 +12,7 @@ from ._values import check_name
 from .engine import Engine, engine_for
 from .pipeline import current
 from .run import Run
-from .store import Store
+from .store import Store, is_pending_experiment, redact_uri
 
 __all__ = ["Experiment", "Workspace"]
 
@@ -37,11 +37,13 @@ class Workspace:
 
     ``Workspace()`` opens the location given by ``set_tracking_uri``, else the
     ``TRACKLOG_WORKSPACE`` environment variable, else ``./.tracklog``.
+    ``location`` is what is shown: a server URL without the credentials written in it.
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True) -> None:
-        self.location = _resolve(path)
-        self.engine: Engine = engine_for(self.location, create)
+        self._uri = _resolve(path)  # as given, credentials included: never shown
+        self.location = redact_uri(self._uri)
+        self.engine: Engine = engine_for(self._uri, create)
 
     @property
     def store(self) -> Store:
@@ -51,6 +53,11 @@ class Workspace:
     def path(self) -> str:
         """The workspace folder (or URI for a remote store)."""
         return self.location
+
+    def child_location(self) -> str:
+        """The location as given, credentials included: for a child process's environment
+        (``tracklog run``), never to be shown or logged."""
+        return self._uri
 
     def experiment(self, name: str) -> Experiment:
         """The experiment called ``name``, created when missing."""
@@ -89,10 +96,10 @@ class Workspace:
         )
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Workspace) and other.location == self.location
+        return isinstance(other, Workspace) and other._uri == self._uri
 
     def __hash__(self) -> int:
-        return hash(self.location)
+        return hash(self._uri)
 
     def __repr__(self) -> str:
         return f"Workspace({self.location!r})"
@@ -108,6 +115,10 @@ class Experiment:
 
     @property
     def id(self) -> str:
+        """The experiment's id. On a remote store an experiment this process has not seen
+        on the server yet reads ``pending:<name>`` until the sender has found or created it."""
+        if is_pending_experiment(self._info.experiment_id):
+            self._info = self.workspace.store.get_or_create_experiment(self.name)  # no request
         return self._info.experiment_id
 
     def start_logging(
@@ -136,7 +147,8 @@ class Experiment:
 
 
 def _open_env_run(run_id: str, location: str | None) -> Run:
-    return Workspace(location).get_run(run_id)
+    workspace = Workspace(location)
+    return Run._from_info(workspace, workspace.store.open_env_run(run_id))
 
 
 def _start_auto_run(experiment: str) -> Run:

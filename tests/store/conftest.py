@@ -228,3 +228,94 @@ def proxy(mlflow_uri: str):
     proxy.start()
     yield proxy
     proxy.stop()
+
+
+def mlflow_id(client: Any, run_id: str) -> str:
+    """The MLflow server's id of a run tracklog created (its ``tracklog._run_id`` tag), as an
+    MLflow user finds it; a run tracklog did not create keeps its id."""
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    found = client.search_runs(experiments, filter_string=f"tags.`tracklog._run_id` = '{run_id}'")
+    return found[0].info.run_id if found else run_id
+
+
+# -- servers that fail: one answering 500 to everything, one that accepts and never answers ----
+
+
+class ErrorServer:
+    """HTTP on 127.0.0.1 answering every request with 500 (a tracking server whose database is down)."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def _fail(self) -> None:
+                server.requests += 1
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                body = b'{"error_code": "INTERNAL_ERROR", "message": "database is down"}'
+                self.send_response(500)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = _fail
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self.uri = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class SilentServer:
+    """A socket on 127.0.0.1 that accepts connections and never answers (a hung server)."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self.uri = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self.accepted: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)  # held open, never read from or written to
+
+    def close(self) -> None:
+        self._sock.close()
+        for conn in self.accepted:
+            conn.close()
+
+
+@pytest.fixture
+def error_server():
+    server = ErrorServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def silent_server():
+    server = SilentServer()
+    yield server
+    server.close()

@@ -15,7 +15,7 @@ import tracklog
 from tracklog.handlers import RunHandler
 from tracklog.store import RemoteError
 
-from .conftest import Proxy, unique
+from .conftest import Proxy, mlflow_id, unique
 
 TOKEN = "tok-3f9a1c7e5d2b8a640e1f"
 PASSWORD = "pw-8c2e4a6f1b3d5e7a9c0b"
@@ -57,7 +57,7 @@ def _log_everything(uri: str, tmp_path) -> tuple[tracklog.Run, str]:
 def _assert_nowhere(secret: str, run: tracklog.Run, log_text: str, mlflow_server, mlflow_client, tmp_path) -> None:
     assert "Starting new HTTP" in log_text  # urllib3's DEBUG records were really logged
     assert secret not in log_text
-    seen = mlflow_client.get_run(run.id)
+    seen = mlflow_client.get_run(mlflow_id(mlflow_client, run.id))
     assert secret not in repr(seen.data.tags) + repr(seen.data.params) + repr(seen.info)
     assert [r["message"] for r in run.get_logs() if r["logger"] == "app"] == ["training"]
     assert secret not in repr(run.get_logs())
@@ -122,17 +122,17 @@ def test_tls_is_verified_unless_told_otherwise(tls_proxy, mlflow_client, monkeyp
     """An untrusted certificate is refused; its CA bundle, or MLFLOW_TRACKING_INSECURE_TLS=true, let it through."""
     proxy, cert_path = tls_proxy
     with pytest.raises(RemoteError, match="TLS"):
-        tracklog.Experiment(tracklog.Workspace(proxy.uri), unique())
+        tracklog.Workspace(proxy.uri).get_experiment("any")  # a read asks the server at once
 
     monkeypatch.setenv("MLFLOW_TRACKING_SERVER_CERT_PATH", cert_path)
     trusted = tracklog.Experiment(tracklog.Workspace(proxy.uri + "/"), unique()).start_logging("ca")
     trusted.log("m", 1)
     trusted.complete()
-    assert mlflow_client.get_metric_history(trusted.id, "m")[0].value == 1.0
+    assert mlflow_client.get_metric_history(mlflow_id(mlflow_client, trusted.id), "m")[0].value == 1.0
 
     monkeypatch.delenv("MLFLOW_TRACKING_SERVER_CERT_PATH")
     monkeypatch.setenv("MLFLOW_TRACKING_INSECURE_TLS", "true")
     insecure = tracklog.Experiment(tracklog.Workspace(proxy.uri + "//"), unique()).start_logging("insecure")
     insecure.log("m", 2)
     insecure.complete()
-    assert mlflow_client.get_metric_history(insecure.id, "m")[0].value == 2.0
+    assert mlflow_client.get_metric_history(mlflow_id(mlflow_client, insecure.id), "m")[0].value == 2.0

@@ -43,7 +43,7 @@ def test_example_logs_into_the_server(command, mlflow_uri, mlflow_client, tmp_pa
     new = [r for r in after if r.info.run_id not in before]
     assert new, output
     printed = set(re.findall(r"\b[0-9a-f]{32}\b", result.stdout.decode()))
-    assert printed <= {r.info.run_id for r in new}
+    assert printed <= {r.data.tags.get("tracklog._run_id", r.info.run_id) for r in new}  # tracklog's ids
     for run in new:
         assert run.info.status == "FINISHED"
     assert any(run.data.metrics for run in new), [r.data for r in new]

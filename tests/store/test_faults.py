@@ -14,7 +14,7 @@ import tracklog
 from tracklog.handlers import RunHandler
 
 from ..conftest import python_env
-from .conftest import unique
+from .conftest import mlflow_id, unique
 
 
 def test_server_outage_mid_run_loses_nothing_and_never_blocks_the_caller(mlflow_server, mlflow_client, caplog):
@@ -44,10 +44,10 @@ def test_server_outage_mid_run_loses_nothing_and_never_blocks_the_caller(mlflow_
     run.complete()
 
     assert slowest < 1.0 and logged_in < 15.0, (slowest, logged_in)  # enqueue only, never the network
-    history = mlflow_client.get_metric_history(run.id, "loss")
+    history = mlflow_client.get_metric_history(mlflow_id(mlflow_client, run.id), "loss")
     assert sorted(m.step for m in history) == list(range(3500))
-    assert len(mlflow_client.get_metric_history(run.id, "seen")) == 300
-    seen = mlflow_client.get_run(run.id)
+    assert len(mlflow_client.get_metric_history(mlflow_id(mlflow_client, run.id), "seen")) == 300
+    seen = mlflow_client.get_run(mlflow_id(mlflow_client, run.id))
     assert seen.info.status == "FINISHED" and seen.data.tags["during"] == "outage"
     assert len(run.get_logs()) == 300
     assert any("keeping data in" in r.getMessage() for r in caplog.records)
@@ -61,8 +61,8 @@ def test_throttling_and_server_errors_are_retried(proxy, mlflow_client):
         run.log("m", float(step))
     run.complete()
     assert proxy.fail_next["runs/log-batch"] == []
-    assert len(mlflow_client.get_metric_history(run.id, "m")) == 100
-    assert mlflow_client.get_run(run.id).info.status == "FINISHED"
+    assert len(mlflow_client.get_metric_history(mlflow_id(mlflow_client, run.id), "m")) == 100
+    assert mlflow_client.get_run(mlflow_id(mlflow_client, run.id)).info.status == "FINISHED"
 
 
 def test_a_refused_point_is_reported_and_the_rest_delivered(proxy, mlflow_client, caplog):
@@ -76,8 +76,8 @@ def test_a_refused_point_is_reported_and_the_rest_delivered(proxy, mlflow_client
     with caplog.at_level(logging.WARNING, logger="tracklog"):
         run.complete()
     proxy.refuse_containing = None
-    assert len(mlflow_client.get_metric_history(run.id, "good")) == 200
-    assert mlflow_client.get_metric_history(run.id, "poison") == []
+    assert len(mlflow_client.get_metric_history(mlflow_id(mlflow_client, run.id), "good")) == 200
+    assert mlflow_client.get_metric_history(mlflow_id(mlflow_client, run.id), "poison") == []
     assert any("refused 1 metric points" in r.getMessage() for r in caplog.records)
 
 
@@ -118,7 +118,7 @@ def test_undelivered_data_is_reported_at_exit_and_sync_pending_sends_it(proxy, m
     assert "201 metric points" in stderr and "tracklog sync --pending" in stderr, stderr
     (kept,) = os.listdir(spool)
     assert str(spool / kept) in stderr
-    assert len(mlflow_client.get_metric_history(run_id, "m")) == 100
+    assert len(mlflow_client.get_metric_history(mlflow_id(mlflow_client, run_id), "m")) == 100
 
     proxy.start()
     result = subprocess.run(
@@ -128,10 +128,10 @@ def test_undelivered_data_is_reported_at_exit_and_sync_pending_sends_it(proxy, m
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
     assert "delivered" in result.stdout.decode() and "100%" in result.stderr.decode()
     assert os.listdir(spool) == []
-    assert sorted(m.step for m in mlflow_client.get_metric_history(run_id, "m")) == list(range(300))
-    seen = mlflow_client.get_run(run_id)
+    assert sorted(m.step for m in mlflow_client.get_metric_history(mlflow_id(mlflow_client, run_id), "m")) == list(range(300))
+    seen = mlflow_client.get_run(mlflow_id(mlflow_client, run_id))
     assert seen.info.status == "FINISHED" and seen.data.tags["late"] == "yes"
-    assert [a.path for a in mlflow_client.list_artifacts(run_id, "tables")] == ["tables/T.json"]
+    assert [a.path for a in mlflow_client.list_artifacts(mlflow_id(mlflow_client, run_id), "tables")] == ["tables/T.json"]
 
 
 def test_full_spool_drops_log_lines_before_metrics(proxy, mlflow_client, monkeypatch, caplog):
@@ -160,7 +160,7 @@ def test_full_spool_drops_log_lines_before_metrics(proxy, mlflow_client, monkeyp
     with caplog.at_level(logging.WARNING, logger="tracklog"):
         run.complete()
         store.close()
-    assert len(mlflow_client.get_metric_history(run.id, "m")) == 1001
+    assert len(mlflow_client.get_metric_history(mlflow_id(mlflow_client, run.id), "m")) == 1001
     messages = [r.getMessage() for r in caplog.records]
     assert any("log lines were dropped because the spool was full" in m for m in messages), messages
     assert 0 < len(run.get_logs()) < 3000
@@ -176,7 +176,7 @@ def test_files_too_big_for_the_spool_are_sent_at_once_or_refused_loudly(proxy, m
     run = tracklog.Experiment(tracklog.Workspace(proxy.uri), unique()).start_logging("big-files")
     run.upload_file("outputs/model.bin", str(big))
     run.upload_file("outputs/stream.bin", io.BytesIO(b"s" * 150_000))
-    sizes = {a.path: a.file_size for a in mlflow_client.list_artifacts(run.id, "outputs")}
+    sizes = {a.path: a.file_size for a in mlflow_client.list_artifacts(mlflow_id(mlflow_client, run.id), "outputs")}
     assert sizes == {"outputs/model.bin": 150_000, "outputs/stream.bin": 150_000}
     proxy.stop()
     with pytest.raises(tracklog.TracklogError, match="does not fit in the spool"):
@@ -213,10 +213,10 @@ def test_killed_process_leaves_a_spool_that_sync_pending_delivers(proxy, mlflow_
         child.kill()
         child.wait(30)
     proxy.start()
-    assert mlflow_client.get_metric_history(run_id, "m") == []
+    assert mlflow_client.get_metric_history(mlflow_id(mlflow_client, run_id), "m") == []
     result = subprocess.run([sys.executable, "-m", "tracklog", "sync", "--pending"], env=env,
                             capture_output=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
-    assert len(mlflow_client.get_metric_history(run_id, "m")) == 500
+    assert len(mlflow_client.get_metric_history(mlflow_id(mlflow_client, run_id), "m")) == 500
     assert tracklog.Workspace(proxy.uri).get_run(run_id).status == "Crashed"
-    assert mlflow_client.get_run(run_id).info.status == "FAILED"
+    assert mlflow_client.get_run(mlflow_id(mlflow_client, run_id)).info.status == "FAILED"

@@ -14,10 +14,11 @@ from tracklog.handlers import RunHandler
 from tracklog.store import MLflowStore, SQLiteStore
 
 from ..conftest import python_env
-from .conftest import unique
+from .conftest import mlflow_id, unique
 
 
 def _artifacts(client, run_id: str, path: str | None = None) -> list[str]:
+    run_id = mlflow_id(client, run_id) if path is None else run_id
     found = []
     for entry in client.list_artifacts(run_id, path):
         found.extend(_artifacts(client, run_id, entry.path) if entry.is_dir else [entry.path])
@@ -27,7 +28,7 @@ def _artifacts(client, run_id: str, path: str | None = None) -> list[str]:
 def _download(client, run_id: str, path: str, tmp_path) -> bytes:
     from mlflow.artifacts import download_artifacts
 
-    local = download_artifacts(run_id=run_id, artifact_path=path, dst_path=str(tmp_path / "dl"),
+    local = download_artifacts(run_id=mlflow_id(client, run_id), artifact_path=path, dst_path=str(tmp_path / "dl"),
                                tracking_uri=client.tracking_uri)
     with open(local, "rb") as handle:
         return handle.read()
@@ -55,23 +56,25 @@ def test_mlflow_client_sees_metrics_params_tags_files_and_children(mlflow_uri, m
     child.complete()
     run.complete()
 
-    seen = mlflow_client.get_run(run.id)
+    seen = mlflow_client.get_run(mlflow_id(mlflow_client, run.id))
     assert seen.info.status == "FINISHED" and seen.info.run_name == "seen"
     assert seen.data.params == {"lr": "0.01"}
     assert seen.data.tags["team"] == "vision"
-    history = mlflow_client.get_metric_history(run.id, "loss")
+    history = mlflow_client.get_metric_history(mlflow_id(mlflow_client, run.id), "loss")
     assert sorted((m.step, m.value) for m in history) == [(s, 1.0 / (s + 1)) for s in range(50)]
-    assert sorted((m.step, m.value) for m in mlflow_client.get_metric_history(run.id, "acc")) == [(0, 0.1), (1, 0.2)]
-    assert [(m.step, m.value) for m in mlflow_client.get_metric_history(run.id, "Wave.angle")] == [(0, 0.5)]
+    assert sorted((m.step, m.value) for m in mlflow_client.get_metric_history(mlflow_id(mlflow_client, run.id), "acc")) == [(0, 0.1), (1, 0.2)]
+    assert [(m.step, m.value) for m in mlflow_client.get_metric_history(mlflow_id(mlflow_client, run.id), "Wave.angle")] == [(0, 0.5)]
     assert {"logs/python.log", "outputs/cfg.yaml", "tables/Wave.json", "metrics/note.jsonl"} <= set(
         _artifacts(mlflow_client, run.id)
     )
     log_lines = _download(mlflow_client, run.id, "logs/python.log", tmp_path).splitlines()
     assert json.loads(log_lines[0])["message"] == "hello from tracklog"
-    assert mlflow_client.get_run(child.id).data.tags["mlflow.parentRunId"] == run.id
+    child_tags = mlflow_client.get_run(mlflow_id(mlflow_client, child.id)).data.tags
+    assert child_tags["mlflow.parentRunId"] == mlflow_id(mlflow_client, run.id)  # MLflow's UI nests it
+    assert child_tags["tracklog._parent"] == run.id
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)  # load_table searches with the global URI
-    table = mlflow_client.load_table(exp.id, "tables/Wave.json", run_ids=[run.id])
+    table = mlflow_client.load_table(exp.id, "tables/Wave.json", run_ids=[mlflow_id(mlflow_client, run.id)])
     assert list(table.columns) == ["angle", "sin", "label"] and table["label"].tolist() == ["a"]
 
 
@@ -82,9 +85,9 @@ def test_run_statuses_map_to_mlflow_statuses(mlflow_uri, mlflow_client):
     runs[0].complete()
     runs[1].fail("bad input")
     runs[2].cancel()
-    statuses = [mlflow_client.get_run(r.id).info.status for r in runs]
+    statuses = [mlflow_client.get_run(mlflow_id(mlflow_client, r.id)).info.status for r in runs]
     assert statuses == ["FINISHED", "FAILED", "KILLED"]
-    assert mlflow_client.get_run(runs[1].id).info.end_time is not None
+    assert mlflow_client.get_run(mlflow_id(mlflow_client, runs[1].id)).info.end_time is not None
     assert runs[1].info.error == "bad input"
 
 
@@ -121,7 +124,10 @@ def test_log_files_are_uploaded_while_the_run_lives(mlflow_uri, mlflow_client, m
     logger.addHandler(RunHandler(run))
     logger.warning("first")
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and "logs/python.log" not in _artifacts(mlflow_client, run.id):
+    while time.monotonic() < deadline and (
+        mlflow_id(mlflow_client, run.id) == run.id  # the sender has not created the run yet
+        or "logs/python.log" not in _artifacts(mlflow_client, run.id)
+    ):
         time.sleep(0.2)
     assert "logs/python.log" in _artifacts(mlflow_client, run.id), "log file not uploaded while the run lives"
     logger.warning("second")
@@ -140,8 +146,8 @@ def test_log_batch_limits_are_respected_for_large_batches(mlflow_uri, mlflow_cli
     for step in range(2500):
         run.log("m", float(step))
     run.complete()
-    seen = mlflow_client.get_run(run.id)
-    assert len(mlflow_client.get_metric_history(run.id, "m")) == 2500
+    seen = mlflow_client.get_run(mlflow_id(mlflow_client, run.id))
+    assert len(mlflow_client.get_metric_history(mlflow_id(mlflow_client, run.id), "m")) == 2500
     assert len([k for k in seen.data.tags if k[0] == "t" and k[1:].isdigit()]) == 250
     assert len(seen.data.params) == 150
 
@@ -157,9 +163,9 @@ def test_conflicting_param_in_a_record_is_reported_and_other_data_kept(mlflow_ur
         logger.info("x", extra={"params": {"lr": "0.2", "other": "1"}, "metric": "m", "value": 3})
         run.flush()
     run.complete()
-    seen = mlflow_client.get_run(run.id)
+    seen = mlflow_client.get_run(mlflow_id(mlflow_client, run.id))
     assert seen.data.params == {"lr": "0.1", "other": "1"}
-    assert [m.value for m in mlflow_client.get_metric_history(run.id, "m")] == [3.0]
+    assert [m.value for m in mlflow_client.get_metric_history(mlflow_id(mlflow_client, run.id), "m")] == [3.0]
     assert any("refused params lr" in r.getMessage() for r in caplog.records)
 
 
@@ -177,7 +183,7 @@ def test_tracklog_run_logs_a_command_into_the_server(mlflow_uri, mlflow_client, 
     exp = mlflow_client.get_experiment_by_name(name)
     (seen,) = mlflow_client.search_runs([exp.experiment_id])
     assert seen.info.status == "FINISHED"
-    assert [m.value for m in mlflow_client.get_metric_history(seen.info.run_id, "m")] == [2.0]
+    assert [m.value for m in mlflow_client.get_metric_history(mlflow_id(mlflow_client, seen.info.run_id), "m")] == [2.0]
     run = tracklog.Workspace(mlflow_uri).get_run(seen.info.run_id)
     assert "a warning" in [r["message"] for r in run.get_logs()]
     output = b"".join(run.workspace.store.iter_log_lines(run.id, "std_log.txt"))
@@ -250,7 +256,7 @@ def test_a_remote_run_carries_its_provenance_under_mlflows_tag_names(mlflow_uri,
         capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    tags = mlflow_client.get_run(done.stdout.split()[-1]).data.tags
+    tags = mlflow_client.get_run(mlflow_id(mlflow_client, done.stdout.split()[-1])).data.tags
     assert tags["mlflow.source.git.commit"] == commit and tags["mlflow.source.git.branch"] == "main"
     assert tags["mlflow.source.name"] == str(script) and tags["mlflow.user"]
     assert tags["tracklog.python"] and tags["tracklog.git.dirty"] == "false"

@@ -11,7 +11,7 @@ import tracklog
 from tracklog import cli
 from tracklog.handlers import RunHandler
 
-from .conftest import unique
+from .conftest import mlflow_id, unique
 
 
 def _offline_run(tmp_path) -> tuple[tracklog.Workspace, tracklog.Run, tracklog.Run]:
@@ -67,7 +67,7 @@ def test_sync_pushes_a_local_run_with_children_and_a_second_sync_adds_nothing(
     remote_id = by_name["laptop"].info.run_id
     assert by_name["laptop"].info.status == "FAILED"
     assert by_name["fold-1"].data.tags["mlflow.parentRunId"] == remote_id
-    assert len(mlflow_client.get_metric_history(remote_id, "loss")) == 1500
+    assert len(mlflow_client.get_metric_history(mlflow_id(mlflow_client, remote_id), "loss")) == 1500
 
     remote = tracklog.Workspace(mlflow_uri).get_run(remote_id)
     assert _same(remote.get_metrics(), run.get_metrics())
@@ -82,7 +82,7 @@ def test_sync_pushes_a_local_run_with_children_and_a_second_sync_adds_nothing(
     again = capsys.readouterr()
     assert "0 new points, 1508 points already there" in again.out
     assert "0 files" in again.out and "0 params" in again.out
-    assert len(mlflow_client.get_metric_history(remote_id, "loss")) == 1500
+    assert len(mlflow_client.get_metric_history(mlflow_id(mlflow_client, remote_id), "loss")) == 1500
     assert len(mlflow_client.search_runs([remote_exp.experiment_id])) == 2
 
 

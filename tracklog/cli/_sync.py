@@ -201,7 +201,7 @@ class _RunSync:
         return remote_id
 
     def _remote_run(self, info: RunInfo, parent_remote: str | None) -> str:
-        experiment = self.remote.get_or_create_experiment(info.experiment_name)
+        experiment = self.remote.experiment_now(info.experiment_name)
         body = {
             "experiment_ids": [experiment.experiment_id],
             "filter": f"tags.`{SYNCED_FROM_TAG}` = '{info.run_id}'",

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import WorkspaceError
 from ._base import Store
+from ._names import PENDING_EXPERIMENT, display_uri, is_pending_experiment, redact_uri
 from ._series import Chunk, ChunkReader, KeySummary, bucket_count, numbers
 from ._sqlite import SQLiteStore
 
@@ -18,12 +19,16 @@ __all__ = [
     "ChunkReader",
     "KeySummary",
     "MLflowStore",
+    "PENDING_EXPERIMENT",
     "RemoteError",
     "SQLiteStore",
     "Store",
     "bucket_count",
+    "display_uri",
+    "is_pending_experiment",
     "numbers",
     "open_store",
+    "redact_uri",
 ]
 
 
@@ -52,7 +57,7 @@ def open_store(location: str, *, create: bool = True) -> Store:
             break
     if "://" in location:
         raise WorkspaceError(
-            f"cannot store runs at {location!r}: give a folder path for the embedded "
+            f"cannot store runs at {redact_uri(location)!r}: give a folder path for the embedded "
             "store, or an MLflow tracking server's http(s):// URL"
         )
     return SQLiteStore(location, create=create)

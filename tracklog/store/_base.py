@@ -73,6 +73,11 @@ class Store(abc.ABC):
     def get_run(self, run_id: str) -> RunInfo:
         """The run with this id (or unique id prefix); RunNotFoundError when none."""
 
+    def open_env_run(self, run_id: str) -> RunInfo:
+        """The run a parent process named (TRACKLOG_RUN_ID), to log into: ``get_run`` here;
+        a remote store answers at once even before its server has the run."""
+        return self.get_run(run_id)
+
     @abc.abstractmethod
     def search_runs(
         self, experiment_id: str | None = None, parent_run_id: str | None = None

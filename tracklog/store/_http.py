@@ -18,7 +18,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from .. import _diag
 from .._errors import TracklogError
+from ._names import display_uri
 
 __all__ = ["RemoteAPIError", "RemoteError", "RemoteUnavailableError", "RestClient", "display_uri"]
 
@@ -47,17 +49,6 @@ class RemoteAPIError(RemoteError):
         super().__init__(message)
         self.status = status
         self.code = code
-
-
-def display_uri(uri: str) -> str:
-    """``uri`` without user name, password, query or fragment: safe to log and store."""
-    parts = urllib.parse.urlsplit(uri)
-    netloc = parts.hostname or ""
-    if ":" in netloc:
-        netloc = f"[{netloc}]"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
 def _env_true(name: str) -> bool:
@@ -154,7 +145,10 @@ class RestClient:
         try:
             # Connecting takes at most 10 s; an answer may take ``timeout`` between bytes.
             limits = (min(10.0, timeout or self.timeout), timeout or self.timeout)
-            response = session.request(method, url, timeout=limits, verify=self._verify, **kwargs)
+            # Inside the guard on every thread: what urllib3 logs here is tracklog's own I/O,
+            # passed on to the user's handlers but never into a run (see _diag.own_io).
+            with _diag.handling():
+                response = session.request(method, url, timeout=limits, verify=self._verify, **kwargs)
         except requests.exceptions.SSLError as exc:
             raise RemoteUnavailableError(
                 f"TLS to the MLflow server at {self.uri} failed ({_reason(exc)}); set "

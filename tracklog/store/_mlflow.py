@@ -1,9 +1,11 @@
 """The remote store: runs on an MLflow tracking server, spoken to over its REST API.
 
-Control-plane calls (experiments, run creation, reads) are synchronous requests.
-Data (metrics, tags, params from records, log lines, uploaded files, run status)
-never waits on the network: ``write_batch`` appends to an on-disk spool and a
-sender thread delivers it in order (see ``_spool`` and ``_sender``). How
+Nothing the caller does to a run waits on the network: starting a run, metrics,
+tags, params, log lines, uploaded files and run status are appended to an on-disk
+spool, and a sender thread delivers them in order (see ``_spool`` and ``_sender``).
+A run's id is minted here (tracklog's id); the sender creates the run on the server,
+which picks its own id, and tags it ``tracklog._run_id`` so any process finds it by
+tracklog's id. Reads (``get_run``, metrics, files, searches) ask the server. How
 tracklog's kinds map onto MLflow is described in ``_mlflow_map``.
 """
 
@@ -14,6 +16,7 @@ import os
 import sys
 import threading
 import time
+import uuid
 from dataclasses import replace
 from typing import IO, Any, Sequence
 
@@ -36,8 +39,11 @@ from ._mlflow_map import (
     ERROR_TAG,
     FROM_MLFLOW_STATUS,
     HEARTBEAT_TAG,
+    ID_TAG,
+    MAX_PARAM_VALUE,
     MAX_TAG_VALUE,
     OWNER_TAG,
+    PARENT_ID_TAG,
     PARENT_TAG,
     ROWS_SUFFIX,
     STATUS_TAG,
@@ -46,7 +52,15 @@ from ._mlflow_map import (
     batch_ops,
     rows_from_table,
 )
-from ._mlflow_reads import MLflowReads, tags_of
+from ._mlflow_reads import (
+    MLflowReads,
+    create_experiment,
+    experiment_records,
+    find_experiment,
+    runs_with_id,
+    tags_of,
+)
+from ._names import PENDING_EXPERIMENT, is_pending_experiment
 from ._sender import Sender, proxy_path
 from ._spool import Spool
 
@@ -60,8 +74,13 @@ DEFAULT_UPLOAD_INTERVAL = 10.0
 DEFAULT_REMOTE_WAIT = 120.0
 #: How long the server may be unreachable before a flush stops waiting for it.
 DOWN_GRACE = 2.0
+#: After a flush ran out of TRACKLOG_REMOTE_WAIT with nothing delivered: how long a later
+#: flush waits for the sender to deliver something before it stops waiting too.
+STALLED_WAIT = 0.5
 #: Seconds between heartbeat tags of a live run (one small request each, per run).
 HEARTBEAT_EVERY = 30.0
+#: The experiment name of a run logged into before its record could be read.
+UNKNOWN_EXPERIMENT = "(not read yet)"
 
 
 def _seconds(name: str, default: float) -> float:
@@ -84,8 +103,17 @@ class MLflowStore(MLflowReads, Store):
         self._setup()
         self.location = self._client.uri
         self._experiments: dict[str, ExperimentInfo] = {}
+        self._by_name: dict[str, ExperimentInfo] = {}
+        self._asked: set[str] = set()  # experiments whose lookup is spooled
         self._runs: dict[str, RunInfo] = {}
+        #: Runs this process created: it is the one that changes them, so they read from here.
+        self._local: dict[str, RunInfo] = {}
+        #: tracklog's run id -> the server's (the same for runs tracklog did not create).
+        self._ids: dict[str, str] = {}
         self._roots: dict[str, str] = {}
+        self._params: dict[tuple[str, str], str] = {}
+        self._gave_up_at: tuple[int, int] | None = None  # the spool's cursor when a wait ran out
+        self._stalled_end: tuple[int, int] | None = None  # and its end then
         self._pending: dict[str, tuple[str, float | None, str | None, tuple[int, int]]] = {}
         self._beats: dict[str, float] = {}
         self._closed = False
@@ -131,9 +159,11 @@ class MLflowStore(MLflowReads, Store):
                         self._spool,
                         upload_interval=_seconds(ENV_UPLOAD_INTERVAL, DEFAULT_UPLOAD_INTERVAL),
                         on_run_done=self._converter.forget_run,
+                        on_created=self._created,
+                        on_experiment=self._found_experiment,
                     )
-                    for run_id, root in self._roots.items():
-                        self._sender.know_root(run_id, root)
+                    for run_id, server_id in self._ids.items():
+                        self._sender.know_run(run_id, server_id, self._roots.get(run_id))
                     self._sender.start()
                 spool, sender = self._spool, self._sender
         return spool, sender
@@ -161,7 +191,7 @@ class MLflowStore(MLflowReads, Store):
         remote = path[: -len(ROWS_SUFFIX)] if path.endswith(ROWS_SUFFIX) else path
         try:
             data = self.client.get_artifact(f"{self._root(run_id)}/{remote}", timeout=5.0) or b""
-        except RemoteError as exc:
+        except (RemoteError, RunNotFoundError) as exc:
             _diag.warn_once(
                 ("mlflow-seed", run_id, path), "tracklog: could not read %s of run %s: %s", remote, run_id, exc
             )
@@ -183,29 +213,37 @@ class MLflowStore(MLflowReads, Store):
             str(raw["experiment_id"]), raw.get("name", ""), float(raw.get("creation_time") or 0) / 1000
         )
         self._experiments[info.experiment_id] = info
+        self._by_name[info.name] = info
         return info
 
+    def _found_experiment(self, name: str, experiment_id: str) -> None:
+        """The sender found or created an experiment (on its thread)."""
+        if name not in self._by_name:
+            info = ExperimentInfo(experiment_id, name, 0.0)
+            self._experiments[experiment_id] = info
+            self._by_name[name] = info
+
     def get_experiment(self, name: str) -> ExperimentInfo | None:
-        try:
-            answer = self.client.call("GET", "experiments/get-by-name", {"experiment_name": name})
-        except RemoteAPIError as exc:
-            if exc.code == "RESOURCE_DOES_NOT_EXIST" or exc.status == 404:
-                return None
-            raise
-        raw = answer.get("experiment", {})
-        if raw.get("lifecycle_stage") == "deleted":
-            return None
-        return self._experiment(raw)
+        raw = find_experiment(self.client, name)
+        return None if raw is None else self._experiment(raw)
 
     def get_or_create_experiment(self, name: str) -> ExperimentInfo:
+        """The experiment, without waiting on the network: known, or ``pending:<name>`` until
+        the sender has found or created it (its ``e`` operation is spooled)."""
+        info = self._by_name.get(name)
+        if info is not None:
+            return info
+        if name not in self._asked:
+            self._asked.add(name)
+            self._spool_ops([{"o": "e", "xn": name}])
+        return ExperimentInfo(PENDING_EXPERIMENT + name, name, 0.0)
+
+    def experiment_now(self, name: str) -> ExperimentInfo:
+        """The experiment ``name`` found or created on the server now (``tracklog sync`` uses this)."""
         info = self.get_experiment(name)
         if info is not None:
             return info
-        try:
-            self.client.call("POST", "experiments/create", {"name": name}, idempotent=False)
-        except RemoteAPIError as exc:
-            if exc.code != "RESOURCE_ALREADY_EXISTS":
-                raise
+        create_experiment(self.client, name)
         info = self.get_experiment(name)
         if info is None:
             raise WorkspaceError(
@@ -215,17 +253,11 @@ class MLflowStore(MLflowReads, Store):
         return info
 
     def list_experiments(self) -> list[ExperimentInfo]:
-        body: dict[str, Any] = {"max_results": 1000, "order_by": ["creation_time ASC"]}
-        found = []
-        while True:
-            answer = self.client.call("POST", "experiments/search", body)
-            found.extend(self._experiment(raw) for raw in answer.get("experiments", []))
-            token = answer.get("next_page_token")
-            if not token:
-                return found
-            body["page_token"] = token
+        return [self._experiment(raw) for raw in experiment_records(self.client)]
 
     def _experiment_name(self, experiment_id: str) -> str:
+        if is_pending_experiment(experiment_id):
+            return experiment_id[len(PENDING_EXPERIMENT):]
         info = self._experiments.get(experiment_id)
         if info is None:
             try:
@@ -234,6 +266,14 @@ class MLflowStore(MLflowReads, Store):
             except RemoteError:
                 return experiment_id
         return info.name
+
+    def _real_experiment_id(self, experiment_id: str) -> str | None:
+        """A pending id as the server's (a read: None when the server has no such experiment)."""
+        if not is_pending_experiment(experiment_id):
+            return experiment_id
+        name = experiment_id[len(PENDING_EXPERIMENT):]
+        info = self._by_name.get(name) or self.get_experiment(name)
+        return None if info is None else info.experiment_id
 
     # -- runs ------------------------------------------------------------------------
 
@@ -245,8 +285,10 @@ class MLflowStore(MLflowReads, Store):
         parent_run_id: str | None = None,
         owner_pid: int | None = None,
     ) -> RunInfo:
+        """A new run, at once: its id minted here, its creation on the server spooled."""
         self._check_fork()
         now = time.time()
+        run_id = uuid.uuid4().hex
         pid = os.getpid() if owner_pid is None else owner_pid
         tags = {
             "mlflow.user": _user(),
@@ -254,29 +296,107 @@ class MLflowStore(MLflowReads, Store):
             "mlflow.source.type": "LOCAL",
             OWNER_TAG: f"{_HOST} {pid}",
             HEARTBEAT_TAG: repr(now),
+            ID_TAG: run_id,
         }
         if parent_run_id:
-            tags[PARENT_TAG] = parent_run_id
-        body = {
-            "experiment_id": experiment_id,
-            "start_time": int(now * 1000),
-            "run_name": name,
-            "tags": [{"key": k, "value": v} for k, v in tags.items()],
+            tags[PARENT_ID_TAG] = parent_run_id  # the sender adds mlflow.parentRunId, the server's id
+        if is_pending_experiment(experiment_id) and experiment_id[len(PENDING_EXPERIMENT):] in self._by_name:
+            experiment_id = self._by_name[experiment_id[len(PENDING_EXPERIMENT):]].experiment_id
+        pending = is_pending_experiment(experiment_id)
+        known = self._experiments.get(experiment_id)
+        experiment_name = experiment_id[len(PENDING_EXPERIMENT):] if pending else known.name if known else ""
+        op = {
+            "o": "c",
+            "r": run_id,
+            "x": None if pending else experiment_id,
+            "xn": experiment_name,
+            "n": name,
+            "t": int(now * 1000),
+            "g": [[k, v] for k, v in tags.items()],
+            "pr": parent_run_id,
         }
-        answer = self.client.call("POST", "runs/create", body, idempotent=False)
-        info = self._info(answer["run"], check_owner=False)
-        self._owned.add(info.run_id)
-        self._beats[info.run_id] = now
+        info = RunInfo(
+            run_id=run_id,
+            experiment_id=experiment_id,
+            experiment_name=experiment_name or experiment_id,
+            name=name,
+            status=RUNNING,
+            start_time=now,
+            parent_run_id=parent_run_id or None,
+            owner_pid=pid,
+            owner_host=_HOST,
+            heartbeat=now,
+            extra={"artifact_uri": "", "mlflow_status": "RUNNING"},
+        )
+        with self._lock:
+            self._local[run_id] = self._runs[run_id] = info
+            self._owned.add(run_id)
+            self._beats[run_id] = now
+        self._spool_ops([op])
         return info
 
-    def _remember_root(self, run_id: str, artifact_uri: str) -> None:
+    def _created(self, run_id: str, server_id: str, root: str | None, experiment_id: str) -> None:
+        """The sender created a run on the server (on its thread): remember the server's ids."""
+        self._ids[run_id] = server_id
+        if root is not None:
+            self._roots[run_id] = root
+        with self._lock:
+            info = self._local.get(run_id)
+            if info is not None:
+                extra = {**info.extra, "mlflow_run_id": server_id}
+                if root is not None:
+                    extra["artifact_uri"] = f"mlflow-artifacts:/{root}"
+                name = self._experiments[experiment_id].name if experiment_id in self._experiments else None
+                self._local[run_id] = replace(
+                    info, experiment_id=experiment_id, experiment_name=name or info.experiment_name, extra=extra
+                )
+
+    def server_id(self, run_id: str) -> str | None:
+        """The server's id of a run (MLflow's ``run_id``), once known: tracklog's id is minted
+        before the server has the run."""
+        sid = self._ids.get(run_id)
+        if sid is None and self._sender is not None:
+            sid = self._sender.server_id(run_id)
+        return sid
+
+    def _server_id(self, run_id: str) -> str:
+        """The server's id of tracklog's ``run_id``, asking the server when it is not known."""
+        sid = self.server_id(run_id)
+        if sid is not None:
+            return sid
+        if run_id in self._local:
+            sender = self._sender
+            reason = f" ({sender.last_error})" if sender is not None and sender.last_error else ""
+            raise RemoteUnavailableError(
+                f"run {run_id} is not on the MLflow server at {self.location} yet: its creation waits "
+                f"in the spool {self.spool_path}{reason}"
+            )
         try:
-            root = proxy_path(artifact_uri)
+            raw = self.client.call("GET", "runs/get", {"run_id": run_id})["run"]
+        except RemoteAPIError as exc:
+            if exc.status not in (400, 404):
+                raise
+            found = runs_with_id(self.client, run_id)
+            if not found:
+                raise RunNotFoundError(
+                    f"no run {run_id!r} on the MLflow server at {self.location} (tracklog ls lists the runs)"
+                ) from None
+            raw = found[0]
+        self._learn(run_id, raw)
+        return self._ids[run_id]
+
+    def _learn(self, run_id: str, raw: dict[str, Any]) -> None:
+        """Remember tracklog's id and the server's id of a run read from the server."""
+        sid = str(raw.get("info", {}).get("run_id") or raw.get("info", {}).get("run_uuid"))
+        self._ids[run_id] = sid
+        root = None
+        try:
+            root = proxy_path(raw.get("info", {}).get("artifact_uri", ""))
+            self._roots[run_id] = root
         except RemoteError:
-            return
-        self._roots[run_id] = root
+            pass
         if self._sender is not None:
-            self._sender.know_root(run_id, root)
+            self._sender.know_run(run_id, sid, root)
 
     def _root(self, run_id: str) -> str:
         root = self._roots.get(run_id)
@@ -289,7 +409,7 @@ class MLflowStore(MLflowReads, Store):
     def _info(self, raw: dict[str, Any], check_owner: bool = True) -> RunInfo:
         meta = raw.get("info", {})
         tags = tags_of(raw)
-        run_id = meta.get("run_id") or meta.get("run_uuid")
+        run_id = tags.get(ID_TAG) or meta.get("run_id") or meta.get("run_uuid")
         status = FROM_MLFLOW_STATUS.get(meta.get("status", ""), RUNNING)
         if status != RUNNING and tags.get(STATUS_TAG) == CRASHED:
             status = CRASHED
@@ -307,14 +427,15 @@ class MLflowStore(MLflowReads, Store):
             status=status,
             start_time=float(meta.get("start_time") or 0) / 1000,
             end_time=float(end) / 1000 if end and status != RUNNING else None,
-            parent_run_id=tags.get(PARENT_TAG) or None,
+            parent_run_id=tags.get(PARENT_ID_TAG) or tags.get(PARENT_TAG) or None,
             error=tags.get(ERROR_TAG) or None,
             owner_pid=owner_pid,
             owner_host=owner_host,
             heartbeat=heartbeat,
             extra={"artifact_uri": meta.get("artifact_uri", ""), "mlflow_status": meta.get("status", "")},
         )
-        self._remember_root(run_id, info.extra["artifact_uri"])
+        info.extra["mlflow_run_id"] = meta.get("run_id") or meta.get("run_uuid")
+        self._learn(run_id, raw)
         self._runs[run_id] = info
         if check_owner and info.status == RUNNING and run_id not in self._owned:
             info = self._crash_check(info)
@@ -330,18 +451,20 @@ class MLflowStore(MLflowReads, Store):
         end = info.heartbeat or info.start_time
         error = CRASH_ERROR
         if dead:  # certain: record it on the server too, as MLflow users see it
+            sid = info.extra.get("mlflow_run_id") or info.run_id
             try:
                 tags = [{"key": STATUS_TAG, "value": CRASHED}, {"key": ERROR_TAG, "value": error}]
-                self.client.call("POST", "runs/log-batch", {"run_id": info.run_id, "tags": tags})
-                update = {"run_id": info.run_id, "status": "FAILED", "end_time": int(end * 1000)}
+                self.client.call("POST", "runs/log-batch", {"run_id": sid, "tags": tags})
+                update = {"run_id": sid, "status": "FAILED", "end_time": int(end * 1000)}
                 self.client.call("POST", "runs/update", update)
             except RemoteError:
                 pass
         return replace(info, status=CRASHED, end_time=end, error=error)
 
     def _raw_run(self, run_id: str) -> dict[str, Any]:
+        sid = self._server_id(run_id)
         try:
-            return self.client.call("GET", "runs/get", {"run_id": run_id})["run"]
+            return dict(self.client.call("GET", "runs/get", {"run_id": sid})["run"])
         except RemoteAPIError as exc:
             if exc.status in (400, 404):
                 raise RunNotFoundError(
@@ -350,6 +473,9 @@ class MLflowStore(MLflowReads, Store):
             raise
 
     def get_run(self, run_id: str) -> RunInfo:
+        local = self._local.get(run_id)
+        if local is not None:
+            return local  # this process created it and keeps it current: no request
         try:
             try:
                 info = self._info(self._raw_run(run_id))
@@ -364,8 +490,37 @@ class MLflowStore(MLflowReads, Store):
             info = cached
         return self._overlay(info)
 
+    def open_env_run(self, run_id: str) -> RunInfo:
+        """The run a parent process named: read quickly (2 s, no retries), else logged into at
+        once as it is: the parent's sender may not have created it yet, or the server is down;
+        this process's sender finds it by tracklog's id when it is there."""
+        local = self._local.get(run_id)
+        if local is not None:
+            return local
+        quick = RestClient(self._uri, attempts=0, timeout=2.0)
+        try:
+            raw = dict(quick.call("GET", "runs/get", {"run_id": run_id})["run"])
+            return self._overlay(self._info(raw))
+        except RemoteAPIError:
+            try:
+                found = runs_with_id(quick, run_id)
+                if found:
+                    return self._overlay(self._info(found[0]))
+            except RemoteError:
+                pass
+        except RemoteError:
+            pass
+        finally:
+            quick.close()
+        info = RunInfo(run_id, "", UNKNOWN_EXPERIMENT, "", RUNNING, time.time(), extra={"artifact_uri": ""})
+        self._runs.setdefault(run_id, info)
+        return info
+
     def _overlay(self, info: RunInfo) -> RunInfo:
         """The run as this process left it: a status still on its way to the server shows."""
+        local = self._local.get(info.run_id)
+        if local is not None:
+            return local
         pending = self._pending.get(info.run_id)
         if pending is None:
             return info
@@ -373,21 +528,27 @@ class MLflowStore(MLflowReads, Store):
         if self._spool is not None and self._spool.cursor() >= position:
             self._pending.pop(info.run_id, None)
             return info
-        from dataclasses import replace
-
         return replace(info, status=status, end_time=end, error=error)
 
     def _by_prefix(self, prefix: str) -> RunInfo:
+        found: dict[str, RunInfo] = {i: info for i, info in self._local.items() if i.startswith(prefix)}
         ids = [e.experiment_id for e in self.list_experiments()]
-        body = {"experiment_ids": ids, "filter": f"attributes.run_id LIKE '{prefix}%'", "max_results": 2}
-        runs = self.client.call("POST", "runs/search", body).get("runs", [])
-        return self._info(the_run(runs, prefix, f"on the MLflow server at {self.location}"))
+        if ids:
+            body = {"experiment_ids": ids, "filter": f"attributes.run_id LIKE '{prefix}%'", "max_results": 2}
+            for raw in self.client.call("POST", "runs/search", body).get("runs", []):
+                info = self._info(raw)
+                found.setdefault(info.run_id, info)
+        for raw in runs_with_id(self.client, prefix, prefix=True):
+            info = self._info(raw)
+            found.setdefault(info.run_id, info)
+        return self._overlay(the_run(list(found.values()), prefix, f"on the MLflow server at {self.location}"))
 
     def search_runs(
         self, experiment_id: str | None = None, parent_run_id: str | None = None
     ) -> list[RunInfo]:
         if experiment_id is not None:
-            ids = [experiment_id]
+            real = self._real_experiment_id(experiment_id)
+            ids = [real] if real is not None else []
         else:
             ids = [e.experiment_id for e in self.list_experiments()]
         if not ids:
@@ -398,7 +559,11 @@ class MLflowStore(MLflowReads, Store):
             "order_by": ["attributes.start_time DESC"],
         }
         if parent_run_id is not None:
-            body["filter"] = f"tags.`{PARENT_TAG}` = '{parent_run_id}'"
+            try:
+                parent = self._server_id(parent_run_id)
+            except RunNotFoundError:
+                return []
+            body["filter"] = f"tags.`{PARENT_TAG}` = '{parent}'"
         found = []
         while True:
             answer = self.client.call("POST", "runs/search", body)
@@ -429,7 +594,15 @@ class MLflowStore(MLflowReads, Store):
         if status in TERMINAL_STATUSES:
             self._owned.discard(run_id)
         position = self._spool_ops(ops)
-        self._pending[run_id] = (status, end_time, error, position)
+        with self._lock:
+            local = self._local.get(run_id)
+            if local is not None:
+                extra = {**local.extra, "mlflow_status": TO_MLFLOW_STATUS.get(status, "RUNNING")}
+                self._local[run_id] = replace(
+                    local, status=status, end_time=end_time, error=error or None, extra=extra
+                )
+            else:
+                self._pending[run_id] = (status, end_time, error, position)
 
     def heartbeat(self, run_ids: Sequence[str], now: float) -> None:
         if not run_ids or self._spool is None:
@@ -441,33 +614,21 @@ class MLflowStore(MLflowReads, Store):
             self._spool_ops([op for r in due for op in batch_ops(r, [], [(HEARTBEAT_TAG, repr(now))])])
 
     def set_param(self, run_id: str, key: str, value: str) -> None:
+        """Spool a param. A value this process set before and now changes raises
+        ParamConflictError; a conflict with a value on the server is reported by the sender."""
         self._check_fork()
+        with self._lock:
+            before = self._params.get((run_id, key))
+            if before is not None and before != value:
+                raise ParamConflictError(
+                    f"param {key!r} of run {run_id} is already {before!r}; params cannot change "
+                    f"(refused {value!r}). Log a metric or a tag for values that change."
+                )
+            self._params[(run_id, key)] = value
         mlflow_name, rename = self._converter.key(run_id, key)
-        if rename:
-            self._spool_ops(batch_ops(run_id, [], rename))
-        value = value[:6000]
-        try:
-            body = {"run_id": run_id, "key": mlflow_name, "value": value}
-            self.client.call("POST", "runs/log-parameter", body)
-        except RemoteUnavailableError as exc:
-            _diag.warn_once(
-                ("mlflow-param-later", run_id),
-                "tracklog: %s; param %r is kept in the spool and sent later (a conflicting value "
-                "is then reported as a warning)",
-                exc,
-                key,
-            )
-            self._spool_ops([{"o": "p", "r": run_id, "p": [[mlflow_name, value]]}])
-        except RemoteAPIError as exc:
-            if exc.status == 404 or exc.code == "RESOURCE_DOES_NOT_EXIST":
-                raise RunNotFoundError(f"no run {run_id!r} on the MLflow server at {self.location}") from None
-            if "Changing param values is not allowed" not in str(exc):
-                raise
-            stored = self.get_params(run_id).get(key, "?")
-            raise ParamConflictError(
-                f"param {key!r} of run {run_id} is already {stored!r}; params cannot change "
-                f"(refused {value!r}). Log a metric or a tag for values that change."
-            ) from None
+        ops = batch_ops(run_id, [], rename) if rename else []
+        ops.append({"o": "p", "r": run_id, "p": [[mlflow_name, value[:MAX_PARAM_VALUE]]]})
+        self._spool_ops(ops)
 
     # -- files --------------------------------------------------------------------------
 
@@ -487,8 +648,10 @@ class MLflowStore(MLflowReads, Store):
                 spool.discard_file(copy)
 
     def _put_now(self, run_id: str, name: str, source: Any, spool: Spool) -> None:
-        target = f"{self._root(run_id)}/{name}"
+        if run_id in self._local and self.server_id(run_id) is None:
+            self.flush()  # the run is created by the sender: let it, within TRACKLOG_REMOTE_WAIT
         try:
+            target = f"{self._root(run_id)}/{name}"
             with open(source, "rb") as handle:
                 self.client.put_artifact(target, handle)
         except RemoteUnavailableError as exc:
@@ -502,7 +665,27 @@ class MLflowStore(MLflowReads, Store):
     def flush(self) -> None:
         sender = self._sender
         if sender is not None and self._pid == os.getpid():
-            sender.flush(_seconds(ENV_REMOTE_WAIT, DEFAULT_REMOTE_WAIT), DOWN_GRACE)
+            self._wait(sender)
+
+    def _wait(self, sender: Sender) -> bool:
+        """Wait for the sender to deliver what is spooled, within TRACKLOG_REMOTE_WAIT.
+
+        Once a wait ran out with the server taking nothing, a later flush gives the sender
+        STALLED_WAIT seconds to deliver something (it waits on while it does), and one
+        with nothing new to send does not wait at all: the full figure is waited once.
+        """
+        cursor, end = sender.spool.cursor(), sender.spool.end()
+        stalled = self._gave_up_at is not None and cursor == self._gave_up_at
+        if stalled and end == self._stalled_end:
+            sender.flush(0.0, 0.0)  # nothing new since the last try: ask the sender to retry now
+            return False
+        wait = _seconds(ENV_REMOTE_WAIT, DEFAULT_REMOTE_WAIT)
+        delivered = sender.flush(wait, DOWN_GRACE, stall=STALLED_WAIT if stalled else None)
+        if delivered:
+            self._gave_up_at = self._stalled_end = None
+        else:
+            self._gave_up_at, self._stalled_end = sender.spool.cursor(), end
+        return delivered
 
     def close(self) -> None:
         """Deliver what is pending (within TRACKLOG_REMOTE_WAIT), then report what is left."""
@@ -512,8 +695,8 @@ class MLflowStore(MLflowReads, Store):
             self._closed = True
         spool, sender = self._spool, self._sender
         if spool is not None and sender is not None and self._pid == os.getpid():
-            sender.flush(_seconds(ENV_REMOTE_WAIT, DEFAULT_REMOTE_WAIT), DOWN_GRACE)
-            sender.stop()
+            delivered = self._wait(sender)
+            sender.stop(5.0 if delivered else 0.2)  # a sender stuck on a silent server is left behind
             _summarize(self.location, spool, sender)
             spool.close()
             sender.client.close()

@@ -46,6 +46,10 @@ ERROR_TAG = "tracklog._error"
 OWNER_TAG = "tracklog._owner"
 HEARTBEAT_TAG = "tracklog._heartbeat"
 STATUS_TAG = "tracklog._status"
+#: tracklog's id of a run it created (minted locally; the server picks its own run id).
+ID_TAG = "tracklog._run_id"
+#: tracklog's id of the parent run (``mlflow.parentRunId`` holds the server's id).
+PARENT_ID_TAG = "tracklog._parent"
 PARENT_TAG = "mlflow.parentRunId"
 LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"
 #: Kind of a ``<table>.<column>`` series: hidden from metric_kinds, the table shows it.

@@ -17,9 +17,10 @@ from .._logfile import decode_record
 from .._paths import check_file_name
 from .._types import MetricPoint
 from ..pipeline.event import IMAGE, ROW
-from ._http import RestClient
+from ._http import RemoteAPIError, RestClient
 from ._mlflow_map import (
     COLUMN,
+    ID_TAG,
     INTERNAL_PREFIX,
     KIND_TAG,
     NAME_TAG,
@@ -33,7 +34,8 @@ from ._mlflow_map import (
 
 
 class MLflowReads:
-    """The Store interface's reads, for a class providing ``client``, ``_raw_run`` and ``_root``."""
+    """The Store interface's reads, for a class providing ``client``, ``_raw_run``, ``_root``
+    and ``_server_id`` (tracklog's run id as the server's)."""
 
     client: RestClient
 
@@ -41,6 +43,9 @@ class MLflowReads:
         raise NotImplementedError
 
     def _root(self, run_id: str) -> str:
+        raise NotImplementedError
+
+    def _server_id(self, run_id: str) -> str:
         raise NotImplementedError
 
     def _names(self, tags: dict[str, str]) -> dict[str, str]:
@@ -91,7 +96,7 @@ class MLflowReads:
         return points
 
     def _history(self, run_id: str, key: str) -> list[MetricPoint]:
-        body: dict[str, Any] = {"run_id": run_id, "metric_key": key, "max_results": 25000}
+        body: dict[str, Any] = {"run_id": self._server_id(run_id), "metric_key": key, "max_results": 25000}
         points = []
         while True:
             answer = self.client.call("GET", "metrics/get-history", body)
@@ -213,6 +218,60 @@ def _line_time(line: bytes) -> float:
     except (ValueError, OverflowError, UnicodeDecodeError):
         return 0.0
     return seconds + (float("0." + frac) if frac.isdigit() else 0.0)
+
+
+def find_experiment(client: RestClient, name: str) -> dict[str, Any] | None:
+    """The server's record of the active experiment ``name``, or None."""
+    try:
+        answer = client.call("GET", "experiments/get-by-name", {"experiment_name": name})
+    except RemoteAPIError as exc:
+        if exc.code == "RESOURCE_DOES_NOT_EXIST" or exc.status == 404:
+            return None
+        raise
+    raw = answer.get("experiment", {})
+    if not raw or raw.get("lifecycle_stage") == "deleted":
+        return None
+    return dict(raw)
+
+
+def create_experiment(client: RestClient, name: str) -> None:
+    """Create the experiment ``name`` (one that exists already, also deleted, is left alone)."""
+    try:
+        client.call("POST", "experiments/create", {"name": name}, idempotent=False)
+    except RemoteAPIError as exc:
+        if exc.code != "RESOURCE_ALREADY_EXISTS":
+            raise
+
+
+def experiment_records(client: RestClient) -> list[dict[str, Any]]:
+    """Every active experiment's record, oldest first."""
+    body: dict[str, Any] = {"max_results": 1000, "order_by": ["creation_time ASC"]}
+    found: list[dict[str, Any]] = []
+    while True:
+        answer = client.call("POST", "experiments/search", body)
+        found.extend(answer.get("experiments", []))
+        token = answer.get("next_page_token")
+        if not token:
+            return found
+        body["page_token"] = token
+
+
+def safe_id(run_id: str) -> str:
+    """``run_id`` fit for a search filter's quotes (a run id is letters, digits, ``-`` and ``_``)."""
+    return "".join(c for c in run_id if c.isalnum() or c in "-_")
+
+
+def runs_with_id(client: RestClient, run_id: str, *, prefix: bool = False) -> list[dict[str, Any]]:
+    """Runs whose tracklog id (the ``tracklog._run_id`` tag) is ``run_id``, or starts with it."""
+    clean = safe_id(run_id)
+    if not clean or clean != run_id:
+        return []
+    ids = [str(e["experiment_id"]) for e in experiment_records(client)]
+    if not ids:
+        return []
+    where = f"LIKE '{clean}%'" if prefix else f"= '{clean}'"
+    body = {"experiment_ids": ids, "filter": f"tags.`{ID_TAG}` {where}", "max_results": 2}
+    return list(client.call("POST", "runs/search", body).get("runs", []))
 
 
 def tags_of(raw: dict[str, Any]) -> dict[str, str]:

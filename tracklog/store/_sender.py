@@ -1,5 +1,12 @@
 """The sender: drains a spool into an MLflow server, in order, on its own thread.
 
+A run is created on the server by its ``c`` operation, the first of the run's
+operations in the spool: the caller minted the run's id (tracklog's id) and never
+waited; the sender finds or creates the experiment, creates the run with the tag
+``tracklog._run_id`` holding tracklog's id (found again by that tag after a crash,
+so a replay never makes two), and maps tracklog's id to the server's in every
+request after it. The map is kept in the spool (``ids.jsonl``).
+
 Operations go out as log-batch requests (consecutive small batches merged up to
 MLflow's limits), params as their own requests (so one conflicting param cannot
 take metrics down with it), run status updates after the run's log files, and
@@ -20,10 +27,27 @@ from typing import Any, Callable
 
 from .. import _diag
 from ._http import RemoteAPIError, RemoteError, RemoteUnavailableError, RestClient
-from ._mlflow_map import MAX_METRICS, MAX_TAG_BYTES, MAX_TAGS, ROWS_SUFFIX, render_table
-from ._spool import Position, Spool
+from ._mlflow_map import (
+    ID_TAG,
+    MAX_METRICS,
+    MAX_TAG_BYTES,
+    MAX_TAGS,
+    PARENT_TAG,
+    ROWS_SUFFIX,
+    render_table,
+)
+from ._mlflow_reads import create_experiment, find_experiment, runs_with_id, safe_id
+from ._spool import Position, Spool, describe
 
 _TERMINAL = {"FINISHED", "FAILED", "KILLED"}
+#: How long a run another process is creating may stay missing on the server before
+#: what this spool holds for it is reported and dropped.
+NOT_FOUND_PATIENCE = 60.0
+
+#: Told when the sender created a run: (tracklog's id, the server's id, artifact root, experiment id).
+OnCreated = Callable[[str, str, "str | None", str], None]
+#: Told when the sender found or created an experiment: (name, id).
+OnExperiment = Callable[[str, str], None]
 
 
 class _Stopped(Exception):
@@ -41,12 +65,16 @@ class Sender:
         upload_interval: float = 10.0,
         max_backoff: float = 5.0,
         on_run_done: Callable[[str], None] | None = None,
+        on_created: OnCreated | None = None,
+        on_experiment: OnExperiment | None = None,
     ) -> None:
         self.client = client
         self.spool = spool
         self.upload_interval = upload_interval
         self.max_backoff = max_backoff
         self.on_run_done = on_run_done
+        self.on_created = on_created
+        self.on_experiment = on_experiment
         self.down_since: float | None = None
         #: True while the server cannot be reached at all (or refuses our credentials);
         #: a server answering 429 or 5xx is alive, and flushes keep waiting for it.
@@ -61,6 +89,11 @@ class Sender:
         self._mirror_done = 0
         self._next_upload = time.monotonic() + upload_interval
         self._roots: dict[str, str | None] = {}
+        #: tracklog's run id -> the server's (None: refused, or never found: its data is dropped).
+        self._ids: dict[str, str | None] = dict(spool.known_ids())
+        self._experiment_ids: dict[str, str | None] = {}
+        self._missing_since: dict[str, float] = {}
+        self._attempting = False  # a request is under way (set by the sender's thread)
         self._thread: threading.Thread | None = None
 
     # -- the caller's side ------------------------------------------------------
@@ -76,16 +109,23 @@ class Sender:
         with self._cond:
             self._cond.notify_all()
 
-    def know_root(self, run_id: str, root: str) -> None:
-        """Remember where a run's artifacts go (its proxied path, from runs/create or runs/get)."""
-        self._roots[run_id] = root
+    def know_run(self, run_id: str, server_id: str, root: str | None) -> None:
+        """Remember a run the store read: the server's id for tracklog's, and where its artifacts go."""
+        self._ids[run_id] = server_id
+        if root is not None:
+            self._roots[run_id] = root
 
-    def flush(self, timeout: float | None, grace: float) -> bool:
+    def server_id(self, run_id: str) -> str | None:
+        """The server's id of a run, when this sender knows it (None: not yet, or refused)."""
+        return self._ids.get(run_id)
+
+    def flush(self, timeout: float | None, grace: float, stall: float | None = None) -> bool:
         """Wait until everything spooled so far (and the log files) reached the server.
 
         A sender backing off from an unreachable server retries at once; if the
         server still cannot be reached ``grace`` seconds later, or ``timeout``
-        seconds pass, this gives up and returns False (the data stays spooled).
+        seconds pass, or (with ``stall``) nothing was delivered for ``stall``
+        seconds, this gives up and returns False (the data stays spooled).
         """
         target = self.spool.end()
         with self._cond:
@@ -93,16 +133,23 @@ class Sender:
             wanted = self._mirror_requested
             self._poke = True
             self._cond.notify_all()
-        start = time.monotonic()
+        start = moved = time.monotonic()
         deadline = None if timeout is None else start + timeout
+        last = self.spool.cursor()
         with self._cond:
             while True:
-                if self.spool.cursor() >= target and self._mirror_done >= wanted:
+                cursor = self.spool.cursor()
+                if cursor >= target and self._mirror_done >= wanted:
                     return True
                 now = time.monotonic()
+                if cursor != last:
+                    last, moved = cursor, now
+                if stall is not None and now - moved >= stall:
+                    return False
                 if self._thread is None or not self._thread.is_alive():
                     return False
-                if self.down_since is not None and self.unreachable and now - start > grace:
+                # Unreachable, and no try under way (a server just back may answer its first slowly).
+                if self.down_since is not None and self.unreachable and not self._attempting and now - start > grace:
                     return False
                 if deadline is not None and now >= deadline:
                     return False
@@ -132,6 +179,8 @@ class Sender:
                 except _Stopped:
                     return
                 except Exception:  # a bug here must not end delivery for good
+                    if self._stop:
+                        return  # left behind at exit (a silent server): the spool keeps the rest
                     _diag.logger.error("tracklog: the MLflow sender failed; retrying", exc_info=True)
                     time.sleep(1.0)
 
@@ -164,10 +213,21 @@ class Sender:
     def _deliver(self, items: list[tuple[dict[str, Any], Position]]) -> None:
         index = 0
         while index < len(items):
+            if self._stop:
+                raise _Stopped  # what is left stays spooled, uncommitted
             op, position = items[index]
             kind = op.get("o")
             run_id = str(op.get("r", ""))
-            if kind == "b":
+            if kind == "c":
+                index += 1
+                self._create_run(op)
+            elif kind == "e":
+                index += 1
+                self._experiment_id(str(op.get("xn", "")))
+            elif self._sid(run_id) is None:
+                index += 1
+                self._drop(run_id, op)
+            elif kind == "b":
                 metrics, tags = list(op.get("m", ())), list(op.get("t", ()))
                 tag_bytes = sum(len(k) + len(v) for k, v in tags)
                 index += 1
@@ -204,6 +264,7 @@ class Sender:
     def _retrying(self, action: Callable[[], Any]) -> Any:
         delay = 0.25
         while True:
+            self._attempting = True
             try:
                 result = action()
             except RemoteUnavailableError as exc:
@@ -215,6 +276,8 @@ class Sender:
             else:
                 self._up()
                 return result
+            finally:
+                self._attempting = False
             with self._cond:
                 # Back off, unless a flush asks to try again now (the server may be back).
                 until = time.monotonic() + delay
@@ -230,7 +293,7 @@ class Sender:
     def _down(self, reason: str, unreachable: bool) -> None:
         self.last_error = reason
         self.unreachable = unreachable
-        if self.down_since is None:
+        if self.down_since is None and not self._stop:  # stopping: the exit summary says it
             self.down_since = time.monotonic()
             _diag.logger.warning(
                 "tracklog: %s; keeping data in %s and retrying", reason, self.spool.path
@@ -248,7 +311,7 @@ class Sender:
 
     def _send_batch(self, run_id: str, metrics: list[Any], tags: list[Any]) -> None:
         body = {
-            "run_id": run_id,
+            "run_id": self._ids[run_id],
             "metrics": [{"key": k, "value": v, "timestamp": ts, "step": s} for k, v, ts, s in metrics],
             "tags": [{"key": k, "value": v} for k, v in tags],
         }
@@ -282,7 +345,8 @@ class Sender:
         unique: dict[str, str] = {}
         for key, value in params:
             unique.setdefault(key, value)
-        body = {"run_id": run_id, "params": [{"key": k, "value": v} for k, v in unique.items()]}
+        sid = self._ids[run_id]
+        body = {"run_id": sid, "params": [{"key": k, "value": v} for k, v in unique.items()]}
         try:
             self._retrying(lambda: self.client.call("POST", "runs/log-batch", body))
             return
@@ -291,7 +355,7 @@ class Sender:
                 self._refuse_param(run_id, exc, list(unique))
                 return
         for key, value in unique.items():
-            one = {"run_id": run_id, "key": key, "value": value}
+            one = {"run_id": sid, "key": key, "value": value}
             try:
                 self._retrying(lambda: self.client.call("POST", "runs/log-parameter", one))
             except RemoteAPIError as exc:
@@ -310,7 +374,7 @@ class Sender:
     def _send_status(self, run_id: str, op: dict[str, Any]) -> None:
         status = str(op.get("s"))
         self._upload_mirrors(run_id)
-        body: dict[str, Any] = {"run_id": run_id, "status": status}
+        body: dict[str, Any] = {"run_id": self._ids[run_id], "status": status}
         if op.get("e") is not None:
             body["end_time"] = int(op["e"])
         try:
@@ -372,10 +436,144 @@ class Sender:
     def _root(self, run_id: str) -> str:
         root = self._roots.get(run_id)
         if root is None:
-            answer = self._retrying(lambda: self.client.call("GET", "runs/get", {"run_id": run_id}))
+            sid = self._sid(run_id)
+            if sid is None:
+                raise RemoteError(f"run {run_id} is not on the MLflow server at {self.client.uri}")
+            answer = self._retrying(lambda: self.client.call("GET", "runs/get", {"run_id": sid}))
             uri = answer.get("run", {}).get("info", {}).get("artifact_uri", "")
             root = self._roots[run_id] = proxy_path(uri)
         return root
+
+    # -- runs and experiments ------------------------------------------------------------
+
+    def _experiment_id(self, name: str) -> str | None:
+        """The id of the experiment ``name``, found or created (None: deleted on the server)."""
+        if name in self._experiment_ids:
+            return self._experiment_ids[name]
+
+        def attempt() -> dict[str, Any] | None:
+            raw = find_experiment(self.client, name)
+            if raw is None:
+                create_experiment(self.client, name)
+                raw = find_experiment(self.client, name)
+            return raw
+
+        try:
+            raw = self._retrying(attempt)
+        except RemoteAPIError as exc:
+            raw, reason = None, str(exc)
+        else:
+            reason = "it is deleted there: restore it (mlflow experiments restore) or use another name"
+        if raw is None:
+            self._experiment_ids[name] = None
+            _diag.logger.error(
+                "tracklog: no experiment %r on the MLflow server at %s (%s); its new runs are not sent",
+                name,
+                self.client.uri,
+                reason,
+            )
+            return None
+        experiment_id = str(raw["experiment_id"])
+        self._experiment_ids[name] = experiment_id
+        if self.on_experiment is not None:
+            self.on_experiment(name, experiment_id)
+        return experiment_id
+
+    def _create_run(self, op: dict[str, Any]) -> None:
+        """Create the run of a ``c`` operation, or find the one an earlier attempt created."""
+        run_id = str(op.get("r", ""))
+        if self._ids.get(run_id):
+            return  # created before this spool was replayed
+        experiment_id = op.get("x") or self._experiment_id(str(op.get("xn", "")))
+        if experiment_id is None:
+            self._ids[run_id] = None
+            self.refused["runs"] += 1
+            return
+        tags = [list(t) for t in op.get("g", ())]
+        parent = op.get("pr")
+        if parent:
+            parent_sid = self._sid(str(parent))
+            if parent_sid is not None:
+                tags.append([PARENT_TAG, parent_sid])
+        body = {
+            "experiment_id": experiment_id,
+            "start_time": op.get("t"),
+            "run_name": op.get("n", ""),
+            "tags": [{"key": k, "value": v} for k, v in tags],
+        }
+        search = {
+            "experiment_ids": [experiment_id],
+            "filter": f"tags.`{ID_TAG}` = '{safe_id(run_id)}'",
+            "max_results": 1,
+        }
+
+        def attempt() -> dict[str, Any]:
+            # A try that failed after the server created the run must not make a second one.
+            found = self.client.call("POST", "runs/search", search).get("runs", [])
+            if found:
+                return dict(found[0])
+            return dict(self.client.call("POST", "runs/create", body, idempotent=False)["run"])
+
+        try:
+            raw = self._retrying(attempt)
+        except RemoteAPIError as exc:
+            self._ids[run_id] = None
+            self.refused["runs"] += 1
+            _diag.logger.error("tracklog: the MLflow server refused to create run %s: %s", run_id, exc)
+            return
+        sid = str(raw.get("info", {}).get("run_id"))
+        self._learn(run_id, sid, raw)
+        self.spool.record_id(run_id, sid)
+        if self.on_created is not None:
+            self.on_created(run_id, sid, self._roots.get(run_id), str(experiment_id))
+
+    def _learn(self, run_id: str, sid: str, raw: dict[str, Any]) -> None:
+        self._ids[run_id] = sid
+        try:
+            self._roots[run_id] = proxy_path(raw.get("info", {}).get("artifact_uri", ""))
+        except RemoteError:
+            pass  # said when its files are sent
+
+    def _sid(self, run_id: str) -> str | None:
+        """The server's id for tracklog's ``run_id``: known, or looked up (by id, then by tag)."""
+        if run_id in self._ids:
+            return self._ids[run_id]
+        try:
+            return self._retrying(lambda: self._find(run_id))  # type: ignore[no-any-return]
+        except RemoteAPIError:
+            self._ids[run_id] = None  # the server refuses to say: its data is reported, not retried forever
+            return None
+
+    def _find(self, run_id: str) -> str | None:
+        try:
+            raw = self.client.call("GET", "runs/get", {"run_id": run_id})["run"]
+        except RemoteAPIError as exc:
+            if exc.status not in (400, 404) and not _run_gone(exc):
+                raise
+            found = runs_with_id(self.client, run_id)
+            if not found:
+                # Another process may not have created it yet (its sender is behind ours).
+                first = self._missing_since.setdefault(run_id, time.monotonic())
+                if time.monotonic() - first < NOT_FOUND_PATIENCE:
+                    raise RemoteUnavailableError(
+                        f"run {run_id} is not on the MLflow server at {self.client.uri} yet", 404
+                    ) from None
+                self._ids[run_id] = None
+                return None
+            raw = found[0]
+        self._learn(run_id, str(raw.get("info", {}).get("run_id")), raw)
+        return self._ids[run_id]
+
+    def _drop(self, run_id: str, op: dict[str, Any]) -> None:
+        """An operation of a run the server does not have (refused, or never found): counted."""
+        self.refused.update(describe(op))
+        _diag.warn_once(
+            ("mlflow-no-run", run_id),
+            "tracklog: run %s is not on the MLflow server at %s; what this process logged into it "
+            "is not sent",
+            run_id,
+            self.client.uri,
+        )
 
 
 def proxy_path(artifact_uri: str) -> str:

@@ -9,6 +9,7 @@ Each process sending to a server has one spool folder under the spool root
       lock               held (flock) while the process lives
       ops/00000001.jsonl operations in order, one JSON object a line
       cursor             "<segment> <offset>": everything before it was delivered
+      ids.jsonl          tracklog's run ids and the server's ids of the runs the sender created
       files/<n>          copies of uploaded files waiting to be sent
       mirror/<run>/...   log files, tables and text series, re-sent whole when they grow
 
@@ -258,6 +259,33 @@ class Spool:
             counts["log and table files"] += len(unsent)
         return counts
 
+    # -- run ids --------------------------------------------------------------------
+
+    def record_id(self, run_id: str, server_id: str) -> None:
+        """Remember the server's id of a run (kept with the spool, so a later sync knows it)."""
+        line = json.dumps({"r": run_id, "s": server_id}).encode() + b"\n"
+        with self._lock:
+            fd = os.open(os.path.join(self.path, "ids.jsonl"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                _write_all(fd, line)
+            finally:
+                os.close(fd)
+
+    def known_ids(self) -> dict[str, str]:
+        """tracklog's run id -> the server's, for every run this spool's senders created."""
+        found: dict[str, str] = {}
+        try:
+            with open(os.path.join(self.path, "ids.jsonl"), "rb") as handle:
+                for line in handle:
+                    try:
+                        item = json.loads(line)
+                        found[str(item["r"])] = str(item["s"])
+                    except (ValueError, KeyError, TypeError):
+                        continue
+        except OSError:
+            pass
+        return found
+
     # -- file copies --------------------------------------------------------------
 
     def add_file(self, source: str | IO[bytes]) -> tuple[str | None, bool]:
@@ -442,7 +470,8 @@ class Spool:
 
 
 def describe(op: dict[str, Any]) -> Counter[str]:
-    """What one operation carries, for summaries: metric points, tags, params, files, statuses."""
+    """What one operation carries, for summaries: metric points, tags, params, files, statuses,
+    runs to create."""
     kind = op.get("o")
     counts: Counter[str] = Counter()
     if kind == "b":
@@ -456,6 +485,8 @@ def describe(op: dict[str, Any]) -> Counter[str]:
         counts["files"] += 1
     elif kind == "s":
         counts["run status updates"] += 1
+    elif kind == "c":
+        counts["runs to create"] += 1
     return counts
 
 
