@@ -90,17 +90,39 @@ MIGRATIONS: list[str] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The schema version the database has now (0: a new, empty file)."""
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def check_readable(version: int, where: str) -> None:
+    """Refuse a schema this tracklog cannot read, or one too old to read without migrating."""
+    if version > SCHEMA_VERSION:
+        raise WorkspaceError(
+            f"this workspace has schema version {version}, newer than this tracklog "
+            f"understands ({SCHEMA_VERSION}): upgrade tracklog"
+        )
+    if version < SCHEMA_VERSION:
+        raise WorkspaceError(
+            f"the workspace at {where} is read-only and has schema version {version}; this "
+            f"tracklog reads version {SCHEMA_VERSION}: open it once where it can be written"
+        )
+
+
 def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the database to SCHEMA_VERSION; returns the version it started at."""
+    """Bring the database to SCHEMA_VERSION; returns the version it started at.
+
+    An up-to-date database is only read, so a workspace opens without writing.
+    """
+    start = schema_version(conn)
+    if start == SCHEMA_VERSION:
+        return start
     conn.execute("BEGIN IMMEDIATE")
     try:
-        start = conn.execute("PRAGMA user_version").fetchone()[0]
+        start = schema_version(conn)  # another process may have migrated meanwhile
         if start > SCHEMA_VERSION:
             conn.execute("ROLLBACK")
-            raise WorkspaceError(
-                f"this workspace has schema version {start}, newer than this tracklog "
-                f"understands ({SCHEMA_VERSION}): upgrade tracklog"
-            )
+            check_readable(start, "")
         for version in range(start, SCHEMA_VERSION):
             for statement in MIGRATIONS[version].split(";"):
                 if statement.strip():

@@ -2,7 +2,14 @@
 
 Many processes may write one workspace at once: each has its own connections,
 writes go in short ``BEGIN IMMEDIATE`` transactions, and a busy database makes
-the writer retry (``RetryLater``) instead of failing the caller.
+the writer retry (``RetryLater``) instead of failing the caller. A disk that is
+full, a file-size limit, a read-only mount or a damaged file make it ``Stalled``:
+the pipeline keeps what fits and retries slowly; control-plane writes that can wait
+(a run's status, a param) wait in memory for the next write that succeeds.
+
+No SQLite state crosses a fork: before ``os.fork()`` each store waits for its open
+transaction to end and closes its connections, so the child (and the parent, after)
+opens fresh ones; see howtocorrupt.html section 2.6.
 """
 
 from __future__ import annotations
@@ -14,23 +21,40 @@ import time
 import uuid
 import weakref
 from collections import defaultdict
-from typing import IO, Any, Iterator, Sequence
+from dataclasses import replace
+from typing import IO, Any, Callable, Iterator, Sequence
 
 from .. import _config, _diag
-from .._errors import ParamConflictError, RunNotFoundError, WorkspaceError
+from .._errors import ParamConflictError, RunNotFoundError, TracklogError, WorkspaceError
 from .._logfile import encode_record
 from .._output_format import encode_output
 from .._paths import copy_source, join_inside
 from .._rank import current_rank
 from .._types import CRASHED, RUNNING, ExperimentInfo, MetricPoint, RunInfo
 from ..pipeline.event import LOG, METRIC, METRIC_KINDS, OUTPUT, PARAM, TAG, Event
-from ..pipeline.sink import RetryLater
+from ..pipeline.sink import RetryLater, Stalled
 from ._base import Store, the_run
 from ._chunks import pack_chunk, unpack_points
 from ._liveness import CRASH_ERROR, crashed
 from ._liveness import HOST as _HOST
-from ._schema import migrate
+from ._runlogs import LogAppender
+from ._schema import check_readable, migrate, schema_version
 from ._series import ChunkReader
+from ._sqlite_open import (
+    BUSY,
+    CONTROL_BUSY_TIMEOUT,
+    DAMAGED,
+    STALLED,
+    WRITER_BUSY_TIMEOUT,
+    connect_ro,
+    connect_rw,
+    damaged_error,
+    file_identity,
+    outcome,
+    read_only_dir,
+    remove_orphans,
+    wal_has_data,
+)
 
 _NAN = float("nan")
 
@@ -49,10 +73,14 @@ _INSERT_CHUNK = (
     f"VALUES ({', '.join(':' + c for c in _CHUNK_COLUMNS)})"
 )
 
-
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
+#: How long a busy database is retried before a control-plane call gives up (seconds).
+_BUSY_BUDGET = 30.0
+#: How long os.fork() waits for a store's open transaction to end (seconds).
+_FORK_WAIT = 30.0
+#: The identity of a database file not (yet) open again after the old one vanished.
+_NO_FILE = (-1, -1)
+#: A control-plane write that waits for space: work(conn) inside a write transaction.
+_Work = Callable[[sqlite3.Connection], Any]
 
 
 class SQLiteStore(Store):
@@ -60,6 +88,8 @@ class SQLiteStore(Store):
 
     #: write_batch reads the pipeline's items by index (see Sink.takes_tuples).
     takes_tuples = True
+    #: Closed at exit: the last writer's close folds the WAL into tracklog.db.
+    close_at_exit = True
 
     def __init__(self, root: str, *, create: bool = True) -> None:
         self.root = os.path.abspath(root)
@@ -71,18 +101,23 @@ class SQLiteStore(Store):
             raise WorkspaceError(
                 f"no tracklog workspace at {self.root}: log a run first, or pass --workspace"
             )
-        try:
-            os.makedirs(os.path.join(self.root, "runs"), exist_ok=True)
-        except OSError as exc:
-            raise WorkspaceError(f"cannot create workspace {self.root}: {exc}") from exc
-        self._lock = threading.RLock()
-        _stores.add(self)
-        self._pid = -1
+        #: True when the workspace could only be opened for reading (a read-only mount).
+        self.read_only = False
+        self._lock = threading.RLock()  # the control connection, and opening
+        self._wlock = threading.RLock()  # the writer's connection; taken after _lock
         self._rank = current_rank()
+        self._logs = LogAppender(self._log_path)
+        # Control-plane writes refused by a full disk, applied by the next write that works.
+        self._deferred: list[_Work] = []
+        self._deferred_status: dict[str, tuple[str, float | None, str | None]] = {}
+        # Runs seen, so runs still logging carry on into a fresh file if the old one vanished.
+        self._known: dict[str, RunInfo] = {}
+        self._fresh_file = False
+        self._ident: tuple[int, int] | None = None
         self._reset_connections()
-        conn = self._control()
         with self._lock:
-            self._retry(lambda: migrate(conn))
+            self._open()
+        _stores.add(self)
 
     # -- connections -----------------------------------------------------------
 
@@ -93,69 +128,267 @@ class SQLiteStore(Store):
         self._run_pks: dict[str, int] = {}
         self._key_ids: dict[tuple[str, str], int] = {}
 
-    def _connect(self) -> sqlite3.Connection:
+    def _open(self) -> None:
+        """Open the control connection: read-write when the workspace can be written
+        (migrating the schema if needed), else read-only. Holds _lock."""
+        exists = os.path.exists(self.db_path)
+        if read_only_dir(self.db_path if exists else self.root):
+            if exists:
+                return self._open_read_only()
+            raise WorkspaceError(f"cannot create a workspace at {self.root}: it is read-only")
         try:
-            conn = sqlite3.connect(
-                self.db_path, timeout=30.0, isolation_level=None, check_same_thread=False
-            )
+            os.makedirs(os.path.join(self.root, "runs"), exist_ok=True)
+        except OSError as exc:
+            raise WorkspaceError(f"cannot create workspace {self.root}: {exc}") from exc
+        try:
+            conn = connect_rw(self.db_path, CONTROL_BUSY_TIMEOUT)
+            try:
+                self._retry(lambda: migrate(conn))
+            except BaseException:
+                conn.close()
+                raise
         except sqlite3.Error as exc:
+            kind = outcome(exc)
+            if kind == DAMAGED:
+                raise damaged_error(self.db_path, exc) from exc
+            if kind == STALLED and exists:
+                return self._open_read_only()  # a full disk or a protected file: read it
             raise WorkspaceError(f"cannot open {self.db_path}: {exc}") from exc
-        conn.execute("PRAGMA busy_timeout = 30000")
-        self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL"))
-        conn.execute("PRAGMA synchronous = NORMAL")
-        return conn
+        self._cconn = conn
+        self.read_only = False
+        self._ident = file_identity(self.db_path)
+
+    def _open_read_only(self) -> None:
+        try:
+            conn, immutable = connect_ro(self.db_path)
+            version = schema_version(conn)
+        except sqlite3.Error as exc:
+            if outcome(exc) == DAMAGED:
+                raise damaged_error(self.db_path, exc) from exc
+            raise WorkspaceError(f"cannot open {self.db_path} for reading: {exc}") from exc
+        if version == 0:
+            conn.close()
+            raise WorkspaceError(f"{self.db_path} holds no tracklog workspace, and it is read-only")
+        try:
+            check_readable(version, self.root)
+        except WorkspaceError:
+            conn.close()
+            raise
+        if immutable and wal_has_data(self.db_path):
+            _diag.warn_once(
+                ("read-only wal", self.db_path),
+                "tracklog: the workspace at %s is read-only and its tracklog.db-wal holds data "
+                "not yet in tracklog.db: what it holds is not shown (open the workspace once "
+                "where it can be written, and tracklog folds it in)",
+                self.root,
+            )
+        self._cconn = conn
+        self.read_only = True
+        self._ident = file_identity(self.db_path)
 
     def _control(self) -> sqlite3.Connection:
+        """The control connection (holds _lock)."""
         if self._pid != os.getpid():
-            self._reset_connections()  # a forked child must not share the parent's handles
+            _leave_inherited(self)  # forked without the hooks: never touch the parent's handles
         if self._cconn is None:
-            self._cconn = self._connect()
+            self._open()
+        assert self._cconn is not None
         return self._cconn
 
     def _writer(self) -> sqlite3.Connection:
+        """The writer's connection (holds _wlock); raises sqlite3.Error when it cannot open."""
         if self._pid != os.getpid():
-            self._reset_connections()
+            _leave_inherited(self)
         if self._wconn is None:
-            self._wconn = self._connect()
+            self._wconn = connect_rw(self.db_path, WRITER_BUSY_TIMEOUT)
         return self._wconn
 
+    def _drop_writer(self) -> None:
+        conn, self._wconn = self._wconn, None
+        _close_quietly(conn)
+
+    def _drop_connections(self, checkpoint: bool) -> None:
+        """Close this process's connections (holds both locks). With ``checkpoint``, first
+        fold the WAL into tracklog.db and truncate it, unless another process is using it."""
+        conns = [c for c in (self._wconn, self._cconn) if c is not None]
+        self._cconn = self._wconn = None
+        if checkpoint and conns and not self.read_only:
+            try:
+                conns[0].execute("PRAGMA busy_timeout = 1000")
+                conns[0].execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            except sqlite3.Error:
+                pass  # busy: another process still writes, and its close does it
+        for conn in conns:
+            _close_quietly(conn)
+
+    def _vanished(self) -> bool:
+        """Whether tracklog.db was deleted or replaced since this process opened it."""
+        return (
+            not self.read_only
+            and self._ident is not None
+            and file_identity(self.db_path) != self._ident
+        )
+
+    def _start_fresh_file(self) -> None:
+        """tracklog.db is gone (or another file is at its path): say so once, close the old
+        one, and go on in the file now at the path (a fresh one when none is)."""
+        with self._lock, self._wlock:
+            if not self._vanished():
+                return  # another thread did it
+            _diag.logger.warning(
+                "tracklog: %s was deleted or replaced while this process used it; "
+                "logging goes on into the file now at that path (what the old file held "
+                "is not in it)",
+                self.db_path,
+            )
+            self._drop_connections(checkpoint=False)
+            remove_orphans(self.db_path)
+            self._run_pks.clear()
+            self._key_ids.clear()
+            self._fresh_file = True
+            self._ident = _NO_FILE  # still vanished, until a file is open again
+            self._open()
+
     @staticmethod
-    def _retry(action: Any, attempts: int = 50) -> Any:
+    def _retry(action: Callable[[], Any], budget: float = _BUSY_BUDGET) -> Any:
         delay = 0.01
-        for attempt in range(attempts):
+        deadline = time.monotonic() + budget
+        while True:
             try:
                 return action()
             except sqlite3.OperationalError as exc:
-                if not _is_busy(exc) or attempt == attempts - 1:
+                if outcome(exc) != BUSY or time.monotonic() + delay > deadline:
                     raise
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
 
-    def _tx(self, work: Any) -> Any:
-        """Run ``work(conn)`` in one write transaction on the control connection."""
+    def _tx(self, work: _Work, *, defer: Callable[[], None] | None = None) -> Any:
+        """Run ``work(conn)`` in one write transaction on the control connection.
+
+        When the disk is full (or the file-size limit reached), ``defer`` given: call it,
+        keep ``work`` for the next write that succeeds, and return None.
+        """
 
         def attempt() -> Any:
             conn = self._control()
             conn.execute("BEGIN IMMEDIATE")
             try:
+                self._apply_deferred(conn)
                 result = work(conn)
                 conn.execute("COMMIT")
+                self._deferred_done()
                 return result
             except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
 
         with self._lock:
-            return self._retry(attempt)
+            if self._vanished():
+                self._start_fresh_file()
+            if self.read_only:
+                self._writable_again()
+            try:
+                return self._retry(attempt)
+            except sqlite3.Error as exc:
+                kind = outcome(exc)
+                if kind == STALLED and defer is not None:
+                    self._defer(work, exc)
+                    defer()
+                    return None
+                raise self._control_error(exc, kind) from exc
+
+    def _writable_again(self) -> None:
+        """A store opened read-only: reopen read-write if the workspace can be written now."""
+        if read_only_dir(self.db_path):
+            raise WorkspaceError(
+                f"the workspace at {self.root} is read-only: it can be read, not written"
+            )
+        old = self._cconn
+        self._cconn = None
+        try:
+            self._open()
+        except WorkspaceError:
+            self._cconn = old
+            raise
+        _close_quietly(old)
+
+    def _control_error(self, exc: sqlite3.Error, kind: str | None) -> Exception:
+        if kind == DAMAGED:
+            return damaged_error(self.db_path, exc)
+        if kind == STALLED:
+            return WorkspaceError(
+                f"cannot write to the workspace at {self.root}: {exc} (a full disk, a "
+                f"file-size limit or a read-only mount?)"
+            )
+        if kind == BUSY:
+            return WorkspaceError(
+                f"the workspace at {self.root} stayed locked by another process for "
+                f"{_BUSY_BUDGET:.0f} s ({exc})"
+            )
+        return exc
+
+    def _defer(self, work: _Work, exc: sqlite3.Error) -> None:
+        _diag.warn_once(
+            ("deferred", self.root),
+            "tracklog: cannot write to the workspace at %s (%s): run status and param "
+            "changes wait in memory until it can be written",
+            self.root,
+            exc,
+        )
+        self._deferred.append(work)
+
+    def _apply_deferred(self, conn: sqlite3.Connection) -> None:
+        """Inside a write transaction: the control-plane writes that waited for space."""
+        for work in list(self._deferred):
+            work(conn)
+
+    def _deferred_done(self) -> None:
+        if self._deferred:
+            self._deferred.clear()
+            self._deferred_status.clear()
 
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._retry(lambda: self._control().execute(sql, args).fetchall())
+            if self._vanished():
+                self._start_fresh_file()
+            try:
+                return self._retry(lambda: self._control().execute(sql, args).fetchall())
+            except sqlite3.Error as exc:
+                if outcome(exc) == DAMAGED:
+                    raise damaged_error(self.db_path, exc) from exc
+                raise
 
     # -- the data-plane primitive ----------------------------------------------
 
     def write_batch(self, events: Sequence[Event]) -> None:
+        """Write the batch in one transaction, then append its log lines.
+
+        Busy: RetryLater. Disk full, file-size limit, read-only, I/O error, damaged file:
+        Stalled, with nothing of the batch written.
+        """
+        try:
+            if self._vanished():
+                self._start_fresh_file()
+            with self._wlock:
+                self._logs.retry()  # lines a full disk refused go first, or nothing goes
+                lines = self._write_rows(events)
+                self._logs.append(lines)
+        except sqlite3.Error as exc:
+            kind = outcome(exc)
+            if kind == BUSY:
+                raise RetryLater(f"workspace database busy ({exc})") from exc
+            if kind is None:
+                raise
+            with self._wlock:
+                self._drop_writer()  # a fresh connection after an I/O error
+            raise Stalled(f"cannot write to {self.db_path}: {exc}") from exc
+        except OSError as exc:
+            raise Stalled(f"cannot append to the run log files in {self.root}: {exc}") from exc
+        except WorkspaceError as exc:  # the file at the path is damaged, or read-only
+            raise Stalled(str(exc)) from exc
+
+    def _write_rows(self, events: Sequence[Event]) -> dict[tuple[str, str], bytes]:
+        """The batch's rows in one transaction (holds _wlock); its log lines, to append."""
         conn = self._writer()
         rank = self._rank
         key_ids = self._key_ids
@@ -164,55 +397,50 @@ class SQLiteStore(Store):
         tags: list[tuple[int, str, str]] = []
         params: list[tuple[str, int, str, str]] = []
         lines: dict[tuple[str, str], list[bytes]] = defaultdict(list)
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                # Items are read by index: Events, plain tuples of their fields, or a log
-                # record's fields followed by its metric point (see Pipeline.put).
-                for ev in events:
-                    kind = ev[1]
-                    if kind == LOG:  # the commonest kinds first
-                        lines[(ev[0], ev[2])].append(encode_record(ev, rank))
-                        if len(ev) != 13:
-                            continue
-                        kind, key, value, step = METRIC, (ev[0], ev[10]), ev[11], ev[12]
-                    elif kind in METRIC_KINDS:
-                        key, value, step = (ev[0], ev[2]), ev[3], ev[4]
-                    else:
-                        if kind == OUTPUT:
-                            lines[(ev[0], ev[2])].append(encode_output(ev, rank))
-                        elif kind == TAG:
-                            tags.append((self._run_pk(conn, ev[0]), ev[2], ev[3]))
-                        elif kind == PARAM:
-                            params.append((ev[0], self._run_pk(conn, ev[0]), ev[2], ev[3]))
+            self._apply_deferred(conn)
+            # Items are read by index: Events, plain tuples of their fields, or a log
+            # record's fields followed by its metric point (see Pipeline.put).
+            for ev in events:
+                kind = ev[1]
+                if kind == LOG:  # the commonest kinds first
+                    lines[(ev[0], ev[2])].append(encode_record(ev, rank))
+                    if len(ev) != 13:
                         continue
-                    group = groups.get(key)
-                    if group is None:
-                        group = groups[key] = ([], [], [], kind)
-                    group[0].append(step)
-                    group[1].append(value)
-                    group[2].append(ev[5])
-                for key, (steps, values, times, kind) in groups.items():
-                    key_id = key_ids.get(key) or new_keys.get(key)
-                    if key_id is None:
-                        key_id = new_keys[key] = self._key_id(conn, key[0], key[1], kind)
-                    self._insert_chunk(conn, key_id, rank, steps, values, times)
-                if tags:
-                    conn.executemany("INSERT OR REPLACE INTO tags VALUES (?, ?, ?)", tags)
-                for run_id, run_pk, key, value in params:
-                    self._insert_param(conn, run_id, run_pk, key, value, warn=True)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.OperationalError as exc:
-            if _is_busy(exc):
-                raise RetryLater(f"workspace database busy ({exc})") from exc
+                    kind, key, value, step = METRIC, (ev[0], ev[10]), ev[11], ev[12]
+                elif kind in METRIC_KINDS:
+                    key, value, step = (ev[0], ev[2]), ev[3], ev[4]
+                else:
+                    if kind == OUTPUT:
+                        lines[(ev[0], ev[2])].append(encode_output(ev, rank))
+                    elif kind == TAG:
+                        tags.append((self._run_pk(conn, ev[0]), ev[2], ev[3]))
+                    elif kind == PARAM:
+                        params.append((ev[0], self._run_pk(conn, ev[0]), ev[2], ev[3]))
+                    continue
+                group = groups.get(key)
+                if group is None:
+                    group = groups[key] = ([], [], [], kind)
+                group[0].append(step)
+                group[1].append(value)
+                group[2].append(ev[5])
+            for key, (steps, values, times, kind) in groups.items():
+                key_id = key_ids.get(key) or new_keys.get(key)
+                if key_id is None:
+                    key_id = new_keys[key] = self._key_id(conn, key[0], key[1], kind)
+                self._insert_chunk(conn, key_id, rank, steps, values, times)
+            if tags:
+                conn.executemany("INSERT OR REPLACE INTO tags VALUES (?, ?, ?)", tags)
+            for run_id, run_pk, key, value in params:
+                self._insert_param(conn, run_id, run_pk, key, value, warn=True)
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
             raise
+        self._deferred_done()
         key_ids.update(new_keys)
-        for (run_id, filename), chunk in lines.items():
-            self._append(run_id, filename, b"".join(chunk))
+        return {key: b"".join(chunk) for key, chunk in lines.items()}
 
     @staticmethod
     def _insert_chunk(
@@ -228,26 +456,36 @@ class SQLiteStore(Store):
         row["rank"] = rank
         conn.execute(_INSERT_CHUNK, row)
 
-    def _append(self, run_id: str, filename: str, data: bytes) -> None:
-        path = join_inside(self.run_dir(run_id), "logs/" + filename)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-        finally:
-            os.close(fd)
+    def _log_path(self, run_id: str, filename: str) -> str:
+        return join_inside(self.run_dir(run_id), "logs/" + filename)
 
     def _run_pk(self, conn: sqlite3.Connection, run_id: str) -> int:
         pk = self._run_pks.get(run_id)
         if pk is None:
             row = conn.execute("SELECT run_pk FROM runs WHERE run_id = ?", (run_id,)).fetchone()
             if row is None:
-                raise RunNotFoundError(f"no run {run_id!r} in workspace {self.root}")
+                if not (self._fresh_file and run_id in self._known):
+                    raise RunNotFoundError(f"no run {run_id!r} in workspace {self.root}")
+                row = (self._carry_over(conn, self._known[run_id]),)
             pk = self._run_pks[run_id] = row[0]
         return pk
+
+    def _carry_over(self, conn: sqlite3.Connection, info: RunInfo) -> int:
+        """A run of the vanished file, made again in the fresh one: its run_pk."""
+        conn.execute(
+            "INSERT OR IGNORE INTO experiments (name, created) VALUES (?, ?)",
+            (info.experiment_name, time.time()),
+        )
+        (experiment_id,) = conn.execute(
+            "SELECT experiment_id FROM experiments WHERE name = ?", (info.experiment_name,)
+        ).fetchone()
+        conn.execute(
+            "INSERT OR IGNORE INTO runs (run_id, experiment_id, name, status, start_time, "
+            "parent_run_id, owner_pid, owner_host, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (info.run_id, experiment_id, info.name, RUNNING, info.start_time, info.parent_run_id,
+             info.owner_pid, info.owner_host, time.time()),
+        )
+        return conn.execute("SELECT run_pk FROM runs WHERE run_id = ?", (info.run_id,)).fetchone()[0]
 
     def _key_id(self, conn: sqlite3.Connection, run_id: str, name: str, kind: str) -> int:
         run_pk = self._run_pk(conn, run_id)
@@ -290,6 +528,10 @@ class SQLiteStore(Store):
     # -- control plane ------------------------------------------------------------
 
     def get_or_create_experiment(self, name: str) -> ExperimentInfo:
+        found = self.get_experiment(name)  # reading needs no write (a read-only workspace)
+        if found is not None:
+            return found
+
         def work(conn: sqlite3.Connection) -> ExperimentInfo:
             conn.execute(
                 "INSERT OR IGNORE INTO experiments (name, created) VALUES (?, ?)", (name, time.time())
@@ -351,6 +593,10 @@ class SQLiteStore(Store):
             owner_host=row[10],
             heartbeat=row[11],
         )
+        self._known[info.run_id] = info
+        waiting = self._deferred_status.get(info.run_id)
+        if waiting is not None:  # written once the disk has room again
+            return replace(info, status=waiting[0], end_time=waiting[1], error=waiting[2])
         if info.status == RUNNING and self._owner_dead(info):
             return self._mark_crashed(info)
         return info
@@ -371,10 +617,8 @@ class SQLiteStore(Store):
 
         try:
             self._tx(work)
-        except sqlite3.Error:
-            pass  # reading must still work on a read-only workspace
-        from dataclasses import replace
-
+        except (sqlite3.Error, TracklogError):
+            pass  # reading must still work on a read-only or full workspace
         return replace(info, status=CRASHED, end_time=end, error=error)
 
     def get_run(self, run_id: str) -> RunInfo:
@@ -404,14 +648,16 @@ class SQLiteStore(Store):
         self, run_id: str, status: str, end_time: float | None, error: str | None = None
     ) -> None:
         def work(conn: sqlite3.Connection) -> None:
-            cur = conn.execute(
+            self._run_pk(conn, run_id)  # RunNotFoundError, or the run carried into a fresh file
+            conn.execute(
                 "UPDATE runs SET status = ?, end_time = ?, error = ?, heartbeat = ? WHERE run_id = ?",
                 (status, end_time, error, time.time(), run_id),
             )
-            if cur.rowcount == 0:
-                raise RunNotFoundError(f"no run {run_id!r} in workspace {self.root}")
 
-        self._tx(work)
+        def wait() -> None:
+            self._deferred_status[run_id] = (status, end_time, error)
+
+        self._tx(work, defer=wait)
 
     def heartbeat(self, run_ids: Sequence[str], now: float) -> None:
         if not run_ids:
@@ -424,9 +670,14 @@ class SQLiteStore(Store):
         )
 
     def set_param(self, run_id: str, key: str, value: str) -> None:
-        self._tx(
-            lambda conn: self._insert_param(conn, run_id, self._run_pk(conn, run_id), key, value, False)
-        )
+        def work(conn: sqlite3.Connection) -> None:
+            self._insert_param(conn, run_id, self._run_pk(conn, run_id), key, value, False)
+
+        def later(conn: sqlite3.Connection) -> None:
+            # Applied by a later write: a conflict found then is a warning, not an error.
+            self._insert_param(conn, run_id, self._run_pk(conn, run_id), key, value, True)
+
+        self._tx(work, defer=lambda: self._deferred.append(later))
 
     # -- reads ----------------------------------------------------------------------
 
@@ -518,29 +769,91 @@ class SQLiteStore(Store):
         return ChunkReader(self.db_path)
 
     def close(self) -> None:
-        with self._lock:
-            for conn in (self._cconn, self._wconn):
-                if conn is not None and self._pid == os.getpid():
-                    try:
-                        conn.close()
-                    except sqlite3.Error:
-                        pass
-            self._cconn = self._wconn = None
+        """Close this process's connections. The last writer to close folds the WAL into
+        tracklog.db, so the file alone holds every completed run."""
+        with self._lock, self._wlock:
+            if self._pid != os.getpid():
+                _leave_inherited(self)
+                return
+            if self._deferred or self._logs.pending:
+                try:
+                    self._tx(lambda conn: None)  # what waited for space, if there is some now
+                    self._logs.retry()
+                except (sqlite3.Error, OSError, TracklogError):
+                    pass
+            self._drop_connections(checkpoint=True)
+
+    def _before_fork(self) -> bool:
+        """Wait for this store's open transactions to end and close its connections, so
+        no SQLite state crosses the fork; holds both locks on success (False: timed out)."""
+        if not self._lock.acquire(timeout=_FORK_WAIT):
+            return False
+        if not self._wlock.acquire(timeout=_FORK_WAIT):
+            self._lock.release()
+            return False
+        self._drop_connections(checkpoint=False)
+        return True
+
+    def _after_fork(self) -> None:
+        self._wlock.release()
+        self._lock.release()
 
 
 _stores: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
+_held_at_fork: list[SQLiteStore] = []
+#: Connections a child inherited (only when a fork could not wait for them): never used,
+#: never closed, because closing one would release the parent's locks or delete its -wal.
+_inherited: list[sqlite3.Connection] = []
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the error that brought us here says more
+
+
+def _close_quietly(conn: sqlite3.Connection | None) -> None:
+    if conn is not None:
+        try:
+            conn.close()
+        except sqlite3.Error:
+            pass
+
+
+def _leave_inherited(store: SQLiteStore) -> None:
+    """In a child that inherited open connections: keep them unused, start afresh."""
+    _inherited.extend(c for c in (store._cconn, store._wconn) if c is not None)
+    store._reset_connections()
+
+
+def _before_fork() -> None:
+    for store in list(_stores):
+        if store._before_fork():
+            _held_at_fork.append(store)
+
+
+def _after_fork_in_parent() -> None:
+    for store in _held_at_fork:
+        store._after_fork()
+    _held_at_fork.clear()
 
 
 def _after_fork_in_child() -> None:
-    # Another thread may have held a store's lock at the fork; the child starts with
-    # fresh locks and opens its own connections on first use.
+    # The child opens its own connections on first use; locks start afresh (a thread
+    # that held one in the parent does not exist here).
     for store in list(_stores):
+        _leave_inherited(store)
         store._lock = threading.RLock()
-        store._reset_connections()
+        store._wlock = threading.RLock()
+    _held_at_fork.clear()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(
+        before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+    )
 
 
 def _lines(path: str) -> Iterator[bytes]:
