@@ -26,6 +26,7 @@ from ._fluent import (
     set_tracking_uri,
     start_run,
 )
+from ._lifecycle import end_runs_on
 from ._types import MetricPoint, RunInfo
 from ._version import __version__
 from .capture import capture_output
@@ -52,6 +53,7 @@ __all__ = [
     "active_run",
     "capture_output",
     "end_run",
+    "end_runs_on",
     "get_tracking_uri",
     "log_metric",
     "log_metrics",

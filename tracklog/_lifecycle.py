@@ -1,25 +1,35 @@
-"""One exit handler with ordered phases, and the excepthook that tells exit how the
-interpreter is ending.
+"""One exit with ordered phases, the excepthook that tells it how the interpreter is
+ending, and the signals that end runs.
 
 At interpreter exit the phases run in order: OTLP routes stop (while runs are still
 open, so their drop counts are recorded), then the runs this process started end
-(completed, failed on an uncaught exception, canceled on Ctrl-C), then every pipeline
-flushes, then stores close (a remote store delivers what is left and reports the rest).
-Modules register into a phase; none registers its own ``atexit``.
+(completed, failed on an uncaught exception, canceled on Ctrl-C or a signal given to
+:func:`end_runs_on`), then every pipeline flushes, then stores close (a remote store
+delivers what is left and reports the rest). Modules register into a phase; none
+registers its own ``atexit``.
+
+The phases run once per process, at the first of two exits: ``atexit``, or the
+finalizers of ``multiprocessing``, which ends its children with ``os._exit`` (past
+``atexit``) after running them.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import signal
 import sys
 import threading
 import traceback
-from typing import Callable
+from types import FrameType
+from typing import Any, Callable, NoReturn
 
 from . import _diag
 
-__all__ = ["CLOSE", "END_RUNS", "FLUSH", "STOP_ROUTES", "at_exit", "uncaught"]
+__all__ = [
+    "CLOSE", "END_RUNS", "FLUSH", "INTERRUPTED", "MULTIPROCESSING_EXIT_PRIORITY", "STOP_ROUTES",
+    "Terminated", "at_exit", "end_runs_on", "handle_termination", "terminate", "uncaught",
+]
 
 STOP_ROUTES = 0
 END_RUNS = 1
@@ -27,9 +37,30 @@ FLUSH = 2
 CLOSE = 3
 _PHASES = (STOP_ROUTES, END_RUNS, FLUSH, CLOSE)
 
+#: What :func:`uncaught` says when Ctrl-C or a termination signal ends the interpreter:
+#: the runs this process started end Canceled.
+INTERRUPTED = "KeyboardInterrupt"
+#: The exit priority of our ``multiprocessing.util.Finalize``: below every finalizer of
+#: multiprocessing's own (queues, pools, managers, the join of the children), so the
+#: phases run last and see what those logged.
+MULTIPROCESSING_EXIT_PRIORITY = -100
+
 _hooks: dict[int, list[Callable[[], None]]] = {phase: [] for phase in _PHASES}
 _lock = threading.Lock()
 _uncaught: str | None = None
+_exited_in: int | None = None  # the pid whose exit phases ran (a forked child runs its own)
+_multiprocessing_hooked = False
+#: Signals given to end_runs_on, each with the handler ours replaced.
+_replaced: dict[int, Any] = {}
+
+
+class Terminated(SystemExit, KeyboardInterrupt):
+    """A termination signal, raised in the main thread by :func:`end_runs_on`'s handler.
+
+    It unwinds like Ctrl-C (``except KeyboardInterrupt`` and ``finally`` run, a ``with run:``
+    block cancels its run) and, uncaught, exits with status 128+N, as a shell reports
+    signal N, with no traceback (it is a ``SystemExit``).
+    """
 
 
 def at_exit(phase: int, hook: Callable[[], None]) -> None:
@@ -40,7 +71,7 @@ def at_exit(phase: int, hook: Callable[[], None]) -> None:
 
 
 def uncaught() -> str | None:
-    """How the interpreter is ending: a traceback's text, "KeyboardInterrupt", or None."""
+    """How the interpreter is ending: a traceback's text, :data:`INTERRUPTED`, or None."""
     return _uncaught
 
 
@@ -50,33 +81,165 @@ def set_uncaught(text: str | None) -> None:
     _uncaught = text
 
 
-def _excepthook(exc_type, exc, tb):  # type: ignore[no-untyped-def]
+def end_runs_on(*signums: int) -> None:
+    """Let each signal end this process's runs, as Ctrl-C does, instead of killing it unflushed.
+
+    On the signal, a :class:`Terminated` is raised in the main thread: ``finally`` and
+    ``with`` blocks run, the runs this process started end Canceled, everything logged is
+    flushed, and the process exits with status 128+N. A Python handler set before this
+    call runs first; a handler the program sets later replaces this one. A second signal
+    gets the handler this one replaced (by default: the process ends at once). Once exit
+    has begun, the first signal is let go (exit is already under way, within its bounded
+    waits). Call it from the main thread (``signal`` demands it).
+    """
+    for signum in signums:
+        previous = signal.getsignal(signum)
+        if previous is handle_termination:
+            continue
+        signal.signal(signum, handle_termination)
+        _replaced[signum] = previous
+
+
+def terminate(signum: int) -> NoReturn:
+    """End the interpreter because of signal ``signum``: runs end Canceled, exit status 128+N."""
     global _uncaught
-    if not issubclass(exc_type, (KeyboardInterrupt, SystemExit)):
+    _uncaught = INTERRUPTED
+    raise Terminated(128 + signum)
+
+
+def handle_termination(signum: int, frame: FrameType | None) -> None:
+    """The handler of a signal that ends runs (:func:`end_runs_on`, and ``tracklog run``'s
+    bootstrap for SIGTERM): give the signal back its previous handler, then terminate."""
+    previous = _give_back(signum)
+    if _exited_in == os.getpid():
+        return  # exit is under way: let it finish; the next signal gets the previous handler
+    if callable(previous):
+        previous(signum, frame)  # chained; if it raises, its exception ends the program instead
+    terminate(signum)
+
+
+def _give_back(signum: int) -> Any:
+    """Put back the handler end_runs_on replaced for ``signum`` (the default if none); return it."""
+    previous = _replaced.pop(signum, None)
+    if previous is None:
+        previous = signal.SIG_DFL  # None: a handler not set from Python, which cannot be put back
+    try:
+        if signal.getsignal(signum) is not previous:
+            signal.signal(signum, previous)
+    except (ValueError, OSError, TypeError):
+        pass  # not the main thread: left as it is; our handler only raises there
+    return previous
+
+
+def _describe(exc_type: Any, exc: Any, tb: Any) -> None:
+    global _uncaught
+    if issubclass(exc_type, KeyboardInterrupt):
+        _uncaught = INTERRUPTED  # Ctrl-C, or a Terminated (a SystemExit too)
+    elif not issubclass(exc_type, SystemExit):
         _uncaught = "".join(traceback.format_exception(exc_type, exc, tb))
-    elif issubclass(exc_type, KeyboardInterrupt):
-        _uncaught = "KeyboardInterrupt"
+
+
+def _excepthook(exc_type, exc, tb):  # type: ignore[no-untyped-def]
+    _describe(exc_type, exc, tb)
     _previous_excepthook(exc_type, exc, tb)
 
 
 def _run_exit_phases() -> None:
-    for phase in _PHASES:
-        with _lock:
-            hooks = list(_hooks[phase])
-        for hook in hooks:
-            try:
-                hook()
-            except Exception:
-                _diag.logger.debug("tracklog: exit hook %r failed", hook, exc_info=True)
+    global _exited_in
+    if _exited_in == os.getpid():
+        return
+    _exited_in = os.getpid()  # from here a signal given to end_runs_on lets exit finish
+    held = _hold_off_sigterm()
+    try:
+        for phase in _PHASES:
+            with _lock:
+                hooks = list(_hooks[phase])
+            for hook in hooks:
+                try:
+                    hook()
+                except Exception:
+                    _diag.logger.debug("tracklog: exit hook %r failed", hook, exc_info=True)
+    finally:
+        for signum in list(_replaced):
+            if signal.getsignal(signum) is handle_termination:
+                _give_back(signum)
+        if held:
+            _set_handler(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _hold_off_sigterm() -> bool:
+    """SIGTERM at its default is ignored while the exit phases run (their waits are bounded):
+    a process already ending, such as a Pool worker that got its stop sentinel just before
+    ``terminate()``, finishes flushing instead of dying halfway. True if held off."""
+    try:
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            return True
+    except (ValueError, OSError, AttributeError):
+        pass  # not the main thread, or no SIGTERM here
+    return False
+
+
+def _set_handler(signum: int, handler: Any) -> None:
+    try:
+        signal.signal(signum, handler)
+    except (ValueError, OSError, TypeError):
+        pass
+
+
+def _at_multiprocessing_exit() -> None:
+    # Called by multiprocessing's _exit_function in a child's bootstrap, in a ``finally``
+    # while the target's exception (if any) is still in flight; no excepthook sees it.
+    exc_type, exc, tb = sys.exc_info()
+    if exc_type is not None and _uncaught is None:
+        _describe(exc_type, exc, tb)
+    _run_exit_phases()
+
+
+def _finalize_at_multiprocessing_exit(_token: object = None) -> None:
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.Finalize(None, _at_multiprocessing_exit, exitpriority=MULTIPROCESSING_EXIT_PRIORITY)
+
+
+def _hook_multiprocessing() -> None:
+    """Have a multiprocessing child run the exit phases before its ``os._exit``.
+
+    A child's bootstrap clears the finalizers it inherited, then calls the after-fork
+    hooks registered with multiprocessing: ours registers the finalizer there, in the
+    child. multiprocessing itself is never imported here; without it nothing is needed.
+    """
+    global _multiprocessing_hooked
+    util = sys.modules.get("multiprocessing.util")
+    if util is None or _multiprocessing_hooked:
+        return
+    _multiprocessing_hooked = True
+    # Held by a weak dictionary: a module-level function stays alive.
+    util.register_after_fork(_finalize_at_multiprocessing_exit, _finalize_at_multiprocessing_exit)
+    process = sys.modules.get("multiprocessing.process")
+    if process is not None and process.parent_process() is not None:
+        # tracklog imported inside a child already past its bootstrap (a spawned or
+        # forked target that imports tracklog itself): no after-fork hook will run.
+        _finalize_at_multiprocessing_exit()
 
 
 def _after_fork_in_child() -> None:
     global _lock
     _lock = threading.Lock()
+    # A forked child starts with the signals at their defaults: end_runs_on is the parent's
+    # choice, and a Python handler in a child that blocks in C (a Pool worker waiting on
+    # its queue's lock) can miss the signal, so Pool.terminate() would wait on it forever.
+    for signum in list(_replaced):
+        if signal.getsignal(signum) is handle_termination:
+            if getattr(_give_back(signum), "_tracklog_sigterm", False):
+                _set_handler(signum, signal.SIG_DFL)  # tracklog run's bootstrap's: the parent's too
+    _replaced.clear()
+    _hook_multiprocessing()  # multiprocessing may have been imported after tracklog
 
 
 _previous_excepthook = sys.excepthook
 sys.excepthook = _excepthook
 atexit.register(_run_exit_phases)
+_hook_multiprocessing()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -3,7 +3,9 @@
 One thread (the caller's) services both pipes with a selector, so a child that
 floods stdout and stderr at once never blocks on a full pipe; each chunk read
 is echoed as it came, then recorded. Ctrl-C and SIGTERM sent to us go on to
-the child; the child's exit status becomes the run's status and our own.
+the child; the child's exit status becomes the run's status and our own. A child
+asked to end by SIGTERM or SIGHUP has TERM_GRACE seconds to do so (a Python child
+flushes and exits, see the bootstrap) before it is killed with SIGKILL.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ READ_SIZE = 1 << 20
 EXIT_GRACE = 2.0
 #: Signals passed on to the child (and that mark the run canceled).
 FORWARDED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+#: Forwarded signals that ask the child to end: it gets TERM_GRACE seconds, then SIGKILL.
+ENDING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+#: Seconds a child has to exit after SIGTERM or SIGHUP. Within `docker stop`'s 10 s, so that
+#: we still end the run ourselves when the sender's own grace is the tightest in common use.
+TERM_GRACE = 5.0
 _F_SETPIPE_SZ = 1031  # Linux fcntl
 
 
@@ -97,15 +104,19 @@ class ChildProcess:
         *,
         echo: bool = True,
         exit_grace: float = EXIT_GRACE,
+        term_grace: float = TERM_GRACE,
     ) -> None:
         self.run = run
         self.argv = list(argv)
         self.env = dict(env)
         self.echo = echo
         self.exit_grace = exit_grace
+        self.term_grace = term_grace
         self.proc: subprocess.Popen[bytes] | None = None
         self.interrupted: str | None = None  # the name of the first signal we forwarded
         self.returncode: int | None = None
+        self.killed = False  # True when it outlived term_grace after SIGTERM/SIGHUP and got SIGKILL
+        self._kill_at: float | None = None  # monotonic: when a child asked to end gets SIGKILL
         self._pending_signals: list[int] = []
         self._previous: dict[int, object] = {}
 
@@ -118,12 +129,39 @@ class ChildProcess:
         if proc is None:
             self._pending_signals.append(signum)
             return
+        if signum in ENDING and self._kill_at is None:
+            self._kill_at = time.monotonic() + self.term_grace
         if signum == signal.SIGINT and _terminal_delivers_sigint():
             return  # the terminal sent Ctrl-C to the whole foreground group, child included
         try:
             proc.send_signal(signum)
         except (ProcessLookupError, OSError):
             pass
+
+    def _kill_if_overdue(self, proc: subprocess.Popen[bytes]) -> None:
+        """SIGKILL a child asked to end TERM_GRACE seconds ago that is still running."""
+        if self._kill_at is None or self.killed or time.monotonic() < self._kill_at or proc.poll() is not None:
+            return
+        self.killed = True
+        _diag.logger.warning(
+            "tracklog: the command did not exit within %g s of being asked to; killed it (SIGKILL)",
+            self.term_grace,
+        )
+        try:
+            proc.kill()
+        except (ProcessLookupError, OSError):
+            pass
+
+    def _reap(self, proc: subprocess.Popen[bytes]) -> None:
+        """Wait for the child to exit; one asked to end is killed once its grace is over."""
+        while proc.returncode is None:
+            if self._kill_at is None or self.killed:
+                proc.wait()
+                return
+            try:
+                proc.wait(max(0.0, self._kill_at - time.monotonic()) + 0.01)
+            except subprocess.TimeoutExpired:
+                self._kill_if_overdue(proc)
 
     def _install_handlers(self) -> None:
         if os.name != "posix":
@@ -172,8 +210,7 @@ class ChildProcess:
                 recorder.close()
             for pipe in (proc.stdout, proc.stderr):
                 pipe.close()
-            if proc.returncode is None:
-                proc.wait()
+            self._reap(proc)
             self._restore_handlers()
         code = proc.returncode
         self.returncode = code
@@ -208,6 +245,7 @@ class ChildProcess:
                 if deadline is None:
                     if mono >= next_poll or not ready:
                         next_poll = mono + 0.25
+                        self._kill_if_overdue(proc)
                         if proc.poll() is not None:
                             deadline = mono + self.exit_grace
                 elif mono >= deadline:

@@ -12,9 +12,16 @@ still prints when nothing is configured. tracklog itself is imported only when
 the first record arrives. Then the ``sitecustomize`` this one shadows, if any,
 runs as it would have.
 
+One thing the program can see: SIGTERM, left at its default, gets a handler that
+ends the program as ``sys.exit(143)`` would (``finally`` blocks and exit run, so
+what it logged is flushed, its own runs end Canceled), instead of killing it
+unflushed. A handler the program sets replaces it; a second SIGTERM kills at once;
+a forked child starts with SIGTERM at its default again.
+
 Nothing here may raise or print: the program's console output stays byte-identical.
 """
 
+import _signal  # the C module: ``signal`` itself would import enum into every program
 import os as _os
 import sys as _sys
 
@@ -143,6 +150,37 @@ def _install():
         _sys.meta_path.insert(0, _LoggingFinder())
 
 
+def _on_sigterm(signum, frame):
+    """SIGTERM under ``tracklog run``: exit as ``sys.exit(128 + signum)`` does, flushing on the way."""
+    lifecycle = _sys.modules.get("tracklog._lifecycle")
+    handle = getattr(lifecycle, "handle_termination", None)
+    if handle is not None:
+        # tracklog is loaded: its runs end Canceled, and an exit already under way finishes.
+        handle(signum, frame)
+        return
+    _signal.signal(signum, _signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    raise SystemExit(128 + signum)
+
+
+_on_sigterm._tracklog_sigterm = True
+
+
+def _catch_sigterm():
+    if not _os.environ.get("TRACKLOG_RUN_ID"):
+        return
+    if _signal.getsignal(_signal.SIGTERM) == _signal.SIG_DFL:  # not when inherited as ignored
+        _signal.signal(_signal.SIGTERM, _on_sigterm)
+        if hasattr(_os, "register_at_fork"):
+            _os.register_at_fork(after_in_child=_default_sigterm_in_child)
+
+
+def _default_sigterm_in_child():
+    # A forked child (a Pool worker) keeps SIGTERM's default: a Python handler in a child
+    # that blocks in C can miss it, and Pool.terminate() would then wait on it forever.
+    if _signal.getsignal(_signal.SIGTERM) is _on_sigterm:
+        _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
+
+
 def _chain():
     """Run the sitecustomize this one shadows, as site.py would have."""
     try:
@@ -162,6 +200,10 @@ def _chain():
 
 try:
     _install()
+except Exception:
+    pass
+try:
+    _catch_sigterm()
 except Exception:
     pass
 _chain()

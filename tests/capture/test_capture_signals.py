@@ -1,0 +1,125 @@
+"""SIGTERM to ``tracklog run``: a Python child flushes and ends; one that will not is killed after a grace."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import tracklog
+from tests.capture.capture_support import PYTHON, TIMEOUT, env, only_run, script
+from tracklog.capture import child_env
+from tracklog.capture._process import TERM_GRACE
+
+#: Logs points as fast as it can into the run of ``tracklog run`` (by run.log and by a
+#: logging record the bootstrap captures); says how many it logged on its way out.
+LOGGER = """
+    import logging, time, tracklog
+    run = tracklog.Run.get_context()
+    log = logging.getLogger("train")
+    logging.basicConfig(level=logging.INFO, handlers=[logging.NullHandler()])
+    n = 0
+    try:
+        while True:
+            run.log("loss", n, step=n)
+            log.info("step", extra={"metric": "acc", "value": n, "step": n})
+            n += 1
+            if n == 20_000:
+                print("ready", flush=True)
+    finally:
+        print("logged", n, flush=True)
+"""
+
+
+def _start(tmp_path, body: str) -> subprocess.Popen[bytes]:
+    child = script(tmp_path, "child.py", body)
+    argv = [PYTHON, "-m", "tracklog", "--workspace", str(tmp_path / "ws"), "run", "--", PYTHON, str(child)]
+    proc = subprocess.Popen(argv, env=env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line == b"ready\n", (line, proc.stderr.read() if proc.poll() is not None else b"")
+    return proc
+
+
+def test_sigterm_to_tracklog_run_loses_no_point_the_python_child_logged(tmp_path):
+    """The forwarded SIGTERM ends the Python child as sys.exit(143) would: every point it
+    logged before the signal is stored, the run is Canceled, the exit status is 143."""
+    proc = _start(tmp_path, LOGGER)
+    try:
+        time.sleep(0.5)  # logging flat out, a good part of it not yet written
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err.decode()
+    last = out.splitlines()[-1].decode()
+    assert last.startswith("logged "), (out[-200:], err.decode())
+    logged = int(last.split()[1])
+    run = only_run(tmp_path / "ws")
+    assert run.status == "Canceled"
+    for name in ("loss", "acc"):
+        steps = [p.step for p in run.get_metric_history(name)]
+        # the signal may land between the two calls of one round, or before the count moves
+        assert steps == list(range(len(steps))), name
+        assert logged <= len(steps) <= logged + 1, (name, logged, len(steps))
+
+
+def test_a_child_that_ignores_sigterm_is_killed_after_the_grace_and_the_run_canceled(tmp_path):
+    """tracklog run does not wait forever on a child that ignores SIGTERM: SIGKILL after TERM_GRACE."""
+    proc = _start(tmp_path, """
+        import signal, time
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("ready", flush=True)
+        time.sleep(600)
+    """)
+    try:
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=TIMEOUT)
+        took = time.monotonic() - started
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGKILL
+    assert took >= TERM_GRACE - 0.5  # it had its grace
+    assert b"did not exit within" in err
+    assert only_run(tmp_path / "ws").status == "Canceled"
+
+
+def test_a_handler_the_script_sets_replaces_the_bootstraps(tmp_path):
+    """The bootstrap's SIGTERM handler is only a default: the script's own handler decides."""
+    proc = _start(tmp_path, """
+        import signal, sys, time
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(5))
+        print("ready", flush=True)
+        time.sleep(600)
+    """)
+    try:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=TIMEOUT)
+    finally:
+        proc.kill()
+    assert proc.returncode == 5
+    assert only_run(tmp_path / "ws").status == "Canceled"
+
+
+def test_the_bootstrap_handles_a_default_sigterm_and_leaves_an_ignored_one_ignored(tmp_path, workspace):
+    """The bootstrap takes SIGTERM only at its default; one inherited as ignored (nohup-style) stays so."""
+    run = tracklog.Experiment(workspace, "probe").start_logging()
+    probe = script(tmp_path, "probe.py", """
+        import signal
+        handler = signal.getsignal(signal.SIGTERM)
+        print(getattr(handler, "__name__", handler))
+    """)
+    child = env(**child_env(run, {}, logging_capture=True))
+    child["PYTHONPATH"] = child["PYTHONPATH"] + os.pathsep + env()["PYTHONPATH"]
+    seen = {}
+    for start in (signal.SIG_DFL, signal.SIG_IGN):
+        done = subprocess.run(
+            [PYTHON, str(probe)], env=child, capture_output=True, timeout=TIMEOUT,
+            preexec_fn=lambda start=start: signal.signal(signal.SIGTERM, start),
+        )
+        assert done.returncode == 0, done.stderr.decode()
+        seen[start] = done.stdout.decode().strip()
+    run.complete()
+    assert seen == {signal.SIG_DFL: "_on_sigterm", signal.SIG_IGN: "1"}  # SIG_IGN prints as 1
