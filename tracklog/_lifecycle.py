@@ -152,6 +152,11 @@ def _run_exit_phases() -> None:
     held = _hold_off_sigterm()
     try:
         for phase in _PHASES:
+            if phase == CLOSE and held:
+                # What is left is delivery to a remote server, which its spool keeps on
+                # disk for `tracklog sync --pending`: a SIGTERM may end that wait.
+                held = False
+                _set_handler(signal.SIGTERM, signal.SIG_DFL)
             with _lock:
                 hooks = list(_hooks[phase])
             for hook in hooks:
@@ -168,9 +173,9 @@ def _run_exit_phases() -> None:
 
 
 def _hold_off_sigterm() -> bool:
-    """SIGTERM at its default is ignored while the exit phases run (their waits are bounded):
-    a process already ending, such as a Pool worker that got its stop sentinel just before
-    ``terminate()``, finishes flushing instead of dying halfway. True if held off."""
+    """SIGTERM at its default is ignored until the runs are ended and flushed (a bounded
+    wait): a process already ending, such as a Pool worker that got its stop sentinel just
+    before ``terminate()``, finishes flushing instead of dying halfway. True if held off."""
     try:
         if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
