@@ -7,14 +7,19 @@ import datetime
 import ipaddress
 import logging
 import os
+import re
 import ssl
+import subprocess
+import sys
 
 import pytest
+import requests
 
 import tracklog
 from tracklog.handlers import RunHandler
 from tracklog.store import RemoteError
 
+from ..conftest import python_env
 from .conftest import Proxy, mlflow_id, unique
 
 TOKEN = "tok-3f9a1c7e5d2b8a640e1f"
@@ -136,3 +141,57 @@ def test_tls_is_verified_unless_told_otherwise(tls_proxy, mlflow_client, monkeyp
     insecure.log("m", 2)
     insecure.complete()
     assert mlflow_client.get_metric_history(mlflow_id(mlflow_client, insecure.id), "m")[0].value == 2.0
+
+
+def test_credentials_written_in_the_url_are_used_and_never_shown(proxy, mlflow_client, tmp_path):
+    """http://user:pass@host: sent as Basic auth, and absent from Workspace.location, its repr,
+    Experiment's repr, get_tracking_uri(), exception texts, `tracklog ui`'s start line and JSON."""
+    host = proxy.uri.split("://", 1)[1]
+    uri = f"http://alice:{PASSWORD}@{host}"
+    ws = tracklog.Workspace(uri)
+    exp = tracklog.Experiment(ws, unique())
+    shown = [ws.location, repr(ws), repr(exp), ws.path, repr(ws.store)]
+    assert ws.location == proxy.uri
+    try:
+        tracklog.set_tracking_uri(uri)
+        shown.append(tracklog.get_tracking_uri())
+        assert tracklog.get_tracking_uri() == proxy.uri
+    finally:
+        tracklog.workspace.set_default_location(None)
+
+    run = exp.start_logging("url-credentials")
+    run.log("m", 1.0)
+    run.complete()
+    expected = "Basic " + base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
+    assert proxy.headers and all(h.get("authorization") == expected for h in proxy.headers)
+    assert mlflow_client.get_metric_history(mlflow_id(mlflow_client, run.id), "m")[0].value == 1.0
+
+    errors = []
+    for refused in (
+        lambda: ws.get_run("f" * 32),
+        lambda: ws.get_experiment(unique("missing")),
+        lambda: tracklog.Workspace(f"http://alice:{PASSWORD}@127.0.0.1:9").get_experiment("x"),
+        lambda: tracklog.Workspace(f"ftp://alice:{PASSWORD}@files.example"),
+    ):
+        with pytest.raises(tracklog.TracklogError) as caught:
+            refused()
+        errors.append(str(caught.value))
+    assert "127.0.0.1:9" in errors[2] and "files.example" in errors[3], errors
+
+    env = python_env(TRACKLOG_SPOOL_DIR=str(tmp_path / "spool"), MLFLOW_DISABLE_TELEMETRY="true")
+    ui = subprocess.Popen(
+        [sys.executable, "-m", "tracklog", "--workspace", uri, "ui", "--port", "0"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+    )
+    try:
+        start_line = ui.stdout.readline().decode()
+        address = re.search(r" at (http://\S+)", start_line)
+        assert address, start_line + ui.stderr.read1().decode()
+        answer = requests.get(address.group(1).rstrip("/") + "/api/experiments", timeout=60)
+        assert answer.status_code == 200 and answer.json()["workspace"] == proxy.uri
+        shown += [start_line, answer.text]
+    finally:
+        ui.terminate()
+        ui.wait(30)
+    for text in shown + errors:
+        assert PASSWORD not in text and "alice" not in text, text

@@ -75,7 +75,7 @@ print(json.dumps({"auto": auto.id, "run": run.id, "worst": worst, "deepest": dee
                   "first_complete": first_complete, "first_use": first_use}), flush=True)
 start = time.perf_counter()
 run.complete()
-print(json.dumps({"complete": time.perf_counter() - start}), flush=True)
+print(json.dumps({"complete": time.perf_counter() - start, "at": time.time()}), flush=True)
 '''
 
 POINTS = 300
@@ -94,15 +94,15 @@ def _run_script(uri: str, tmp_path, wait: float, name: str) -> tuple[dict, float
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     try:
-        figures = json.loads(child.stdout.readline() or "{}")
-        ended = json.loads(child.stdout.readline() or "{}")
-        last_line = time.monotonic()
         out, err = child.communicate(timeout=240)
-        exit_took = time.monotonic() - last_line
+        exited = time.time()
     finally:
         if child.poll() is None:
             child.kill()
             child.wait()
+    lines = [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
+    figures, ended = (lines + [{}, {}])[:2]
+    exit_took = exited - ended.get("at", exited)
     assert child.returncode == 0 and figures and ended, err.decode()[-3000:]
     return figures, ended["complete"], exit_took, out.decode(), err.decode()
 
