@@ -3,6 +3,13 @@
 JSON keeps multi-line messages, tracebacks and attributes unambiguous, lets
 many processes append to one file, and reads back structured
 (``run.get_logs()``); ``tracklog logs`` renders the classic text view.
+
+Lines are UTF-8. Text that UTF-8 cannot encode (a lone surrogate, as
+``os.fsdecode`` makes of an undecodable byte in a file name) is written as its
+JSON escape (``\udcff``), so it reads back as the same str. Lines written
+before held such a byte raw; they read back the same way. A field that cannot
+be encoded at all (an object whose ``repr`` raises) becomes a placeholder; the
+line is always written.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from json.encoder import encode_basestring as _quote  # C-accelerated, keeps non
 from typing import Any
 
 from . import _diag
+from ._values import clean_text
 from .pipeline.event import Event
 
 # The last whole second seen and its text, as one tuple: threads swap it whole.
@@ -43,7 +51,11 @@ def _level(levelno: int) -> str:
 
 
 def _default(value: Any) -> str:
-    return repr(value)
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
+    return text if type(text) is str else f"<unprintable {type(value).__name__}>"
 
 
 def _json(value: Any) -> str:
@@ -118,25 +130,63 @@ def encode_record(event: Event, rank: int | None) -> bytes:
         level = event[6]
         head = _heads.get((level, event[7], rank)) or _head(level, event[7], rank)
         attrs = event[9]
-        return (
+        line = (
             '{"time":"%s.%06d%s%s%s,"ts":%d.%06d,"levelno":%d}\n'
             % (text, micros, head, _quote(event[8]), _attrs_text(attrs) if attrs else "", whole, micros, level)
-        ).encode("utf-8", "surrogateescape")
-    except (TypeError, ValueError, OverflowError):
-        # A field of the wrong type (a custom LogRecord, a filter's edit): the line is
-        # still written, so a point that shares its queue item is not lost with it.
-        return encode_record(_coerced(event), rank)
+        )
+    except Exception:
+        # A field of the wrong type (a custom LogRecord, a filter's edit) or an attribute
+        # that cannot be encoded: the line is still written, so a point that shares its
+        # queue item is not lost with it.
+        line = _coerced_line(event, rank)
+    try:
+        return line.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates sit inside JSON strings; \udcff is their JSON escape.
+        return line.encode("utf-8", "backslashreplace")
 
 
-def _coerced(event: Event) -> tuple[Any, ...]:
-    """A log event's fields as the types encode_record takes."""
+def _coerced_line(event: Event, rank: int | None) -> str:
+    """The line of a log event whose fields are not the types encode_record takes."""
     try:
         ts = float(event[5])
-    except (TypeError, ValueError):
+    except Exception:
         ts = 0.0
+    if not 0.0 <= ts < _MAX_TS:
+        ts = _odd_time(ts)
+    whole = int(ts)
+    micros = int((ts - whole) * 1e6)
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
     level = event[6] if type(event[6]) is int else 0
     attrs = event[9] if type(event[9]) is dict else None
-    return (*event[:5], ts, level, _text(event[7]), _text(event[8]), attrs)
+    head = _head(level, _text(event[7]), rank if type(rank) is int else None)
+    try:
+        extra = _attrs_text(attrs) if attrs else ""
+    except Exception:
+        extra = _attrs_text(_safe_attrs(attrs)) if attrs else ""
+    return '{"time":"%s.%06d%s%s%s,"ts":%d.%06d,"levelno":%d}\n' % (
+        text, micros, head, _quote(_text(event[8])), extra, whole, micros, level,
+    )
+
+
+def _safe_attrs(attrs: dict[Any, Any]) -> dict[str, Any]:
+    """Attributes as values each known to encode: a failing one becomes its repr text."""
+    safe: dict[str, Any] = {}
+    for key, value in list(attrs.items()):
+        name = _text(key)
+        if type(value) is dict:
+            safe[name] = {_text(k): _safe_value(v) for k, v in list(value.items())}
+        else:
+            safe[name] = _safe_value(value)
+    return safe
+
+
+def _safe_value(value: Any) -> Any:
+    try:
+        _json(value)
+    except Exception:  # a circular list, a dict with odd keys, a repr that raises
+        return _default(value)
+    return value
 
 
 def _text(value: Any) -> str:
@@ -147,9 +197,18 @@ def _text(value: Any) -> str:
 
 
 def decode_record(line: bytes | str) -> dict[str, Any] | None:
-    """A JSON line back into a dict, or None for a line that is not one of ours."""
+    """A JSON line back into a dict, or None for a line that is not one of ours.
+
+    A line with bytes that are not UTF-8 (written raw before lone surrogates were
+    escaped) reads with those bytes as the surrogates ``os.fsdecode`` makes of them.
+    """
     try:
         record = json.loads(line)
+    except UnicodeDecodeError:
+        try:
+            record = json.loads(line.decode("utf-8", "surrogateescape"))  # type: ignore[union-attr]
+        except ValueError:
+            return None
     except ValueError:
         return None
     if not isinstance(record, dict) or "message" not in record:
@@ -191,7 +250,8 @@ def render_text(record: dict[str, Any]) -> str:
     stack = record.get("stack_info")
     if stack:
         text += "\n" + stack
-    return text
+    # A lone surrogate (an undecodable byte of a file name) shows as its escape: any console prints it.
+    return text if text.isascii() else clean_text(text)
 
 
 def _field_value(value: Any) -> str:

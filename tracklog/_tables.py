@@ -3,6 +3,12 @@
 JSON has no NaN or infinities, so metric cells and values travel as the strings
 ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``. A table metric is stored as one JSON
 object per row; readers pivot the rows into columns here, and nowhere else.
+
+In a row a bare ``"NaN"`` is the float, as rows have always been written; a str
+cell whose text is one of those three is written as a one-element list
+(``["NaN"]``), which no other cell is (cells are numbers, str or null), so every
+row, old or new, reads back unambiguously: floats as floats, strings as strings.
+The lists survive any JSON round trip (the MLflow store's table files).
 """
 
 from __future__ import annotations
@@ -33,7 +39,23 @@ def from_text(value: Any) -> Any:
 
 def encode_row(row: Mapping[str, Any]) -> str:
     """One table row as the JSON object the stores keep."""
-    return json.dumps({str(k): to_text(v) for k, v in row.items()}, ensure_ascii=False)
+    return json.dumps({str(k): _cell_text(v) for k, v in row.items()}, ensure_ascii=False)
+
+
+def _cell_text(value: Any) -> Any:
+    if type(value) is str:
+        return [value] if value in NONFINITE else value
+    return to_text(value)
+
+
+def _cell(value: Any) -> Any:
+    """A decoded cell: the text of a non-finite float is that float; ``["NaN"]`` is the str."""
+    kind = type(value)
+    if kind is str:
+        return NONFINITE.get(value, value)
+    if kind is list and len(value) == 1 and type(value[0]) is str:
+        return value[0]
+    return value
 
 
 def _decode(text: Any) -> dict[str, Any]:
@@ -46,14 +68,14 @@ def _decode(text: Any) -> dict[str, Any]:
 
 def table_columns(rows: Sequence[Any]) -> tuple[list[str], list[list[Any]]]:
     """Rows (JSON objects as text) as column names in first-seen order, and cells;
-    a missing cell is None, a non-finite number's text its float."""
+    a missing cell is None, a non-finite number's text its float, ``["NaN"]`` the str."""
     decoded = [_decode(text) for text in rows]
     names: dict[str, None] = {}
     for row in decoded:
         for key in row:
             names.setdefault(key, None)
     names_list = list(names)
-    return names_list, [[from_text(row.get(name)) for name in names_list] for row in decoded]
+    return names_list, [[_cell(row.get(name)) for name in names_list] for row in decoded]
 
 
 def columns(rows: Sequence[Any]) -> dict[str, list[Any]]:

@@ -1,72 +1,277 @@
-"""Turning user values into what the store keeps: numbers, strings, names and steps."""
+"""Turning user values into what the store keeps: numbers, strings, names, steps and times.
+
+Every entry point decides here, at call time, what a value becomes, so the writer
+never meets a value a store cannot keep: ``run.log`` and its siblings, and the
+record conventions that RunHandler, the structlog processor, the OpenTelemetry
+exporters and captured JSON lines share. Hot paths inline only type checks with
+the same limits (:data:`INT64_MIN`, :data:`INT64_MAX`, :data:`NAMES`) and fall
+back to these functions for anything else. The rules:
+
+* Metric values are int (64-bit), float (NaN and ±inf kept) or str. bool, numpy
+  and torch scalars, Decimal and Fraction become Python numbers; ``Decimal('sNaN')``
+  becomes NaN. An int outside 64 bits becomes the nearest float, with one warning
+  per metric (MLflow's metrics are doubles); one too large even for a float is
+  refused. Anything else, and any object that raises while it is looked at
+  (``__getattr__``, ``__float__``, ``__index__``...), is refused with one warning.
+  Nothing here ever raises into the caller.
+* Steps are whole numbers within 64 bits; any other step is ignored with one
+  warning and the next step is used, so the point is kept.
+* Names are non-empty str of at most :data:`MAX_NAME_LENGTH` characters without
+  NUL; the run API raises InvalidNameError for any other, the record paths warn
+  once and leave the point out (its log line is kept).
+* Text (names, str values, tag and param values) that UTF-8 cannot encode (a lone
+  surrogate, as ``os.fsdecode`` makes of undecodable bytes) is kept with each
+  such character written as its escape (``'\\udcff'`` becomes the six characters
+  ``\\udcff``), with one warning.
+* Record times are finite numbers; anything else (NaN, ±inf, None, a str) is the
+  time of handling, with one warning.
+"""
 
 from __future__ import annotations
 
 import math
 import numbers
+import time
+from decimal import Decimal
 from typing import Any
 
+from . import _diag
 from ._errors import InvalidNameError
 
 #: Longest metric/tag/param name accepted, in characters.
 MAX_NAME_LENGTH = 4096
+#: The range of ints the stores keep as ints (SQLite's INTEGER, MLflow's step).
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 
-_UNCONVERTIBLE = object()
+#: Returned for a value that cannot be logged.
+UNCONVERTIBLE: Any = object()
+
+#: Names :func:`check_name` accepted as given: hot paths test membership, not the rules.
+NAMES: set[str] = set()
+_MAX_NAMES = 100_000
 
 
-def metric_value(value: Any) -> Any:
-    """Return ``value`` as int, float or str, or the sentinel ``UNCONVERTIBLE``.
+# -- values ----------------------------------------------------------------------
 
-    bool becomes int; numpy and torch scalars (and one-element arrays/tensors)
-    become Python numbers; other numbers (Decimal, Fraction) become float.
+
+def plain_value(value: Any) -> Any:
+    """``value`` as the Python int (any size), float or str it stands for, or UNCONVERTIBLE.
+
+    Never raises: an object that raises while it is looked at is UNCONVERTIBLE.
     """
+    try:
+        return _plain(value, True)
+    except Exception:
+        return UNCONVERTIBLE
+
+
+def _plain(value: Any, unwrap: bool) -> Any:
     kind = type(value)
     if kind is float or kind is int or kind is str:
         return value
     if kind is bool:
         return int(value)
-    item = getattr(value, "item", None)
-    if item is not None and _element_count(value) == 1:
-        try:
+    if isinstance(value, str):
+        return str.__str__(value)  # a str subclass's own __str__ is never called
+    if isinstance(value, Decimal):
+        return math.nan if value.is_nan() else float(value)  # float() raises on sNaN
+    if unwrap:
+        item = getattr(value, "item", None)  # numpy and torch scalars, one-element arrays
+        if item is not None and _element_count(value) == 1:
             value = item()
-        except Exception:
-            return _UNCONVERTIBLE
-        return _UNCONVERTIBLE if value is None else metric_value(value)
+            return UNCONVERTIBLE if value is None else _plain(value, False)
     if isinstance(value, numbers.Integral):
         return int(value)
-    # Real covers Fraction; Decimal is a Number but not registered as Real.
+    # Real covers Fraction and numpy floats; other Numbers that are not Complex too.
     if isinstance(value, numbers.Real) or (
         isinstance(value, numbers.Number) and not isinstance(value, numbers.Complex)
     ):
         return float(value)
-    if isinstance(value, str):
-        return str(value)
-    return _UNCONVERTIBLE
+    return UNCONVERTIBLE
 
 
 def _element_count(value: Any) -> int:
     """Elements in a numpy/torch value: numpy has ``size``, torch ``numel()``."""
     numel = getattr(value, "numel", None)
     if callable(numel):
-        try:
-            return int(numel())
-        except Exception:
-            return -1
+        return int(numel())
     size = getattr(value, "size", 1)
-    return size if isinstance(size, int) else -1
+    return size if type(size) is int else -1
 
 
-UNCONVERTIBLE = _UNCONVERTIBLE
+def metric_value(value: Any) -> Any:
+    """``value`` as the store keeps it: int within 64 bits, float or str; or UNCONVERTIBLE.
+
+    Silent; :func:`point_value` is the same with the warnings.
+    """
+    converted = plain_value(value)
+    kind = type(converted)
+    if kind is int:
+        if INT64_MIN <= converted <= INT64_MAX:
+            return converted
+        try:
+            return float(converted)
+        except OverflowError:
+            return UNCONVERTIBLE
+    if kind is str and not converted.isascii():
+        return clean_text(converted)
+    return converted
+
+
+def point_value(name: str, value: Any) -> Any:
+    """``value`` of metric ``name`` as the store keeps it, or UNCONVERTIBLE; one warning
+    per metric for a value refused, or an int outside 64 bits made a float."""
+    kind = type(value)
+    if kind is float or (kind is int and INT64_MIN <= value <= INT64_MAX):
+        return value
+    converted = metric_value(value)
+    if converted is UNCONVERTIBLE:
+        exact = plain_value(value)
+        if type(exact) is int:
+            _diag.warn_once(
+                ("value-huge", name),
+                "tracklog: metric %r: %s is too large even for a float; the point is not logged",
+                name,
+                _int_text(exact),
+            )
+        else:
+            _diag.warn_once(
+                ("value", name, kind.__name__),
+                "tracklog: metric %r: a %s value cannot be logged (use int, float, str, "
+                "or a numpy/torch scalar); the point is not logged",
+                name,
+                kind.__name__,
+            )
+    elif type(converted) is float and kind is not float:
+        exact = plain_value(value)
+        if type(exact) is int:
+            _diag.warn_once(
+                ("value-wide", name),
+                "tracklog: metric %r: %s is outside the 64-bit integer range; stored as the "
+                "float %r (metric values are 64-bit, as MLflow's doubles)",
+                name,
+                _int_text(exact),
+                converted,
+            )
+    elif type(converted) is str and converted is not value and plain_value(value) != converted:
+        _warn_escaped("metric value", name, converted)
+    return converted
+
+
+def _int_text(value: int) -> str:
+    """An int for a message: its digits, or its size (str() refuses ints over 4300 digits)."""
+    if value.bit_length() < 1000:
+        return str(value)
+    return f"an int of {value.bit_length()} bits"
+
+
+def is_number(value: Any) -> bool:
+    """True for a value that is a number: int, float, Decimal, Fraction, numpy/torch scalars; not bool.
+
+    ``RunProcessor(metrics=NUMERIC)`` takes these keys as metrics. Never raises.
+    """
+    kind = type(value)
+    if kind is float or kind is int:
+        return True
+    try:
+        if kind is bool or isinstance(value, (str, bytes, bool)):
+            return False
+        if isinstance(value, (numbers.Real, Decimal)):
+            return True
+        if isinstance(value, numbers.Complex):
+            return False
+        dtype = getattr(value, "dtype", None)  # numpy / torch 0-d values
+        return dtype is not None and getattr(value, "ndim", 1) == 0 and getattr(dtype, "kind", "f") in "iuf"
+    except Exception:
+        return False
+
+
+# -- text ------------------------------------------------------------------------
+
+
+def clean_text(text: str) -> str:
+    """``text`` itself when UTF-8 can encode it, else with each lone surrogate escaped (silent)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _warn_escaped(what: str, name: str, text: str) -> None:
+    _diag.warn_once(
+        ("escaped", what, name),
+        "tracklog: %s %r held a lone surrogate (undecodable bytes?); kept as %r",
+        what,
+        name,
+        text,
+    )
+
+
+def text_value(value: Any) -> Any:
+    """A tag or param value as the string the store keeps (MLflow keeps strings), or
+    UNCONVERTIBLE for an object whose ``str`` raises. Silent; never raises."""
+    if value is None:
+        return ""
+    if type(value) is str:
+        return value if value.isascii() else clean_text(value)
+    converted = metric_value(value)
+    if converted is not UNCONVERTIBLE:
+        return repr(converted) if type(converted) is float else str(converted)
+    try:
+        text = str(value)
+    except Exception:
+        return UNCONVERTIBLE
+    return text if type(text) is str and text.isascii() else clean_text(str.__str__(text))
+
+
+def setting_value(what: str, name: str, value: Any) -> Any:
+    """:func:`text_value` for tag or param ``name``, with one warning when it is refused or escaped."""
+    text = text_value(value)
+    if text is UNCONVERTIBLE:
+        _diag.warn_once(
+            ("setting", what, name, type(value).__name__),
+            "tracklog: %s %r: its %s value cannot be made a string; not set",
+            what,
+            name,
+            type(value).__name__,
+        )
+    elif type(value) is str and text is not value:
+        _warn_escaped(what + " value", name, text)
+    return text
+
+
+# -- names and steps --------------------------------------------------------------
 
 
 def check_name(name: Any, what: str = "metric") -> str:
-    """Return ``name`` as a usable string or raise InvalidNameError saying why."""
+    """Return ``name`` as a usable string or raise InvalidNameError saying why.
+
+    Lone surrogates are escaped (one warning); a name accepted as given joins NAMES.
+    """
+    if type(name) is str and name in NAMES:
+        return name
+    given = name
     if not isinstance(name, str):
         if name is None:
             raise InvalidNameError(f"a {what} name is required, got None")
-        name = str(name)
+        try:
+            name = str(name)
+        except Exception:
+            raise InvalidNameError(
+                f"a {what} name must be a str; str() of the {type(given).__name__} given raised"
+            ) from None
+        if not isinstance(name, str):
+            raise InvalidNameError(f"a {what} name must be a str, got a {type(given).__name__}")
+    name = str.__str__(name)
     if not name:
         raise InvalidNameError(f"a {what} name must not be empty")
+    if not name.isascii():
+        escaped = clean_text(name)
+        if escaped is not name:
+            _warn_escaped(what + " name", name, escaped)
+            name = escaped
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidNameError(
             f"a {what} name is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}: "
@@ -74,42 +279,103 @@ def check_name(name: Any, what: str = "metric") -> str:
         )
     if "\x00" in name:
         raise InvalidNameError(f"a {what} name must not contain NUL characters: {name!r}")
+    if name is given:
+        if len(NAMES) >= _MAX_NAMES:
+            NAMES.clear()
+        NAMES.add(name)
     return name
 
 
 def coerce_step(step: Any) -> int | None:
-    """Return ``step`` as an int, or None when it is not a whole number."""
+    """Return ``step`` as an int within 64 bits, or None when it is not one. Never raises."""
     if type(step) is int:
-        return step
-    if isinstance(step, bool) or step is None:
+        return step if INT64_MIN <= step <= INT64_MAX else None
+    if step is None or type(step) is bool:
+        return None
+    try:
+        converted = _step(step)
+    except Exception:
+        return None
+    if converted is None or not INT64_MIN <= converted <= INT64_MAX:
+        return None
+    return converted
+
+
+def _step(step: Any) -> int | None:
+    if isinstance(step, bool):
         return None
     if isinstance(step, numbers.Integral):
-        return int(step)
-    item = getattr(step, "item", None)
-    if item is not None:
-        try:
-            step = item()
-        except Exception:
-            return None
-    if isinstance(step, float) and math.isfinite(step) and step.is_integer():
-        return int(step)
-    if isinstance(step, int):
         return int(step)
     if isinstance(step, str):
         try:
             return int(step.strip())
         except ValueError:
             return None
+    item = getattr(step, "item", None)
+    if item is not None:
+        step = item()
+        if isinstance(step, bool):
+            return None
+    if isinstance(step, float) and math.isfinite(step) and step.is_integer():
+        return int(step)
+    if isinstance(step, int):
+        return int(step)
     return None
 
 
-def text_value(value: Any) -> str:
-    """A tag or param value as the string the store keeps (MLflow keeps strings)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    converted = metric_value(value)
-    if converted is not UNCONVERTIBLE and not isinstance(converted, str):
-        return repr(converted) if isinstance(converted, float) else str(converted)
-    return str(value)
+def point_step(step: Any) -> int | None:
+    """:func:`coerce_step`, with one warning when a step given is ignored (the next step is used)."""
+    converted = coerce_step(step)
+    if converted is None and step is not None:
+        _diag.warn_once(
+            ("step", type(step).__name__),
+            "tracklog: ignored step=%s: a step must be a whole number within 64 bits; the next step is used",
+            _Repr(step),
+        )
+    return converted
+
+
+# -- times and text for messages ----------------------------------------------------
+
+
+def record_time(created: Any) -> float:
+    """A record's time as finite float seconds; the time of handling, with one warning, when it is none."""
+    if type(created) is float and created - created == 0.0:  # False for NaN and ±inf
+        return created
+    ts = math.nan
+    if not isinstance(created, (str, bytes, bool)) and created is not None:
+        try:
+            ts = float(created)
+        except Exception:  # Decimal('sNaN'), an object whose __float__ raises: not a time
+            ts = math.nan
+    if ts - ts == 0.0:
+        return ts
+    _diag.warn_once(
+        ("record-time", type(created).__name__, str(ts)),
+        "tracklog: a record time of %s is not a time; the time of handling is used",
+        _Repr(created),
+    )
+    return time.time()
+
+
+def safe_repr(value: Any, limit: int = 200) -> str:
+    """``repr(value)`` for a message, shortened; a placeholder when repr raises."""
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
+    if type(text) is not str:
+        return f"<unprintable {type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class _Repr:
+    """A value's :func:`safe_repr`, made only if a message is printed (warnings are once)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return safe_repr(self.value)

@@ -30,7 +30,16 @@ from ._types import (
     MetricPoint,
     RunInfo,
 )
-from ._values import UNCONVERTIBLE, check_name, coerce_step, metric_value, text_value
+from ._values import (
+    NAMES,
+    UNCONVERTIBLE,
+    check_name,
+    clean_text,
+    point_step,
+    point_value,
+    safe_repr,
+    setting_value,
+)
 from .capture import OutputCapture
 from .pipeline import current
 from .pipeline.event import IMAGE, LIST, METRIC, ROW, TAG, Event
@@ -157,45 +166,25 @@ class Run:
             )
 
     def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
-        """Log a metric point: once, a scalar; repeated, a series over steps 0, 1, 2, ..."""
+        """Log a metric point: once, a scalar; repeated, a series over steps 0, 1, 2, ...
+
+        Values and steps follow ``tracklog._values``: an unusable value is one warning
+        and no point, never an exception; an invalid name raises InvalidNameError.
+        """
         state = self.target
         if state.closed:
             self._check_open()
-        if type(name) is not str or not name or len(name) > 4096:
+        if type(name) is not str or name not in NAMES:
             name = check_name(name)
         kind = type(value)
-        if kind is not float and kind is not int:
-            value = self._convert(name, value)
+        if kind is not float and not (kind is int and -(2**63) <= value < 2**63):
+            value = point_value(name, value)
             if value is UNCONVERTIBLE:
                 return
-        if step is not None:
-            step = self._step(step)
+        if step is not None and not (type(step) is int and -(2**63) <= step < 2**63):
+            step = point_step(step)
         # A plain tuple of the Event's fields: cheaper to build, and soon untracked by the GC (Pipeline.put).
         self.target.pipeline.put((self.id, METRIC, name, value, state.step_for(name, step), _time(), 0, "", "", None))
-
-    @staticmethod
-    def _convert(name: str, value: Any) -> Any:
-        converted = metric_value(value)
-        if converted is UNCONVERTIBLE:
-            _diag.warn_once(
-                ("value", name, type(value).__name__),
-                "tracklog: metric %r: a %s value cannot be logged (use int, float, str, "
-                "or a numpy/torch scalar); skipped",
-                name,
-                type(value).__name__,
-            )
-        return converted
-
-    @staticmethod
-    def _step(step: Any) -> int | None:
-        converted = coerce_step(step)
-        if converted is None:
-            _diag.warn_once(
-                ("step", type(step).__name__),
-                "tracklog: ignored step=%r: a step must be a whole number; the next step is used",
-                step,
-            )
-        return converted
 
     def log_metric(self, key: str, value: Any, step: int | None = None) -> None:
         """MLflow's spelling of :meth:`log`."""
@@ -212,10 +201,13 @@ class Run:
         name = check_name(name)
         now = _time()
         events = []
-        for index, item in enumerate(value):
-            converted = self._convert(name, item)
-            if converted is not UNCONVERTIBLE:
-                events.append(Event(self.id, LIST, name, converted, index, now))
+        try:
+            for index, item in enumerate(value):
+                converted = point_value(name, item)
+                if converted is not UNCONVERTIBLE:
+                    events.append(Event(self.id, LIST, name, converted, index, now))
+        except Exception as exc:  # an iterable of the user's that raises: the items before it are kept
+            _warn_unreadable(name, "list", exc, len(events))
         self.target.pipeline.put_many(events)
 
     def log_row(self, name: str, description: str | None = None, **row: Any) -> None:
@@ -226,7 +218,17 @@ class Run:
     def log_table(self, name: str, value: Mapping[str, Iterable[Any]], description: str = "") -> None:
         """Log a table given as columns: ``{"angle": [1, 2], "sine": [0.8, 0.9]}``."""
         self._check_open()
-        columns = {str(k): list(v) for k, v in value.items()}
+        name = check_name(name)
+        columns: dict[str, list[Any]] = {}
+        try:
+            for key, cells in value.items():
+                column = _column_name(key)
+                try:
+                    columns[column] = list(cells)
+                except Exception as exc:
+                    _warn_unreadable(f"{name}.{column}", "column", exc, 0)
+        except Exception as exc:  # a mapping of the user's that raises: the columns before it are kept
+            _warn_unreadable(name, "table", exc, len(columns))
         length = max((len(v) for v in columns.values()), default=0)
         rows = [{k: (v[i] if i < len(v) else None) for k, v in columns.items()} for i in range(length)]
         self._rows(name, rows)
@@ -238,11 +240,9 @@ class Run:
         for row in rows:
             clean = {}
             for column, cell in row.items():
-                converted = metric_value(cell) if cell is not None else None
-                if converted is UNCONVERTIBLE:
-                    self._convert(f"{name}.{column}", cell)
-                    converted = None
-                clean[str(column)] = converted
+                column = _column_name(column)
+                converted = point_value(f"{name}.{column}", cell) if cell is not None else None
+                clean[column] = None if converted is UNCONVERTIBLE else converted
             text = encode_row(clean)
             events.append(Event(self.id, ROW, name, text, self.target.step_for(name, None), now))
         self.target.pipeline.put_many(events)
@@ -277,7 +277,10 @@ class Run:
     def tag(self, key: str, value: Any = None) -> None:
         """Set a tag; ``tag("name")`` alone is a valueless tag."""
         self._check_open()
-        self._put(Event(self.id, TAG, check_name(key, "tag"), text_value(value), None, _time()))
+        key = check_name(key, "tag")
+        text = setting_value("tag", key, value)
+        if text is not UNCONVERTIBLE:
+            self._put(Event(self.id, TAG, key, text, None, _time()))
 
     def set_tag(self, key: str, value: Any) -> None:
         """MLflow's spelling of :meth:`tag`."""
@@ -295,7 +298,10 @@ class Run:
     def log_param(self, key: str, value: Any) -> None:
         """Set a param; setting it again with another value raises ParamConflictError."""
         self._check_open()
-        self._engine.store.set_param(self.id, check_name(key, "param"), text_value(value))
+        key = check_name(key, "param")
+        text = setting_value("param", key, value)
+        if text is not UNCONVERTIBLE:
+            self._engine.store.set_param(self.id, key, text)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Set several params."""
@@ -513,6 +519,28 @@ def _end_started_runs() -> None:
 _lifecycle.at_exit(_lifecycle.END_RUNS, _end_started_runs)
 
 
+def _column_name(key: Any) -> str:
+    """A table column's name as the text the store keeps (``str(key)``, never raising)."""
+    if type(key) is not str:
+        try:
+            key = str(key)
+        except Exception:
+            key = f"<unprintable {type(key).__name__}>"
+    return clean_text(str.__str__(key))
+
+
+def _warn_unreadable(name: str, what: str, exc: Exception, kept: int) -> None:
+    _diag.warn_once(
+        ("unreadable", what, name, type(exc).__name__),
+        "tracklog: metric %r: reading the %s raised %s (%s); %d items before it are logged",
+        name,
+        what,
+        type(exc).__name__,
+        safe_repr(exc),
+        kept,
+    )
+
+
 def _levelno(level: int | str | None) -> int | None:
     if level is None or isinstance(level, int):
         return level
@@ -520,5 +548,3 @@ def _levelno(level: int | str | None) -> int | None:
     if not isinstance(number, int):
         raise ValueError(f"unknown log level {level!r}; use DEBUG, INFO, WARNING, ERROR or CRITICAL")
     return number
-
-    return columns

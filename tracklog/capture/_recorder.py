@@ -55,7 +55,7 @@ def convention_events_of(target: RunTarget, block: bytes, ts: float) -> list[Eve
     for line in json_lines(block):
         try:
             fields = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, an int over 4300 digits, nesting too deep
             continue
         if isinstance(fields, dict) and has_conventions(fields):
             events.extend(convention_events(target, fields, ts))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Union
 
-from .._values import UNCONVERTIBLE, metric_value
+from .._values import UNCONVERTIBLE, plain_value, safe_repr
 
 __all__ = ["NESTED_KEYS", "flatten", "unflatten"]
 
@@ -46,12 +46,12 @@ def flatten(fields: Mapping[str, Any], prefix: str = "") -> dict[str, AttributeV
 
 def _flatten_into(out: dict[str, AttributeValue], fields: Mapping[Any, Any], prefix: str, depth: int) -> None:
     for key, value in fields.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
+        name = f"{prefix}.{_str(key)}" if prefix else _str(key)
         if isinstance(value, Mapping):
             if depth < _MAX_DEPTH:
                 _flatten_into(out, value, name, depth + 1)
             else:
-                out[name] = str(value)
+                out[name] = _str(value)
             continue
         converted = attribute_value(value)
         if converted is not None:
@@ -64,19 +64,31 @@ def attribute_value(value: Any) -> AttributeValue | None:
     if kind is str or kind is float or kind is bool or kind is bytes:
         return value
     if kind is int:
-        return value if _INT64[0] <= value <= _INT64[1] else str(value)
+        return value if _INT64[0] <= value <= _INT64[1] else _str(value)
     if value is None:
         return None
     if isinstance(value, (list, tuple)):
-        items = [attribute_value(v) for v in value]
+        try:
+            items = [attribute_value(v) for v in value]
+        except Exception:  # a sequence of the user's that raises while iterated
+            return _str(value)
         kinds = {type(v) for v in items}
         if not items or (len(kinds) == 1 and kinds.pop() in _PRIMITIVES):
             return tuple(items)  # type: ignore[arg-type]
-        return str(value)
-    converted = metric_value(value)  # numpy and torch scalars, Decimal, ...
-    if converted is not UNCONVERTIBLE and not isinstance(value, str):
+        return _str(value)
+    converted = plain_value(value)  # numpy and torch scalars, Decimal, ...; never raises
+    if converted is not UNCONVERTIBLE:
         return attribute_value(converted)
-    return str(value)
+    return _str(value)
+
+
+def _str(value: Any) -> str:
+    """``str(value)``; its repr, or a placeholder, when that raises."""
+    try:
+        text = str(value)
+    except Exception:
+        return safe_repr(value)
+    return text if type(text) is str else safe_repr(value)
 
 
 def unflatten(attributes: Mapping[str, Any]) -> dict[str, Any]:

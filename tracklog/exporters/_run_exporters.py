@@ -27,7 +27,9 @@ from opentelemetry.sdk.metrics.export import (
 )
 
 from .. import _diag
+from .._errors import InvalidNameError
 from .._paths import check_file_name
+from .._values import NAMES, UNCONVERTIBLE, check_name, point_value
 from ..pipeline import current
 from ..pipeline.conventions import accepts_data, convention_events, has_conventions
 from ..pipeline.event import LOG, METRIC, Event
@@ -204,10 +206,19 @@ class RunMetricExporter(MetricExporter):
             points = list(_points(metrics_data))
             if not points or _closed(target):
                 return MetricExportResult.SUCCESS
-            events = [
-                Event(target.run_id, METRIC, name, value, target.step_for(name, step), ts)
-                for name, value, ts in points
-            ]
+            events = []
+            for name, value, ts in points:
+                if type(name) is not str or name not in NAMES:
+                    try:
+                        name = check_name(name)
+                    except InvalidNameError as exc:
+                        _diag.warn_once(("otel-name", str(exc)), "tracklog: %s; the point is not logged", exc)
+                        continue
+                if type(value) is not float:
+                    value = point_value(name, value)  # ints beyond 64 bits, Decimal, ...
+                    if value is UNCONVERTIBLE:
+                        continue
+                events.append(Event(target.run_id, METRIC, name, value, target.step_for(name, step), ts))
             target.pipeline.put_many(events)
             return MetricExportResult.SUCCESS
         except Exception:

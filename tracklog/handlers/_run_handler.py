@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING
 
 from .. import _diag
 from .._paths import check_file_name
-from .._values import MAX_NAME_LENGTH
+from .._values import NAMES, record_time
 from ..pipeline import current
 from ..pipeline.conventions import (
     FIELDS,
@@ -61,7 +60,7 @@ class RunHandler(logging.Handler):
         fields = record.__dict__
         run = current.run_for(has_conventions(fields))
         if run is None:
-            created = _record_time(record.created)
+            created = record_time(record.created)
             current.hold(self._log_event("", record, fields, len(fields) - _N_STANDARD, 0, created))
         return run
 
@@ -89,26 +88,32 @@ class RunHandler(logging.Handler):
             extra = len(fields) - _N_STANDARD
             if extra > 0:
                 extra -= ("message" in fields) + ("asctime" in fields)
-            if type(record.created) is float and not (record.exc_info or record.exc_text or record.stack_info):
+            created = record.created
+            # A finite float time (x - x is NaN for NaN and the infinities) and no traceback.
+            if type(created) is float and created - created == 0.0 and not (
+                record.exc_info or record.exc_text or record.stack_info
+            ):
                 # The two common records, enqueued as one plain tuple each (see Pipeline.put).
                 if extra <= 0:  # a plain record: one log line
                     target.pipeline.put((
-                        target.run_id, LOG, self.filename, None, None, record.created,
+                        target.run_id, LOG, self.filename, None, None, created,
                         record.levelno, record.name, record.getMessage(), None,
                     ))
                     return
                 if "metric" in fields and extra == 1 + ("value" in fields) + ("step" in fields):
-                    # metric=, value=, step= and nothing else: a log line and one point.
+                    # metric=, value=, step= and nothing else: a log line and one point. The
+                    # type checks of tracklog._values, inlined: a name it accepted before, an
+                    # int64 or float value, an int64 step or none. Anything else: _emit_fields.
                     name, value, step = fields["metric"], fields.get("value"), fields.get("step")
                     if (
                         type(name) is str
-                        and 0 < len(name) <= MAX_NAME_LENGTH
-                        and (type(value) is float or type(value) is int)
-                        and (step is None or type(step) is int)
+                        and name in NAMES
+                        and (type(value) is float or (type(value) is int and -(2**63) <= value < 2**63))
+                        and (step is None or (type(step) is int and -(2**63) <= step < 2**63))
                         and not target.closed
                     ):
                         target.pipeline.put((
-                            target.run_id, LOG, self.filename, None, None, record.created,
+                            target.run_id, LOG, self.filename, None, None, created,
                             record.levelno, record.name, record.getMessage(), None,
                             name, value, target.step_for(name, step),
                         ))
@@ -122,7 +127,7 @@ class RunHandler(logging.Handler):
     def _emit_fields(self, target: RunTarget, record: logging.LogRecord, fields: dict, extra: int) -> None:  # type: ignore[type-arg]
         """Any other record: run data from its conventions, its extras, a traceback."""
         events = None
-        created = _record_time(record.created)
+        created = record_time(record.created)
         conventions = (
             ("metric" in fields) + ("metrics" in fields) + ("tag" in fields)
             + ("tags" in fields) + ("param" in fields) + ("params" in fields)
@@ -199,16 +204,3 @@ class RunHandler(logging.Handler):
 
 
 _DEFAULT_FORMATTER = logging.Formatter()
-
-
-def _record_time(created: object) -> float:
-    """record.created as a float (a filter may have replaced it); now, with one warning, if it is none."""
-    if type(created) is float:
-        return created
-    try:
-        return float(created)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        _diag.warn_once(("record-time", type(created).__name__),
-                        "tracklog: record.created=%r is not a time; the time of handling is used", created)
-        return time.time()
-

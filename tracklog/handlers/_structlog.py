@@ -9,7 +9,6 @@ so keys such as ``name`` or ``msg`` cannot make ``logging`` raise ``KeyError``.
 from __future__ import annotations
 
 import logging
-import numbers
 import sys
 import time
 import traceback
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Collection, MutableMapping
 
 from .. import _diag
 from .._paths import check_file_name
+from .._values import is_number, safe_repr
 from ..pipeline import current
 from ..pipeline.conventions import (
     FIELDS,
@@ -110,7 +110,7 @@ class RunProcessor:
 
     def _record(self, logger: Any, method_name: str, event_dict: EventDict) -> None:
         ts = event_dict.get("timestamp")
-        if type(ts) is not float:
+        if type(ts) is not float or ts - ts != 0.0:  # not a float, or NaN or infinite
             ts = time.time()
         selected = self._selected(event_dict)
         run = self.run or current.current_run(create=False)
@@ -144,7 +144,7 @@ class RunProcessor:
             return chosen or None
         if self._numeric:
             exclude = self._exclude
-            chosen = {k: v for k, v in event_dict.items() if k not in exclude and _is_number(v)}
+            chosen = {k: v for k, v in event_dict.items() if k not in exclude and is_number(v)}
             return chosen or None
         return None
 
@@ -152,7 +152,7 @@ class RunProcessor:
         level_name = event_dict.get("level")
         key = level_name.lower() if isinstance(level_name, str) else method_name
         level = _LEVELS.get(key, logging.INFO)
-        name = event_dict.get("logger") or getattr(logger, "name", None) or "structlog"
+        name = _logger_name(logger, event_dict) or "structlog"
         attrs: dict[str, Any] = {}
         # Like RunHandler: convention fields are run data, so the log line leaves them out.
         extra = {k: v for k, v in event_dict.items() if k not in _META and k not in FIELDS}
@@ -163,21 +163,9 @@ class RunProcessor:
             attrs["exc_text"] = exc_text
         message = event_dict.get("event", "")
         return Event(
-            run_id, LOG, self.filename, None, None, ts, level, str(name),
-            message if isinstance(message, str) else repr(message), attrs or None,
+            run_id, LOG, self.filename, None, None, ts, level, name,
+            message if type(message) is str else _message(message), attrs or None,
         )
-
-
-def _is_number(value: Any) -> bool:
-    kind = type(value)
-    if kind is float or kind is int:
-        return True
-    if kind is bool or isinstance(value, (str, bytes)):
-        return False
-    if isinstance(value, numbers.Real):
-        return True
-    dtype = getattr(value, "dtype", None)  # numpy / torch scalars
-    return dtype is not None and getattr(value, "ndim", 1) == 0 and getattr(dtype, "kind", "f") in "iuf"
 
 
 def _exception_text(event_dict: EventDict) -> str | None:
@@ -244,5 +232,13 @@ def _logger_name(logger: Any, event_dict: EventDict) -> str:
     """The event's logger name: structlog's ``logger`` key, else the bound logger's name."""
     name = event_dict.get("logger")
     if not isinstance(name, str):
-        name = getattr(logger, "name", "")
+        try:
+            name = getattr(logger, "name", "")
+        except Exception:  # a logger whose __getattr__ raises
+            return ""
     return name if isinstance(name, str) else ""
+
+
+def _message(message: Any) -> str:
+    """A non-str event as its text: a str subclass as it is, else its repr (never raising)."""
+    return str.__str__(message) if isinstance(message, str) else safe_repr(message, 1 << 30)

@@ -2,7 +2,9 @@
 
 Every source uses this one mapping: RunHandler (a LogRecord's ``extra``), the
 structlog processor (the event dict), OpenTelemetry attributes and JSON lines
-printed by a child process. Bad fields become one-time warnings, never errors.
+printed by a child process. Bad fields become one-time warnings, never errors:
+every value, step and name is decided here by the rules of ``tracklog._values``,
+so what reaches the writer is what the stores keep.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from typing import Any, Mapping
 from .. import _diag
 from .._errors import InvalidNameError
 from .._values import (
-    MAX_NAME_LENGTH,
+    NAMES,
     UNCONVERTIBLE,
     check_name,
-    coerce_step,
-    metric_value,
-    text_value,
+    point_step,
+    point_value,
+    setting_value,
 )
 from .event import METRIC, PARAM, TAG, Event
 from .target import RunTarget
@@ -62,30 +64,40 @@ def _warn(what: str, detail: str, *args: object) -> None:
 
 
 def convention_events(target: RunTarget, fields: Mapping[str, Any], ts: float) -> list[Event]:
-    """The metric, tag and param events that ``fields`` describes for the run."""
+    """The metric, tag and param events that ``fields`` describes for the run; never raises."""
     if "metric" in fields and not (
         "metrics" in fields or "tags" in fields or "tag" in fields or "params" in fields or "param" in fields
     ):
-        # The common case, one point: name a str, value an int or float, step an int or absent.
+        # The common case, one point: a name seen before, an int64 or float value, an int64 step or none.
         name, value, step = fields["metric"], fields.get("value", _MISSING), fields.get("step")
         if (
             type(name) is str
-            and 0 < len(name) <= MAX_NAME_LENGTH
-            and (type(value) is float or type(value) is int)
-            and (step is None or type(step) is int)
+            and name in NAMES
+            and (type(value) is float or (type(value) is int and -(2**63) <= value < 2**63))
+            and (step is None or (type(step) is int and -(2**63) <= step < 2**63))
         ):
             return [Event(target.run_id, METRIC, name, value, target.step_for(name, step), ts)]
     events: list[Event] = []
+    try:
+        _collect(events, target, fields, ts)
+    except Exception as exc:  # a Mapping of the user's that raises: what was read is kept
+        _warn(
+            "fields:" + type(exc).__name__,
+            "could not read the run data of a record (%s); the rest of it is not recorded",
+            type(exc).__name__,
+        )
+    return events
+
+
+def _collect(events: list[Event], target: RunTarget, fields: Mapping[str, Any], ts: float) -> None:
     step: int | None = None
-    if "step" in fields and fields["step"] is not None:
-        step = coerce_step(fields["step"])
-        if step is None:
-            _warn("step", "ignored step=%r: a step must be a whole number; the next step is used", fields["step"])
+    if "step" in fields:
+        step = point_step(fields["step"])
     run_id = target.run_id
     if "metric" in fields:
         name = fields["metric"]
         if "value" not in fields:
-            _warn("metric-novalue", "metric=%r has no value=...; nothing logged", name)
+            _warn("metric-novalue", "metric=%r has no value=...; nothing logged", _text(name))
         else:
             _metric(events, target, name, fields["value"], step, ts)
     if "metrics" in fields:
@@ -111,7 +123,10 @@ def convention_events(target: RunTarget, fields: Mapping[str, Any], ts: float) -
                 pairs = []
             for name, value in pairs:
                 events.append(Event(run_id, PARAM, name, value, None, ts))
-    return events
+
+
+def _text(value: Any) -> str:
+    return value if type(value) is str else type(value).__name__
 
 
 def _pairs(raw: Any, key: str) -> list[tuple[str, str]]:
@@ -126,11 +141,16 @@ def _pairs(raw: Any, key: str) -> list[tuple[str, str]]:
         _warn(key + "-type", key + "=%r must be a name or a dict of name: value; ignored", type(raw).__name__)
         return []
     pairs = []
+    what = key.rstrip("s")
     for name, value in items:
         try:
-            pairs.append((check_name(name, key), text_value(value)))
+            name = check_name(name, what)
         except InvalidNameError as exc:
             _warn(key + "-name", "%s; ignored", exc)
+            continue
+        text = setting_value(what, name, value)
+        if text is not UNCONVERTIBLE:
+            pairs.append((name, text))
     return pairs
 
 
@@ -140,13 +160,6 @@ def _metric(events: list[Event], target: RunTarget, name: Any, value: Any, step:
     except InvalidNameError as exc:
         _warn("metric-name", "%s; the point is not logged", exc)
         return
-    converted = metric_value(value)
-    if converted is UNCONVERTIBLE:
-        _warn(
-            "value:" + type(value).__name__,
-            "metric %r: a %s value cannot be logged (use int, float, str, or a numpy/torch scalar)",
-            name,
-            type(value).__name__,
-        )
-        return
-    events.append(Event(target.run_id, METRIC, name, converted, target.step_for(name, step), ts))
+    converted = point_value(name, value)
+    if converted is not UNCONVERTIBLE:
+        events.append(Event(target.run_id, METRIC, name, converted, target.step_for(name, step), ts))
