@@ -8,11 +8,13 @@ from .._errors import WorkspaceError
 from ._base import Store
 from ._names import PENDING_EXPERIMENT, display_uri, is_pending_experiment, redact_uri
 from ._series import Chunk, ChunkReader, KeySummary, bucket_count, numbers
+from ._spool import counts_text
 from ._sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from ._http import RemoteError
     from ._mlflow import MLflowStore
+    from ._sync import PendingResult, RunSyncResult, SyncProgress, send_pending, sync_run
 
 __all__ = [
     "Chunk",
@@ -20,16 +22,24 @@ __all__ = [
     "KeySummary",
     "MLflowStore",
     "PENDING_EXPERIMENT",
+    "PendingResult",
     "RemoteError",
+    "RunSyncResult",
     "SQLiteStore",
     "Store",
+    "SyncProgress",
     "bucket_count",
+    "counts_text",
     "display_uri",
     "is_pending_experiment",
     "numbers",
     "open_store",
     "redact_uri",
+    "send_pending",
+    "sync_run",
 ]
+
+_SYNC_NAMES = ("PendingResult", "RunSyncResult", "SyncProgress", "send_pending", "sync_run")
 
 
 def __getattr__(name: str) -> Any:
@@ -42,6 +52,10 @@ def __getattr__(name: str) -> Any:
         from ._http import RemoteError
 
         return RemoteError
+    if name in _SYNC_NAMES:
+        from . import _sync
+
+        return getattr(_sync, name)
     raise AttributeError(name)
 
 

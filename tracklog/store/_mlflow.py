@@ -62,7 +62,7 @@ from ._mlflow_reads import (
 )
 from ._names import PENDING_EXPERIMENT, is_pending_experiment
 from ._sender import Sender, proxy_path
-from ._spool import Spool
+from ._spool import Spool, counts_text
 
 __all__ = ["MLflowStore"]
 
@@ -716,7 +716,7 @@ def _summarize(uri: str, spool: Spool, sender: Sender) -> None:
         _diag.logger.warning(
             "tracklog: %s could not be delivered to the MLflow server at %s%s. They are kept in %s; "
             "run `tracklog sync --pending` to send them when the server is back.",
-            _counts(left),
+            counts_text(left),
             uri,
             reason,
             spool.path,
@@ -724,7 +724,7 @@ def _summarize(uri: str, spool: Spool, sender: Sender) -> None:
     if spool.dropped:
         _diag.logger.error(
             "tracklog: %s were dropped because the spool was full (bound %d bytes, %s).",
-            _counts(spool.dropped),
+            counts_text(spool.dropped),
             spool.limit,
             "TRACKLOG_SPOOL_MAX_BYTES",
         )
@@ -732,12 +732,8 @@ def _summarize(uri: str, spool: Spool, sender: Sender) -> None:
         _diag.logger.warning(
             "tracklog: the MLflow server at %s refused %s (see the warnings above).",
             uri,
-            _counts(sender.refused),
+            counts_text(sender.refused),
         )
-
-
-def _counts(counter: Any) -> str:
-    return ", ".join(f"{count} {what}" for what, count in sorted(counter.items()) if count)
 
 
 def _float(text: str | None) -> float | None:

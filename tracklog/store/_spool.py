@@ -490,6 +490,11 @@ def describe(op: dict[str, Any]) -> Counter[str]:
     return counts
 
 
+def counts_text(counter: Counter[str]) -> str:
+    """Counts as a phrase for people: "1200 metric points, 3 tags" (zeros left out)."""
+    return ", ".join(f"{count} {what}" for what, count in sorted(counter.items()) if count)
+
+
 def leftover_spools(root: str | None = None) -> list[str]:
     """Spool folders under ``root`` whose process is gone (their lock is free)."""
     root = root or spool_root()
