@@ -3,7 +3,15 @@
 The caller's side only appends an :class:`~tracklog.pipeline.event.Event` to a deque. A
 background writer thread drains it in batches and hands each batch to every
 sink. When the deque holds ``capacity`` events the caller waits for the writer
-(backpressure): events are never dropped on the way to the sinks.
+(backpressure): events are never dropped on the way to the sinks while the sinks
+can write.
+
+A sink that cannot write for a while (a full disk, a read-only mount) says
+``Stalled``: then callers stop waiting. The deque keeps the oldest ``capacity``
+events and counts the newer ones it could not keep; the writer retries, and says
+once when the sink stalled and once when it writes again (or at exit, if it never
+did), with the number of events lost. Flushes wait at most a second for a stalled
+sink.
 
 Under the GIL the writer's work is the caller's loss while both want the CPU,
 so the writer yields to a burst: while events keep arriving it waits, until
@@ -20,11 +28,11 @@ import time
 from collections import deque
 from typing import Any, Callable, Iterable, Sequence
 
-from .. import _config, _diag
+from .. import _config, _diag, _lifecycle
 from . import registry
 from .event import Event, as_events
 from .registry import SinkFactory
-from .sink import RetryLater, Sink
+from .sink import RetryLater, Sink, Stalled
 
 __all__ = ["Pipeline"]
 
@@ -38,6 +46,12 @@ class _FlushMarker:
 
 #: How often a yielding writer looks whether the burst is over (seconds).
 _BURST_POLL = 0.01
+#: How long a flush waits for a sink that reports itself stalled (seconds).
+STALL_FLUSH_WAIT = 1.0
+#: The longest pause between the writer's attempts at a stalled sink (seconds).
+_STALL_RETRY_MAX = 2.0
+#: Errors already reported with a traceback (later ones of a kind go to debug).
+_reported: set[object] = set()
 
 
 class Pipeline:
@@ -89,6 +103,16 @@ class Pipeline:
         self._first_at: float | None = None
         # A flush or wake() is waiting: the writer must not yield to a burst.
         self._urgent = False
+        # Set by flush() and close(): a writer pausing for a stalled sink tries again now.
+        self._retry_now = threading.Event()
+        # While a sink reports itself stalled: since when (monotonic), why, the events of
+        # the batch it holds, and how many newer events the queue could not keep.
+        self._stall_since: float | None = None
+        self._stall_reason = ""
+        self._stall_batch = 0
+        self._shed = 0
+        self._shed_lock = threading.Lock()
+        self._stall_reported = False
 
     # -- the caller's side -------------------------------------------------
 
@@ -138,7 +162,10 @@ class Pipeline:
             if pending >= self._batch_size and not self._wake.is_set():
                 self._wake.set()  # a batch is ready; lone events wait for the interval
             if pending >= self._capacity and threading.current_thread() is not self._thread:
-                self._wait_for_space()
+                if self._stall_since is None:
+                    self._wait_for_space()
+                if self._stall_since is not None:
+                    self._shed_excess()  # a stalled sink: callers never wait for it
             else:
                 # Next kick after another batch; the writer lowers it again once drained.
                 self._kick_at = min(pending + self._batch_size, self._capacity)
@@ -158,11 +185,34 @@ class Pipeline:
         with self._space:
             self._waiters += 1
             try:
-                while len(self._q) > low and self._thread is not None and self._thread.is_alive():
+                while (
+                    len(self._q) > low
+                    and self._stall_since is None
+                    and self._thread is not None
+                    and self._thread.is_alive()
+                ):
                     self._wake.set()
                     self._space.wait(0.1)
             finally:
                 self._waiters -= 1
+
+    def _shed_excess(self) -> None:
+        """Keep the oldest ``capacity`` events (and every flush marker); count the rest."""
+        q = self._q
+        markers: list[_FlushMarker] = []
+        dropped = 0
+        with self._shed_lock:
+            while len(q) > self._capacity:
+                try:
+                    item = q.pop()
+                except IndexError:
+                    break
+                if type(item) is _FlushMarker:
+                    markers.append(item)
+                else:
+                    dropped += 1
+            q.extend(reversed(markers))
+            self._shed += dropped
 
     def wake(self) -> None:
         """Ask the writer to drain now rather than at its next interval."""
@@ -186,7 +236,25 @@ class Pipeline:
         self._urgent = True
         self._kick()
         self._wake.set()
-        return marker.done.wait(timeout)
+        return self._wait_for(marker, timeout)
+
+    def _wait_for(self, marker: _FlushMarker, timeout: float | None) -> bool:
+        """Wait for a flush marker: at most ``timeout``, and at most STALL_FLUSH_WAIT while
+        a sink reports itself stalled (the writer tries it again at once)."""
+        start = time.monotonic()
+        deadline = None if timeout is None else start + timeout
+        if self._stall_since is not None:
+            self._retry_now.set()
+        while True:
+            step = 0.1 if deadline is None else max(0.0, min(0.1, deadline - time.monotonic()))
+            if marker.done.wait(step):
+                return True
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return False
+            since = self._stall_since
+            if since is not None and now - max(since, start) >= STALL_FLUSH_WAIT:
+                return False
 
     def close(self, timeout: float | None = 10.0) -> None:
         """Flush, stop the writer and close the sinks. Idempotent."""
@@ -196,10 +264,12 @@ class Pipeline:
         self._closed = True
         self._kick_at = 0  # every later put goes through _kick, which writes it inline
         self._urgent = True
+        self._retry_now.set()
         self._wake.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+        self.report_stall()
         for sink in self._sinks:
             try:
                 sink.close()
@@ -322,7 +392,16 @@ class Pipeline:
         while True:
             try:
                 sink.write(batch)
-                return
+            except Stalled as exc:
+                self._stalled(sink, exc, len(batch))
+                if self._closed:
+                    self._shed += len(batch)  # nobody waits for space to return now
+                    self._stall_batch = 0
+                    return
+                self._retry_now.wait(delay)
+                self._retry_now.clear()
+                delay = min(delay * 2, _STALL_RETRY_MAX)
+                continue
             except RetryLater as exc:
                 _diag.warn_once(("retry", type(sink)), "tracklog: %s; retrying", exc)
                 if self._closed and delay > 2:
@@ -330,21 +409,90 @@ class Pipeline:
                     return
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
-            except Exception:
+            except Exception as exc:
                 if len(batch) == 1:
-                    _diag.logger.error(
-                        "tracklog: %r could not write %r; skipped", sink, batch[0], exc_info=True
+                    _report_once(
+                        ("skipped", type(sink), type(exc)),
+                        exc,
+                        "tracklog: %r could not write %r; skipped",
+                        sink,
+                        batch[0],
                     )
                     return
-                _diag.logger.warning(
-                    "tracklog: %r failed on a batch of %d; retrying one by one",
+                # Halves, not one event per write: a bad event costs its batch a few
+                # writes (twice the log of its size), never one write per event.
+                _report_once(
+                    ("bisect", type(sink), type(exc)),
+                    exc,
+                    "tracklog: %r failed on a batch of %d; writing it in halves to find the "
+                    "events it refuses",
                     sink,
                     len(batch),
-                    exc_info=True,
                 )
-                for event in batch:
-                    self._write_to(sink, [event])
+                middle = len(batch) // 2
+                self._write_to(sink, batch[:middle])
+                self._write_to(sink, batch[middle:])
                 return
+            else:
+                if self._stall_since is not None:
+                    self._recovered(sink)
+                return
+
+    def _stalled(self, sink: Sink, exc: Stalled, size: int) -> None:
+        self._stall_batch = size
+        if self._stall_since is None:
+            self._stall_since = time.monotonic()
+            self._stall_reason = str(exc)
+            _diag.logger.warning(
+                "tracklog: %r cannot be written (%s); up to %d events wait in memory while "
+                "the writer retries, and logging calls do not wait for it",
+                sink,
+                exc,
+                self._capacity,
+            )
+
+    def _recovered(self, sink: Sink) -> None:
+        since, self._stall_since = self._stall_since, None
+        self._stall_batch = 0
+        self._stall_reported = False
+        with self._shed_lock:
+            shed, self._shed = self._shed, 0
+        took = time.monotonic() - (since or 0.0)
+        if shed:
+            _diag.logger.warning(
+                "tracklog: %r is written again after %.0f s; %d events logged meanwhile could "
+                "not be kept in memory and are lost",
+                sink,
+                took,
+                shed,
+            )
+        else:
+            _diag.logger.info("tracklog: %r is written again after %.0f s; nothing lost", sink, took)
+
+    @property
+    def stalled(self) -> bool:
+        """True while a sink reports that it cannot write (disk full, read-only, ...)."""
+        return self._stall_since is not None
+
+    def report_stall(self) -> None:
+        """Say once what a sink still stalled holds back: lost unless it writes again."""
+        if self._stall_reported or (self._stall_since is None and not self._shed):
+            return
+        self._stall_reported = True
+        with self._shed_lock:
+            waiting = sum(1 for item in self._q if type(item) is not _FlushMarker)
+            waiting += self._stall_batch
+            shed, self._shed = self._shed, 0
+            self._stall_batch = 0
+        if waiting or shed:
+            _diag.logger.warning(
+                "tracklog: the run store still cannot be written (%s): %d events are lost "
+                "(%d waiting in memory, %d not kept)",
+                self._stall_reason or "stalled",
+                waiting + shed,
+                waiting,
+                shed,
+            )
 
     def _flush_sinks(self) -> None:
         for sink in self._sinks:
@@ -352,3 +500,20 @@ class Pipeline:
                 sink.flush()
             except Exception:
                 _diag.logger.warning("tracklog: flushing %r failed", sink, exc_info=True)
+
+
+def _report_once(key: object, exc: BaseException, msg: str, *args: object) -> None:
+    """An error with its traceback the first time for ``key``, at debug after that."""
+    if key in _reported:
+        _diag.logger.debug(msg, *args, exc_info=exc)
+        return
+    _reported.add(key)
+    _diag.logger.error(msg, *args, exc_info=exc)
+
+
+def _report_stalls_at_exit() -> None:
+    for pipeline in registry.live_pipelines():
+        pipeline.report_stall()
+
+
+_lifecycle.at_exit(_lifecycle.CLOSE, _report_stalls_at_exit)

@@ -765,7 +765,10 @@ class SQLiteStore(Store):
         return _lines(path)
 
     def series_reader(self) -> ChunkReader:
-        """Chart reads over read-only connections of their own (see store/_series.py)."""
+        """Chart reads over read-only connections of their own (see store/_series.py); on a
+        read-only workspace they open the file as this store did."""
+        if self.read_only:
+            return ChunkReader(self.db_path, connect=lambda: connect_ro(self.db_path)[0])
         return ChunkReader(self.db_path)
 
     def close(self) -> None:
