@@ -121,42 +121,47 @@ def metric_value(value: Any) -> Any:
 
 def point_value(name: str, value: Any) -> Any:
     """``value`` of metric ``name`` as the store keeps it, or UNCONVERTIBLE; one warning
-    per metric for a value refused, or an int outside 64 bits made a float."""
+    per metric for a value refused, an int outside 64 bits made a float, or text escaped."""
     kind = type(value)
     if kind is float or (kind is int and INT64_MIN <= value <= INT64_MAX):
         return value
-    converted = metric_value(value)
-    if converted is UNCONVERTIBLE:
-        exact = plain_value(value)
-        if type(exact) is int:
+    exact = plain_value(value)  # once: numpy floats are common and pass through here
+    kind_exact = type(exact)
+    if kind_exact is float or (kind_exact is int and INT64_MIN <= exact <= INT64_MAX):
+        return exact
+    if kind_exact is int:
+        try:
+            converted = float(exact)
+        except OverflowError:
             _diag.warn_once(
                 ("value-huge", name),
                 "tracklog: metric %r: %s is too large even for a float; the point is not logged",
                 name,
                 _int_text(exact),
             )
-        else:
-            _diag.warn_once(
-                ("value", name, kind.__name__),
-                "tracklog: metric %r: a %s value cannot be logged (use int, float, str, "
-                "or a numpy/torch scalar); the point is not logged",
-                name,
-                kind.__name__,
-            )
-    elif type(converted) is float and kind is not float:
-        exact = plain_value(value)
-        if type(exact) is int:
-            _diag.warn_once(
-                ("value-wide", name),
-                "tracklog: metric %r: %s is outside the 64-bit integer range; stored as the "
-                "float %r (metric values are 64-bit, as MLflow's doubles)",
-                name,
-                _int_text(exact),
-                converted,
-            )
-    elif type(converted) is str and converted is not value and plain_value(value) != converted:
-        _warn_escaped("metric value", name, converted)
-    return converted
+            return UNCONVERTIBLE
+        _diag.warn_once(
+            ("value-wide", name),
+            "tracklog: metric %r: %s is outside the 64-bit integer range; stored as the "
+            "float %r (metric values are 64-bit, as MLflow's doubles)",
+            name,
+            _int_text(exact),
+            converted,
+        )
+        return converted
+    if kind_exact is str:
+        converted = exact if exact.isascii() else clean_text(exact)
+        if converted is not exact:
+            _warn_escaped("metric value", name, converted)
+        return converted
+    _diag.warn_once(
+        ("value", name, kind.__name__),
+        "tracklog: metric %r: a %s value cannot be logged (use int, float, str, "
+        "or a numpy/torch scalar); the point is not logged",
+        name,
+        kind.__name__,
+    )
+    return UNCONVERTIBLE
 
 
 def _int_text(value: int) -> str:
