@@ -1,8 +1,9 @@
 """tracklog's own diagnostics: the ``tracklog`` logger, warn-once, and a recursion guard.
 
-Records that other libraries emit while tracklog works (urllib3 under the MLflow sender,
-sqlite3, the OTLP exporters) are not run data: a source that sees one inside the guard
-passes it on to the user's other handlers, never into a run (see :func:`own_io`).
+Inside the guard, records only become log lines (the OTLP exporters' DEBUG diagnostics
+land in the run's log). What other libraries log while tracklog talks to a remote store
+(urllib3 under the MLflow sender) would feed back into that store forever: a source that
+sees one passes it on to the user's other handlers, never into a run (see :func:`own_io`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ _warned_lock = threading.Lock()
 
 class _Guard(threading.local):
     depth = 0  # a class default: reading it in a fresh thread raises no AttributeError
+    io = 0  # above 0 while the thread talks to a remote store (see doing_io)
 
 
 #: Per-thread state: ``guard.depth`` is above 0 while the thread handles a record for
@@ -56,9 +58,9 @@ def inside() -> bool:
 
 
 def own_io(logger_name: str) -> bool:
-    """True for a record emitted by tracklog's own I/O: inside the guard and not from
-    the ``tracklog`` logger (whose warnings do belong in the run's log)."""
-    return guard.depth > 0 and not logger_name.startswith("tracklog")
+    """True for a record emitted by tracklog's own remote I/O (inside :class:`doing_io`)
+    and not from the ``tracklog`` logger, whose warnings do belong in the run's log."""
+    return guard.io > 0 and not logger_name.startswith("tracklog")
 
 
 class handling:
@@ -70,4 +72,19 @@ class handling:
         guard.depth += 1
 
     def __exit__(self, *exc: object) -> None:
+        guard.depth -= 1
+
+
+class doing_io:
+    """Context manager: this thread talks to a remote store. Inside the guard, and what
+    other libraries log meanwhile never goes into a run (see :func:`own_io`)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        guard.depth += 1
+        guard.io += 1
+
+    def __exit__(self, *exc: object) -> None:
+        guard.io -= 1
         guard.depth -= 1

@@ -314,7 +314,7 @@ def test_records_from_tracklogs_own_io_never_become_run_data(run):
     into the store forever. tracklog's own warnings there still reach the run's log."""
     handler = RunHandler(run)
     io_logger = logging.getLogger("urllib3.connectionpool")
-    with tracklog._diag.handling():
+    with tracklog._diag.doing_io():
         handler.handle(io_logger.makeRecord(io_logger.name, logging.DEBUG, __file__, 1, "POST /api", (), None))
         handler.handle(io_logger.makeRecord(io_logger.name, logging.INFO, __file__, 1, "loss", (), None,
                                             extra={"metric": "loss", "value": 1.0}))

@@ -147,7 +147,7 @@ class RestClient:
             limits = (min(10.0, timeout or self.timeout), timeout or self.timeout)
             # Inside the guard on every thread: what urllib3 logs here is tracklog's own I/O,
             # passed on to the user's handlers but never into a run (see _diag.own_io).
-            with _diag.handling():
+            with _diag.doing_io():
                 response = session.request(method, url, timeout=limits, verify=self._verify, **kwargs)
         except requests.exceptions.SSLError as exc:
             raise RemoteUnavailableError(

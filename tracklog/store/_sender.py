@@ -167,7 +167,7 @@ class Sender:
     # -- the sender's thread ------------------------------------------------------------
 
     def _run(self) -> None:
-        with _diag.handling():  # our own diagnostics must not feed back into runs
+        with _diag.doing_io():  # what urllib3 logs here must not feed back into runs
             while True:
                 with self._cond:
                     while not self._stop and not self._has_work():
