@@ -167,7 +167,7 @@ def test_a_server_answering_500_costs_the_caller_nothing_and_loses_nothing(
     TRACKLOG_REMOTE_WAIT once; `tracklog sync --pending` then delivers every point."""
     wait = 6.0
     figures, complete, exit_took, _out, err = _run_script(error_server.uri, tmp_path, wait, "e500")
-    print(f"500: worst call {figures['worst']}, complete {figures['first_complete']:.2f}s + {complete:.2f}s, exit {exit_took:.2f}s")
+    print(f"500: first use {figures['first_use']:.3f}s, worst call {figures['worst']}, complete {figures['first_complete']:.2f}s + {complete:.2f}s, exit {exit_took:.2f}s")
     _assert_no_call_waited(figures)
     assert error_server.requests > 0  # the sender really tried
     assert "Traceback" not in err, err[-3000:]
@@ -187,7 +187,7 @@ def test_a_server_that_never_answers_costs_the_caller_nothing_and_loses_nothing(
     `tracklog sync --pending` later delivers everything."""
     wait = 6.0
     figures, complete, exit_took, _out, err = _run_script(silent_server.uri, tmp_path, wait, "hang")
-    print(f"hang: worst call {figures['worst']}, complete {figures['first_complete']:.2f}s + {complete:.2f}s, exit {exit_took:.2f}s")
+    print(f"hang: first use {figures['first_use']:.3f}s, worst call {figures['worst']}, complete {figures['first_complete']:.2f}s + {complete:.2f}s, exit {exit_took:.2f}s")
     _assert_no_call_waited(figures)
     assert silent_server.accepted  # the sender really connected
     assert "Traceback" not in err, err[-3000:]
