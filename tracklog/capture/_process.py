@@ -312,7 +312,7 @@ def child_env(
     it shows as it comes, as it would on the terminal without tracklog.
     """
     env = dict(base)
-    location = run.workspace.location
+    location = run.workspace.child_location()
     env[_config.ENV_RUN_ID] = run.id
     env[_config.ENV_WORKSPACE] = location
     if env.get(_config.ENV_TRACKING_URI):
