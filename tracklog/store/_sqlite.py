@@ -7,9 +7,8 @@ full, a file-size limit, a read-only mount or a damaged file make it ``Stalled``
 the pipeline keeps what fits and retries slowly; control-plane writes that can wait
 (a run's status, a param) wait in memory for the next write that succeeds.
 
-No SQLite state crosses a fork: before ``os.fork()`` each store waits for its open
-transaction to end and closes its connections, so the child (and the parent, after)
-opens fresh ones; see howtocorrupt.html section 2.6.
+Connections, read-only opening, a vanished file and fork safety are in
+``_sqlite_db.Database``; what SQLite's errors mean is in ``_sqlite_open``.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ import sqlite3
 import threading
 import time
 import uuid
-import weakref
 from collections import defaultdict
 from dataclasses import replace
 from typing import IO, Any, Callable, Iterator, Sequence
@@ -38,23 +36,9 @@ from ._chunks import pack_chunk, unpack_points
 from ._liveness import CRASH_ERROR, crashed
 from ._liveness import HOST as _HOST
 from ._runlogs import LogAppender
-from ._schema import check_readable, migrate, schema_version
 from ._series import ChunkReader
-from ._sqlite_open import (
-    BUSY,
-    CONTROL_BUSY_TIMEOUT,
-    DAMAGED,
-    STALLED,
-    WRITER_BUSY_TIMEOUT,
-    connect_ro,
-    connect_rw,
-    damaged_error,
-    file_identity,
-    outcome,
-    read_only_dir,
-    remove_orphans,
-    wal_has_data,
-)
+from ._sqlite_db import BUSY_BUDGET, Database, retry, rollback
+from ._sqlite_open import BUSY, DAMAGED, STALLED, damaged_error, outcome
 
 _NAN = float("nan")
 
@@ -73,12 +57,6 @@ _INSERT_CHUNK = (
     f"VALUES ({', '.join(':' + c for c in _CHUNK_COLUMNS)})"
 )
 
-#: How long a busy database is retried before a control-plane call gives up (seconds).
-_BUSY_BUDGET = 30.0
-#: How long os.fork() waits for a store's open transaction to end (seconds).
-_FORK_WAIT = 30.0
-#: The identity of a database file not (yet) open again after the old one vanished.
-_NO_FILE = (-1, -1)
 #: A control-plane write that waits for space: work(conn) inside a write transaction.
 _Work = Callable[[sqlite3.Connection], Any]
 
@@ -101,10 +79,6 @@ class SQLiteStore(Store):
             raise WorkspaceError(
                 f"no tracklog workspace at {self.root}: log a run first, or pass --workspace"
             )
-        #: True when the workspace could only be opened for reading (a read-only mount).
-        self.read_only = False
-        self._lock = threading.RLock()  # the control connection, and opening
-        self._wlock = threading.RLock()  # the writer's connection; taken after _lock
         self._rank = current_rank()
         self._logs = LogAppender(self._log_path)
         # Control-plane writes refused by a full disk, applied by the next write that works.
@@ -112,155 +86,18 @@ class SQLiteStore(Store):
         self._deferred_status: dict[str, tuple[str, float | None, str | None]] = {}
         # Runs seen, so runs still logging carry on into a fresh file if the old one vanished.
         self._known: dict[str, RunInfo] = {}
-        self._fresh_file = False
-        self._ident: tuple[int, int] | None = None
-        self._reset_connections()
-        with self._lock:
-            self._open()
-        _stores.add(self)
-
-    # -- connections -----------------------------------------------------------
-
-    def _reset_connections(self) -> None:
-        self._pid = os.getpid()
-        self._cconn: sqlite3.Connection | None = None
-        self._wconn: sqlite3.Connection | None = None
         self._run_pks: dict[str, int] = {}
         self._key_ids: dict[tuple[str, str], int] = {}
+        self._db = Database(self.root, on_fresh_file=self._forget_ids)
 
-    def _open(self) -> None:
-        """Open the control connection: read-write when the workspace can be written
-        (migrating the schema if needed), else read-only. Holds _lock."""
-        exists = os.path.exists(self.db_path)
-        if read_only_dir(self.db_path if exists else self.root):
-            if exists:
-                return self._open_read_only()
-            raise WorkspaceError(f"cannot create a workspace at {self.root}: it is read-only")
-        try:
-            os.makedirs(os.path.join(self.root, "runs"), exist_ok=True)
-        except OSError as exc:
-            raise WorkspaceError(f"cannot create workspace {self.root}: {exc}") from exc
-        try:
-            conn = connect_rw(self.db_path, CONTROL_BUSY_TIMEOUT)
-            try:
-                self._retry(lambda: migrate(conn))
-            except BaseException:
-                conn.close()
-                raise
-        except sqlite3.Error as exc:
-            kind = outcome(exc)
-            if kind == DAMAGED:
-                raise damaged_error(self.db_path, exc) from exc
-            if kind == STALLED and exists:
-                return self._open_read_only()  # a full disk or a protected file: read it
-            raise WorkspaceError(f"cannot open {self.db_path}: {exc}") from exc
-        self._cconn = conn
-        self.read_only = False
-        self._ident = file_identity(self.db_path)
+    @property
+    def read_only(self) -> bool:
+        """True when the workspace could only be opened for reading (a read-only mount)."""
+        return self._db.read_only
 
-    def _open_read_only(self) -> None:
-        try:
-            conn, immutable = connect_ro(self.db_path)
-            version = schema_version(conn)
-        except sqlite3.Error as exc:
-            if outcome(exc) == DAMAGED:
-                raise damaged_error(self.db_path, exc) from exc
-            raise WorkspaceError(f"cannot open {self.db_path} for reading: {exc}") from exc
-        if version == 0:
-            conn.close()
-            raise WorkspaceError(f"{self.db_path} holds no tracklog workspace, and it is read-only")
-        try:
-            check_readable(version, self.root)
-        except WorkspaceError:
-            conn.close()
-            raise
-        if immutable and wal_has_data(self.db_path):
-            _diag.warn_once(
-                ("read-only wal", self.db_path),
-                "tracklog: the workspace at %s is read-only and its tracklog.db-wal holds data "
-                "not yet in tracklog.db: what it holds is not shown (open the workspace once "
-                "where it can be written, and tracklog folds it in)",
-                self.root,
-            )
-        self._cconn = conn
-        self.read_only = True
-        self._ident = file_identity(self.db_path)
-
-    def _control(self) -> sqlite3.Connection:
-        """The control connection (holds _lock)."""
-        if self._pid != os.getpid():
-            _leave_inherited(self)  # forked without the hooks: never touch the parent's handles
-        if self._cconn is None:
-            self._open()
-        assert self._cconn is not None
-        return self._cconn
-
-    def _writer(self) -> sqlite3.Connection:
-        """The writer's connection (holds _wlock); raises sqlite3.Error when it cannot open."""
-        if self._pid != os.getpid():
-            _leave_inherited(self)
-        if self._wconn is None:
-            self._wconn = connect_rw(self.db_path, WRITER_BUSY_TIMEOUT)
-        return self._wconn
-
-    def _drop_writer(self) -> None:
-        conn, self._wconn = self._wconn, None
-        _close_quietly(conn)
-
-    def _drop_connections(self, checkpoint: bool) -> None:
-        """Close this process's connections (holds both locks). With ``checkpoint``, first
-        fold the WAL into tracklog.db and truncate it, unless another process is using it."""
-        conns = [c for c in (self._wconn, self._cconn) if c is not None]
-        self._cconn = self._wconn = None
-        if checkpoint and conns and not self.read_only:
-            try:
-                conns[0].execute("PRAGMA busy_timeout = 1000")
-                conns[0].execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-            except sqlite3.Error:
-                pass  # busy: another process still writes, and its close does it
-        for conn in conns:
-            _close_quietly(conn)
-
-    def _vanished(self) -> bool:
-        """Whether tracklog.db was deleted or replaced since this process opened it."""
-        return (
-            not self.read_only
-            and self._ident is not None
-            and file_identity(self.db_path) != self._ident
-        )
-
-    def _start_fresh_file(self) -> None:
-        """tracklog.db is gone (or another file is at its path): say so once, close the old
-        one, and go on in the file now at the path (a fresh one when none is)."""
-        with self._lock, self._wlock:
-            if not self._vanished():
-                return  # another thread did it
-            _diag.logger.warning(
-                "tracklog: %s was deleted or replaced while this process used it; "
-                "logging goes on into the file now at that path (what the old file held "
-                "is not in it)",
-                self.db_path,
-            )
-            self._drop_connections(checkpoint=False)
-            remove_orphans(self.db_path)
-            self._run_pks.clear()
-            self._key_ids.clear()
-            self._fresh_file = True
-            self._ident = _NO_FILE  # still vanished, until a file is open again
-            self._open()
-
-    @staticmethod
-    def _retry(action: Callable[[], Any], budget: float = _BUSY_BUDGET) -> Any:
-        delay = 0.01
-        deadline = time.monotonic() + budget
-        while True:
-            try:
-                return action()
-            except sqlite3.OperationalError as exc:
-                if outcome(exc) != BUSY or time.monotonic() + delay > deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
+    def _forget_ids(self) -> None:
+        self._run_pks.clear()
+        self._key_ids.clear()
 
     def _tx(self, work: _Work, *, defer: Callable[[], None] | None = None) -> Any:
         """Run ``work(conn)`` in one write transaction on the control connection.
@@ -269,8 +106,10 @@ class SQLiteStore(Store):
         keep ``work`` for the next write that succeeds, and return None.
         """
 
+        db = self._db
+
         def attempt() -> Any:
-            conn = self._control()
+            conn = db.control()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 self._apply_deferred(conn)
@@ -279,16 +118,16 @@ class SQLiteStore(Store):
                 self._deferred_done()
                 return result
             except BaseException:
-                _rollback(conn)
+                rollback(conn)
                 raise
 
-        with self._lock:
-            if self._vanished():
-                self._start_fresh_file()
-            if self.read_only:
-                self._writable_again()
+        with db.lock:
+            if db.vanished():
+                db.start_fresh_file()
+            if db.read_only:
+                db.writable_again()
             try:
-                return self._retry(attempt)
+                return retry(attempt)
             except sqlite3.Error as exc:
                 kind = outcome(exc)
                 if kind == STALLED and defer is not None:
@@ -296,21 +135,6 @@ class SQLiteStore(Store):
                     defer()
                     return None
                 raise self._control_error(exc, kind) from exc
-
-    def _writable_again(self) -> None:
-        """A store opened read-only: reopen read-write if the workspace can be written now."""
-        if read_only_dir(self.db_path):
-            raise WorkspaceError(
-                f"the workspace at {self.root} is read-only: it can be read, not written"
-            )
-        old = self._cconn
-        self._cconn = None
-        try:
-            self._open()
-        except WorkspaceError:
-            self._cconn = old
-            raise
-        _close_quietly(old)
 
     def _control_error(self, exc: sqlite3.Error, kind: str | None) -> Exception:
         if kind == DAMAGED:
@@ -323,7 +147,7 @@ class SQLiteStore(Store):
         if kind == BUSY:
             return WorkspaceError(
                 f"the workspace at {self.root} stayed locked by another process for "
-                f"{_BUSY_BUDGET:.0f} s ({exc})"
+                f"{BUSY_BUDGET:.0f} s ({exc})"
             )
         return exc
 
@@ -348,11 +172,12 @@ class SQLiteStore(Store):
             self._deferred_status.clear()
 
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            if self._vanished():
-                self._start_fresh_file()
+        db = self._db
+        with db.lock:
+            if db.vanished():
+                db.start_fresh_file()
             try:
-                return self._retry(lambda: self._control().execute(sql, args).fetchall())
+                return retry(lambda: db.control().execute(sql, args).fetchall())
             except sqlite3.Error as exc:
                 if outcome(exc) == DAMAGED:
                     raise damaged_error(self.db_path, exc) from exc
@@ -366,10 +191,11 @@ class SQLiteStore(Store):
         Busy: RetryLater. Disk full, file-size limit, read-only, I/O error, damaged file:
         Stalled, with nothing of the batch written.
         """
+        db = self._db
         try:
-            if self._vanished():
-                self._start_fresh_file()
-            with self._wlock:
+            if db.vanished():
+                db.start_fresh_file()
+            with db.wlock:
                 self._logs.retry()  # lines a full disk refused go first, or nothing goes
                 lines = self._write_rows(events)
                 self._logs.append(lines)
@@ -379,8 +205,7 @@ class SQLiteStore(Store):
                 raise RetryLater(f"workspace database busy ({exc})") from exc
             if kind is None:
                 raise
-            with self._wlock:
-                self._drop_writer()  # a fresh connection after an I/O error
+            db.drop_writer()  # a fresh connection after an I/O error
             raise Stalled(f"cannot write to {self.db_path}: {exc}") from exc
         except OSError as exc:
             raise Stalled(f"cannot append to the run log files in {self.root}: {exc}") from exc
@@ -388,8 +213,8 @@ class SQLiteStore(Store):
             raise Stalled(str(exc)) from exc
 
     def _write_rows(self, events: Sequence[Event]) -> dict[tuple[str, str], bytes]:
-        """The batch's rows in one transaction (holds _wlock); its log lines, to append."""
-        conn = self._writer()
+        """The batch's rows in one transaction (holds the writer's lock); its log lines."""
+        conn = self._db.writer()
         rank = self._rank
         key_ids = self._key_ids
         new_keys: dict[tuple[str, str], int] = {}
@@ -436,7 +261,7 @@ class SQLiteStore(Store):
                 self._insert_param(conn, run_id, run_pk, key, value, warn=True)
             conn.execute("COMMIT")
         except BaseException:
-            _rollback(conn)
+            rollback(conn)
             raise
         self._deferred_done()
         key_ids.update(new_keys)
@@ -464,7 +289,7 @@ class SQLiteStore(Store):
         if pk is None:
             row = conn.execute("SELECT run_pk FROM runs WHERE run_id = ?", (run_id,)).fetchone()
             if row is None:
-                if not (self._fresh_file and run_id in self._known):
+                if not (self._db.fresh_file and run_id in self._known):
                     raise RunNotFoundError(f"no run {run_id!r} in workspace {self.root}")
                 row = (self._carry_over(conn, self._known[run_id]),)
             pk = self._run_pks[run_id] = row[0]
@@ -682,8 +507,8 @@ class SQLiteStore(Store):
     # -- reads ----------------------------------------------------------------------
 
     def _pk(self, run_id: str) -> int:
-        with self._lock:
-            return self._run_pk(self._control(), run_id)
+        with self._db.lock:
+            return self._run_pk(self._db.control(), run_id)
 
     def metric_kinds(self, run_id: str) -> dict[str, str]:
         rows = self._query(
@@ -767,96 +592,18 @@ class SQLiteStore(Store):
     def series_reader(self) -> ChunkReader:
         """Chart reads over read-only connections of their own (see store/_series.py); on a
         read-only workspace they open the file as this store did."""
-        if self.read_only:
-            return ChunkReader(self.db_path, connect=lambda: connect_ro(self.db_path)[0])
-        return ChunkReader(self.db_path)
+        return ChunkReader(self.db_path, connect=self._db.read_connector())
 
     def close(self) -> None:
         """Close this process's connections. The last writer to close folds the WAL into
         tracklog.db, so the file alone holds every completed run."""
-        with self._lock, self._wlock:
-            if self._pid != os.getpid():
-                _leave_inherited(self)
-                return
-            if self._deferred or self._logs.pending:
-                try:
-                    self._tx(lambda conn: None)  # what waited for space, if there is some now
-                    self._logs.retry()
-                except (sqlite3.Error, OSError, TracklogError):
-                    pass
-            self._drop_connections(checkpoint=True)
-
-    def _before_fork(self) -> bool:
-        """Wait for this store's open transactions to end and close its connections, so
-        no SQLite state crosses the fork; holds both locks on success (False: timed out)."""
-        if not self._lock.acquire(timeout=_FORK_WAIT):
-            return False
-        if not self._wlock.acquire(timeout=_FORK_WAIT):
-            self._lock.release()
-            return False
-        self._drop_connections(checkpoint=False)
-        return True
-
-    def _after_fork(self) -> None:
-        self._wlock.release()
-        self._lock.release()
-
-
-_stores: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
-_held_at_fork: list[SQLiteStore] = []
-#: Connections a child inherited (only when a fork could not wait for them): never used,
-#: never closed, because closing one would release the parent's locks or delete its -wal.
-_inherited: list[sqlite3.Connection] = []
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    if conn.in_transaction:
-        try:
-            conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass  # the error that brought us here says more
-
-
-def _close_quietly(conn: sqlite3.Connection | None) -> None:
-    if conn is not None:
-        try:
-            conn.close()
-        except sqlite3.Error:
-            pass
-
-
-def _leave_inherited(store: SQLiteStore) -> None:
-    """In a child that inherited open connections: keep them unused, start afresh."""
-    _inherited.extend(c for c in (store._cconn, store._wconn) if c is not None)
-    store._reset_connections()
-
-
-def _before_fork() -> None:
-    for store in list(_stores):
-        if store._before_fork():
-            _held_at_fork.append(store)
-
-
-def _after_fork_in_parent() -> None:
-    for store in _held_at_fork:
-        store._after_fork()
-    _held_at_fork.clear()
-
-
-def _after_fork_in_child() -> None:
-    # The child opens its own connections on first use; locks start afresh (a thread
-    # that held one in the parent does not exist here).
-    for store in list(_stores):
-        _leave_inherited(store)
-        store._lock = threading.RLock()
-        store._wlock = threading.RLock()
-    _held_at_fork.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(
-        before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
-    )
+        if self._deferred or self._logs.pending:
+            try:
+                self._tx(lambda conn: None)  # what waited for space, if there is some now
+                self._logs.retry()
+            except (sqlite3.Error, OSError, TracklogError):
+                pass
+        self._db.close(checkpoint=True)
 
 
 def _lines(path: str) -> Iterator[bytes]:
