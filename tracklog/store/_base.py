@@ -41,7 +41,9 @@ class Store(abc.ABC):
         """Persist a batch of events (metrics, tags, params, log lines) in order.
 
         Called from the pipeline's writer thread. Raises ``RetryLater`` when the
-        backend is momentarily unavailable.
+        backend is momentarily unavailable, ``Stalled`` (a RetryLater) when its storage
+        cannot take writes for a while (disk full, read-only, ...): then nothing of the
+        batch was written, and the writer stops making callers wait.
         """
 
     # -- control plane -------------------------------------------------------

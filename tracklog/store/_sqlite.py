@@ -38,7 +38,7 @@ from ._liveness import HOST as _HOST
 from ._runlogs import LogAppender
 from ._series import ChunkReader
 from ._sqlite_db import BUSY_BUDGET, Database, retry, rollback
-from ._sqlite_open import BUSY, DAMAGED, STALLED, damaged_error, outcome
+from ._sqlite_open import BUSY, DAMAGED, STALLED, damaged_error, outcome, stall_hint
 
 _NAN = float("nan")
 
@@ -206,9 +206,11 @@ class SQLiteStore(Store):
             if kind is None:
                 raise
             db.drop_writer()  # a fresh connection after an I/O error
-            raise Stalled(f"cannot write to {self.db_path}: {exc}") from exc
+            raise Stalled(f"cannot write to {self.db_path}: {exc}; {stall_hint(exc)}?") from exc
         except OSError as exc:
-            raise Stalled(f"cannot append to the run log files in {self.root}: {exc}") from exc
+            raise Stalled(
+                f"cannot append to the run log files in {self.root}: {exc}; {stall_hint(exc)}?"
+            ) from exc
         except WorkspaceError as exc:  # the file at the path is damaged, or read-only
             raise Stalled(str(exc)) from exc
 

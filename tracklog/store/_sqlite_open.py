@@ -67,6 +67,18 @@ def outcome(exc: BaseException) -> str | None:
     return None
 
 
+def stall_hint(exc: BaseException) -> str:
+    """What a stalled write usually means, for the one warning a user sees."""
+    text = str(exc).lower()
+    if "full" in text or "no space" in text:
+        return "the disk is full"
+    if "readonly" in text or "read-only" in text:
+        return "the workspace is read-only"
+    if "too large" in text or "disk i/o" in text:
+        return "a file-size limit (ulimit -f), or a failing disk"
+    return "the disk cannot be written"
+
+
 def damaged_error(db_path: str, exc: BaseException) -> WorkspaceError:
     """The one clear message for a database file that is not (or no longer) a database."""
     return WorkspaceError(
