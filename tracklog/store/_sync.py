@@ -260,28 +260,6 @@ def _remote_sizes(client: Any, root: str) -> dict[str, int]:
     return sizes
 
 
-def _pairs(items: list[Any]) -> list[dict[str, str]]:
-    return [{"key": k, "value": v} for k, v in items]
-
-
-def _proxy_root(raw: dict[str, Any]) -> str:
-    return proxy_path(raw.get("info", {}).get("artifact_uri", ""))
-
-
-def _remote_sizes(client: Any, root: str) -> dict[str, int]:
-    sizes: dict[str, int] = {}
-    folders = [""]
-    while folders:
-        folder = folders.pop()
-        for entry in client.list_artifacts(f"{root}/{folder}".rstrip("/")):
-            rel = f"{folder}/{entry['path']}" if folder else entry["path"]
-            if entry.get("is_dir"):
-                folders.append(rel)
-            else:
-                sizes[rel] = int(entry.get("file_size") or 0)
-    return sizes
-
-
 def send_pending(
     target: str | None, timeout: float, progress: ProgressFactory
 ) -> tuple[str, list[PendingResult]]:
