@@ -50,6 +50,10 @@ class RunInfo:
     owner_host: str | None = None
     heartbeat: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: "active", or "deleted" (MLflow's delete_run; restore_run makes it active again).
+    lifecycle: str = "active"
+    description: str | None = None
+    user_id: str | None = None
 
     @property
     def run_name(self) -> str:
@@ -57,4 +61,4 @@ class RunInfo:
 
     @property
     def lifecycle_stage(self) -> str:
-        return "active"
+        return self.lifecycle

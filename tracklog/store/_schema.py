@@ -85,6 +85,127 @@ MIGRATIONS: list[str] = [
         key_id, min_step, max_step, count, min_value, max_value, encoding
     );
     """,
+    # 3: what MLflow's tracking and registry APIs and Azure ML's Run and Model keep beyond
+    # runs, metrics, tags and params: experiment and run lifecycle (deleted/restored),
+    # experiment tags, run descriptions and Azure's immutable properties, MLflow's inputs
+    # (datasets) and logged models (MLflow 3), and the workspace's model registry, shared by
+    # MLflow's register_model and Azure's run.register_model.
+    """
+    ALTER TABLE experiments ADD COLUMN lifecycle TEXT NOT NULL DEFAULT 'active';
+    ALTER TABLE experiments ADD COLUMN artifact_location TEXT;
+    ALTER TABLE experiments ADD COLUMN updated REAL;
+    CREATE TABLE experiment_tags (
+        experiment_id INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (experiment_id, key)
+    ) WITHOUT ROWID;
+    ALTER TABLE runs ADD COLUMN lifecycle TEXT NOT NULL DEFAULT 'active';
+    ALTER TABLE runs ADD COLUMN description TEXT;
+    ALTER TABLE runs ADD COLUMN user_id TEXT;
+    CREATE TABLE properties (
+        run_pk INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (run_pk, key)
+    ) WITHOUT ROWID;
+    -- MLflow's run inputs and outputs (datasets, models), each a JSON body.
+    CREATE TABLE run_inputs (
+        input_id INTEGER PRIMARY KEY,
+        run_pk INTEGER NOT NULL,
+        direction TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        digest TEXT,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX run_inputs_by_run ON run_inputs(run_pk);
+    -- MLflow 3's logged models: ``body`` keeps the fields this schema has no column for.
+    CREATE TABLE logged_models (
+        model_id TEXT PRIMARY KEY,
+        experiment_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        source_run_id TEXT,
+        status TEXT NOT NULL,
+        model_type TEXT,
+        artifact_location TEXT NOT NULL,
+        created REAL NOT NULL,
+        updated REAL NOT NULL,
+        lifecycle TEXT NOT NULL DEFAULT 'active',
+        body TEXT
+    );
+    CREATE INDEX logged_models_by_experiment ON logged_models(experiment_id, created);
+    CREATE TABLE logged_model_tags (
+        model_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (model_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE logged_model_params (
+        model_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (model_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE logged_model_metrics (
+        model_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value REAL,
+        step INTEGER NOT NULL,
+        timestamp REAL NOT NULL,
+        run_id TEXT,
+        dataset_name TEXT,
+        dataset_digest TEXT
+    );
+    CREATE INDEX logged_model_metrics_by_model ON logged_model_metrics(model_id);
+    -- The model registry: name -> versions -> a run's files (or any source URI).
+    CREATE TABLE registered_models (
+        name TEXT PRIMARY KEY,
+        description TEXT,
+        created REAL NOT NULL,
+        updated REAL NOT NULL
+    );
+    CREATE TABLE registered_model_tags (
+        name TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (name, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE registered_model_aliases (
+        name TEXT NOT NULL,
+        alias TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (name, alias)
+    ) WITHOUT ROWID;
+    CREATE TABLE model_versions (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        run_id TEXT,
+        source TEXT NOT NULL,
+        model_path TEXT,
+        description TEXT,
+        status TEXT NOT NULL DEFAULT 'READY',
+        stage TEXT NOT NULL DEFAULT 'None',
+        model_id TEXT,
+        created REAL NOT NULL,
+        updated REAL NOT NULL,
+        PRIMARY KEY (name, version)
+    );
+    CREATE INDEX model_versions_by_run ON model_versions(run_id);
+    CREATE TABLE model_version_tags (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (name, version, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE model_version_properties (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (name, version, key)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

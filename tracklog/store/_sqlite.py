@@ -44,7 +44,8 @@ _NAN = float("nan")
 
 _RUN_COLUMNS = (
     "r.run_id, r.experiment_id, e.name, r.name, r.status, r.start_time, r.end_time, "
-    "r.parent_run_id, r.error, r.owner_pid, r.owner_host, r.heartbeat"
+    "r.parent_run_id, r.error, r.owner_pid, r.owner_host, r.heartbeat, r.lifecycle, "
+    "r.description, r.user_id"
 )
 
 
@@ -419,6 +420,9 @@ class SQLiteStore(Store):
             owner_pid=row[9],
             owner_host=row[10],
             heartbeat=row[11],
+            lifecycle=row[12],
+            description=row[13],
+            user_id=row[14],
         )
         self._known[info.run_id] = info
         waiting = self._deferred_status.get(info.run_id)
