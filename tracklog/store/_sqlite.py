@@ -23,7 +23,12 @@ from dataclasses import replace
 from typing import IO, Any, Callable, Iterator, Sequence
 
 from .. import _config, _diag
-from .._errors import ParamConflictError, RunNotFoundError, TracklogError, WorkspaceError
+from .._errors import (
+    ParamConflictError,
+    RunNotFoundError,
+    TracklogError,
+    WorkspaceError,
+)
 from .._logfile import encode_record
 from .._output_format import encode_output
 from .._paths import copy_source, join_inside
@@ -39,6 +44,8 @@ from ._runlogs import LogAppender
 from ._series import ChunkReader
 from ._sqlite_db import BUSY_BUDGET, Database, retry, rollback
 from ._sqlite_open import BUSY, DAMAGED, STALLED, damaged_error, outcome, stall_hint
+from ._sqlite_registry import RegistryTables
+from ._sqlite_tracking import TrackingTables
 
 _NAN = float("nan")
 
@@ -62,7 +69,7 @@ _INSERT_CHUNK = (
 _Work = Callable[[sqlite3.Connection], Any]
 
 
-class SQLiteStore(Store):
+class SQLiteStore(TrackingTables, RegistryTables, Store):
     """Runs in ``<root>/tracklog.db`` and files in ``<root>/runs/<run_id>/``."""
 
     #: write_batch reads the pipeline's items by index (see Sink.takes_tuples).
