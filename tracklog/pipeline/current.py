@@ -5,6 +5,10 @@ workspace and no ``Run``.
 
 A plain record never starts a run: while no run is current it is held (see
 :func:`hold`) for the run that starts next in this process.
+
+When opening the environment's run or starting one fails (a damaged or unreadable
+workspace), it is not tried again for RETRY_AFTER seconds: sources get no run and say
+so once, explicit calls get the same error at once, and no record pays for a retry.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections import deque
 from typing import Callable
 
@@ -19,7 +24,7 @@ from .. import _config, _diag
 from .target import HasTarget
 
 __all__ = [
-    "HELD_LIMIT", "active", "current_run", "ended", "hold", "push", "run_for", "set_openers",
+    "HELD_LIMIT", "RETRY_AFTER", "active", "current_run", "ended", "hold", "push", "run_for", "set_openers",
     "started", "started_runs", "take_held",
 ]
 
@@ -36,9 +41,14 @@ class _Registry:
         self.open_env: Callable[[str, str | None], HasTarget] | None = None
         self.start_auto: Callable[[str], HasTarget] | None = None
         self.default_experiment = "Default"
+        #: What failed when opening a run ("env", "auto"): the error and when (monotonic).
+        self.failed: dict[str, tuple[Exception, float]] = {}
 
 
 _registry = _Registry()
+
+#: Seconds before an environment run or first-use run that failed to open is tried again.
+RETRY_AFTER = 30.0
 
 #: Plain records kept while no run is current, for the run that starts next (see hold()).
 HELD_LIMIT = 10_000
@@ -107,11 +117,39 @@ def env_run() -> HasTarget | None:
     key = (run_id, os.environ.get(_config.ENV_WORKSPACE, ""))
     with reg.lock:
         if reg.env is None or reg.env_key != key:
-            if reg.open_env is None:
+            if reg.open_env is None or _failed_recently("env"):
                 return None
-            reg.env = reg.open_env(run_id, os.environ.get(_config.ENV_WORKSPACE) or None)
+            try:
+                workspace = os.environ.get(_config.ENV_WORKSPACE) or None
+                reg.env = _opening("env", reg.open_env, run_id, workspace)
+            except Exception as exc:
+                _diag.warn_once(
+                    ("env-run", run_id), "tracklog: cannot log into run %s named by %s (%s); "
+                    "records go to another run or are held (tried again after %g s)",
+                    run_id, _config.ENV_RUN_ID, exc, RETRY_AFTER,
+                )
+                return None
             reg.env_key = key
         return reg.env
+
+
+def _failed_recently(what: str) -> Exception | None:
+    """The error of a failed ``what`` ("env", "auto") while it is not to be retried, else None."""
+    failed = _registry.failed.get(what)
+    if failed is None or time.monotonic() - failed[1] >= RETRY_AFTER:
+        return None
+    return failed[0]
+
+
+def _opening(what: str, opener: Callable[..., HasTarget], *args: str | None) -> HasTarget:
+    """``opener(*args)``, remembering a failure so it is not retried for RETRY_AFTER seconds."""
+    try:
+        run = opener(*args)
+    except Exception as exc:
+        _registry.failed[what] = (exc, time.monotonic())
+        raise
+    _registry.failed.pop(what, None)
+    return run
 
 
 def current_run(create: bool = True) -> HasTarget | None:
@@ -128,15 +166,26 @@ def current_run(create: bool = True) -> HasTarget | None:
 def run_for(data: bool) -> HasTarget | None:
     """The run a source's record goes to. A record with run data (a metric, tag or param)
     may start one on first use, never from inside tracklog's own handling; a plain one never
-    does (None: hold it)."""
-    return current_run(create=data and not _diag.inside())
+    does (None: hold it). Never raises: a run that cannot start is one warning, and None."""
+    try:
+        return current_run(create=data and not _diag.inside())
+    except Exception as exc:
+        _diag.warn_once(
+            ("auto-run", type(exc)), "tracklog: cannot start a run for this process's records "
+            "(%s); their metrics, tags and params are not kept, their log lines wait for a run "
+            "(tried again after %g s)", exc, RETRY_AFTER,
+        )
+        return None
 
 
 def _auto() -> HasTarget | None:
     reg = _registry
     with reg.lock:
         if reg.auto is None and reg.start_auto is not None:
-            run = reg.start_auto(reg.default_experiment)
+            failed = _failed_recently("auto")
+            if failed is not None:
+                raise failed.with_traceback(None)
+            run = _opening("auto", reg.start_auto, reg.default_experiment)
             # The starter pushed it; a run started on first use is a fallback, not
             # an active run, so start_run() later is not refused because of it.
             reg.stack[:] = [r for r in reg.stack if r.id != run.id]
@@ -190,6 +239,7 @@ def reset() -> None:
     reg.auto = reg.env = None
     reg.env_key = None
     reg.default_experiment = "Default"
+    reg.failed.clear()
     _held.clear()
 
 
