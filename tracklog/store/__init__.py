@@ -7,6 +7,13 @@ from typing import TYPE_CHECKING, Any
 from .._errors import WorkspaceError
 from ._base import Store
 from ._names import PENDING_EXPERIMENT, display_uri, is_pending_experiment, redact_uri
+from ._registry_types import (
+    ModelExistsError,
+    ModelNotFoundError,
+    ModelVersionInfo,
+    PropertyConflictError,
+    RegisteredModelInfo,
+)
 from ._series import Chunk, ChunkReader, KeySummary, bucket_count, numbers
 from ._spool import counts_text
 from ._sqlite import SQLiteStore
@@ -21,8 +28,13 @@ __all__ = [
     "ChunkReader",
     "KeySummary",
     "MLflowStore",
+    "ModelExistsError",
+    "ModelNotFoundError",
+    "ModelVersionInfo",
     "PENDING_EXPERIMENT",
     "PendingResult",
+    "PropertyConflictError",
+    "RegisteredModelInfo",
     "RemoteError",
     "RunSyncResult",
     "SQLiteStore",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import abc
-from typing import IO, Any, Iterator, Sequence, TypeVar
+from typing import IO, Any, Iterator, Mapping, Sequence, TypeVar
 
-from .._errors import RunNotFoundError
+from .._errors import RunNotFoundError, TracklogError
 from .._types import ExperimentInfo, MetricPoint, RunInfo
 from ..pipeline.event import Event
+from ._registry_types import ModelVersionInfo, RegisteredModelInfo
 from ._series import ChunkReader
 
 _T = TypeVar("_T")
@@ -144,6 +145,145 @@ class Store(abc.ABC):
         """A fast reader of the store's metric chunks for charts, or None: readers then
         use metric_kinds and metric_history."""
         return None
+
+    # -- model registry and properties ----------------------------------------------
+    # The embedded store implements these (store/_sqlite_registry.py); a remote MLflow
+    # store does not (yet): each says so. Semantics: /docs/azure.md and the SQLite mixin.
+
+    def _unsupported(self, what: str) -> TracklogError:
+        return TracklogError(
+            f"{what} is not supported on a remote MLflow store ({self.location}); "
+            "use a workspace folder"
+        )
+
+    def add_properties(self, run_id: str, properties: Mapping[str, str]) -> None:
+        """Add immutable run properties; PropertyConflictError when a key has another value."""
+        raise self._unsupported("run properties")
+
+    def get_properties(self, run_id: str) -> dict[str, str]:
+        """The run's properties (apart from its tags)."""
+        raise self._unsupported("run properties")
+
+    def delete_tags(self, run_id: str, keys: Sequence[str]) -> None:
+        """Remove tags from a run (absent keys: nothing happens); call after a flush."""
+        raise self._unsupported("removing tags")
+
+    def set_run_name(self, run_id: str, name: str) -> None:
+        """Rename a run (Azure's settable display_name)."""
+        raise self._unsupported("renaming a run")
+
+    def set_run_description(self, run_id: str, description: str | None) -> None:
+        """Set a run's description."""
+        raise self._unsupported("run descriptions")
+
+    def create_registered_model(
+        self, name: str, description: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> RegisteredModelInfo:
+        """A new registered model; ModelExistsError when the name is taken."""
+        raise self._unsupported("the model registry")
+
+    def get_registered_model(self, name: str) -> RegisteredModelInfo:
+        """The registered model called ``name``; ModelNotFoundError when none."""
+        raise self._unsupported("the model registry")
+
+    def search_registered_models(
+        self, name: str | None = None, name_like: str | None = None
+    ) -> list[RegisteredModelInfo]:
+        """Registered models sorted by name (``name`` exact, ``name_like`` an SQL LIKE pattern)."""
+        raise self._unsupported("the model registry")
+
+    def update_registered_model(self, name: str, description: str | None) -> RegisteredModelInfo:
+        """Set a registered model's description."""
+        raise self._unsupported("the model registry")
+
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModelInfo:
+        """Rename a model with its versions, tags and aliases; ModelExistsError when taken."""
+        raise self._unsupported("the model registry")
+
+    def delete_registered_model(self, name: str) -> None:
+        """Delete a registered model with all its versions (the runs' files stay)."""
+        raise self._unsupported("the model registry")
+
+    def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
+        """Set one tag of a registered model."""
+        raise self._unsupported("the model registry")
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        """Remove one tag of a registered model."""
+        raise self._unsupported("the model registry")
+
+    def set_registered_model_alias(self, name: str, alias: str, version: int) -> None:
+        """Point an alias at one version."""
+        raise self._unsupported("the model registry")
+
+    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+        """Remove an alias."""
+        raise self._unsupported("the model registry")
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersionInfo:
+        """The version an alias points at; ModelNotFoundError when none."""
+        raise self._unsupported("the model registry")
+
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        *,
+        run_id: str | None = None,
+        model_path: str | None = None,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        properties: Mapping[str, str] | None = None,
+        model_id: str | None = None,
+        status: str = "READY",
+    ) -> ModelVersionInfo:
+        """The model's next version (from 1; the registered model is created when missing)."""
+        raise self._unsupported("the model registry")
+
+    def get_model_version(self, name: str, version: int | str) -> ModelVersionInfo:
+        """One live version; ModelNotFoundError when missing or deleted."""
+        raise self._unsupported("the model registry")
+
+    def search_model_versions(
+        self,
+        name: str | None = None,
+        *,
+        version: int | None = None,
+        run_id: str | None = None,
+        name_like: str | None = None,
+    ) -> list[ModelVersionInfo]:
+        """Live versions by name, newest version first."""
+        raise self._unsupported("the model registry")
+
+    def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersionInfo]:
+        """The newest version in each stage (MLflow's get_latest_versions)."""
+        raise self._unsupported("the model registry")
+
+    def update_model_version(self, name: str, version: int, description: str | None) -> ModelVersionInfo:
+        """Set a version's description."""
+        raise self._unsupported("the model registry")
+
+    def transition_model_version_stage(
+        self, name: str, version: int, stage: str, archive_existing_versions: bool = False
+    ) -> ModelVersionInfo:
+        """Move a version to None, Staging, Production or Archived."""
+        raise self._unsupported("the model registry")
+
+    def delete_model_version(self, name: str, version: int) -> None:
+        """Delete a version (its number is never given again)."""
+        raise self._unsupported("the model registry")
+
+    def set_model_version_tag(self, name: str, version: int, key: str, value: str) -> None:
+        """Set one tag of a version."""
+        raise self._unsupported("the model registry")
+
+    def delete_model_version_tag(self, name: str, version: int, key: str) -> None:
+        """Remove one tag of a version."""
+        raise self._unsupported("the model registry")
+
+    def add_model_version_properties(self, name: str, version: int, properties: Mapping[str, str]) -> None:
+        """Add immutable properties to a version."""
+        raise self._unsupported("the model registry")
 
     def close(self) -> None:
         """Release connections and handles."""
