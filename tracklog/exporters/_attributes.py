@@ -23,14 +23,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Union
 
+from .._otel_fields import NESTED_KEYS, unflatten
 from .._values import UNCONVERTIBLE, plain_value, safe_repr
 
 __all__ = ["NESTED_KEYS", "flatten", "unflatten"]
 
 AttributeValue = Union[str, bool, int, float, bytes, tuple]
-
-#: Convention containers whose dotted keys are nested back by :func:`unflatten`.
-NESTED_KEYS = frozenset({"metrics", "tags", "params"})
 
 _MAX_DEPTH = 8
 _INT64 = (-(2**63), 2**63 - 1)
@@ -89,26 +87,3 @@ def _str(value: Any) -> str:
     except Exception:
         return safe_repr(value)
     return text if type(text) is str else safe_repr(value)
-
-
-def unflatten(attributes: Mapping[str, Any]) -> dict[str, Any]:
-    """OTel attributes back into record fields: ``metrics.loss`` nests under ``metrics``."""
-    out: dict[str, Any] = {}
-    for key, value in attributes.items():
-        head, dot, rest = key.partition(".")
-        if dot and rest and head in NESTED_KEYS:
-            container = out.get(head)
-            if not isinstance(container, dict):
-                container = out[head] = {}
-            container[rest] = value
-        elif key in NESTED_KEYS and isinstance(value, Mapping):
-            container = out.get(key)
-            if isinstance(container, dict):
-                container.update(value)
-            else:
-                out[key] = dict(value)
-        elif key in NESTED_KEYS and isinstance(out.get(key), dict):
-            continue  # a dotted form already filled the container; it wins
-        else:
-            out[key] = value
-    return out

@@ -15,6 +15,8 @@ from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk import _logs as _sdk_logs
 from opentelemetry.sdk._logs import export as _sdk_logs_export
 
+from .._otel_fields import std_level
+
 __all__ = [
     "LogExportResult",
     "LogExporterBase",
@@ -145,22 +147,3 @@ def severity_text(level: int) -> str:
     if text is None:
         text = logging.getLevelName(level) if level > 0 else "UNSPECIFIED"
     return text
-
-
-_TEXT_LEVELS = {
-    "TRACE": 5, "DEBUG": 10, "INFO": 20, "WARN": 30, "WARNING": 30,
-    "ERROR": 40, "FATAL": 50, "CRITICAL": 50,
-}
-
-
-def std_level(number: Any, text: str | None) -> int:
-    """An OTel severity back as a stdlib level; no severity at all reads as INFO."""
-    value = getattr(number, "value", number) or 0
-    if 1 <= value <= 4:
-        return 5
-    if 5 <= value <= 24:
-        start = 5 + (value - 5) // 4 * 4
-        return (start - 5) // 4 * 10 + 10 + (value - start)
-    if text:
-        return _TEXT_LEVELS.get(text.upper(), logging.INFO)
-    return logging.INFO

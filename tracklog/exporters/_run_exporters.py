@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from opentelemetry.sdk.metrics.export import (
     ExponentialHistogram,
@@ -28,6 +28,7 @@ from opentelemetry.sdk.metrics.export import (
 
 from .. import _diag
 from .._errors import InvalidNameError
+from .._otel_fields import series_name
 from .._paths import check_file_name
 from .._values import NAMES, UNCONVERTIBLE, check_name, point_value
 from ..pipeline import current
@@ -158,21 +159,6 @@ def _flush(run: HasTarget | None, timeout_millis: float) -> bool:
     except Exception:
         _logger.debug("tracklog: flush failed", exc_info=True)
         return False
-
-
-def series_name(name: str, attributes: Mapping[str, Any] | None, suffix: str = "") -> str:
-    """The run metric for one OTel series: ``requests{route=/a}``, ``latency.count{route=/a}``."""
-    base = f"{name}.{suffix}" if suffix else name
-    if not attributes:
-        return base
-    labels = ",".join(f"{key}={_label(value)}" for key, value in sorted(attributes.items()))
-    return f"{base}{{{labels}}}"
-
-
-def _label(value: Any) -> str:
-    if isinstance(value, (tuple, list)):
-        return "[" + ",".join(str(v) for v in value) + "]"
-    return str(value)
 
 
 class RunMetricExporter(MetricExporter):

@@ -1,0 +1,93 @@
+"""The OpenTelemetry SDK's own OTLP exporters, in a separate process, write runs through a
+real ``tracklog receive``: logs, run data from record conventions, metrics and spans."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import tracklog
+from tests.receivers.conftest import send, wait_for
+
+
+def _runs(workspace, experiment: str = "Default") -> list:
+    ws = tracklog.Workspace(workspace, create=False)
+    try:
+        return list(ws.get_experiment(experiment).get_runs())
+    except tracklog.TracklogError:
+        return []
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_sdk_exporters_write_a_run_per_service(receive, tmp_path, protocol: str) -> None:
+    """Logs, a metric attribute, params/tags, a counter, a histogram and a span all land in one run."""
+    receiver = receive()
+    endpoint = receiver.http if protocol == "http" else receiver.grpc
+    send(protocol, endpoint, "--records", "50", "--service", "checkout", "--experiment", "shop")
+    assert receiver.stop() == 0, receiver.stderr
+    (run,) = _runs(tmp_path / "ws", "shop")
+    assert run.status == "Completed"
+    assert run.name == "checkout"
+    logs = run.get_logs()
+    assert [r["message"] for r in logs[:2]] == ["step 0 done", "step 1 done"]
+    assert logs[0]["logger"] == "sender.scope" and logs[0]["level"] == "INFO"
+    assert logs[-1]["attributes"]["ids"] == [1, 2, 3]
+    history = run.get_metric_history("loss")
+    assert [p.step for p in history] == list(range(50))
+    assert history[1].value == pytest.approx(0.5)
+    assert run.get_params()["lr"] == "0.01"
+    tags = run.get_tags()
+    assert tags["team"] == "payments" and tags["service.name"] == "checkout"
+    metrics = run.get_metrics()
+    assert metrics["requests{route=/a}"] == 3
+    assert metrics["latency.count{route=/a}"] == 2
+    assert metrics["latency.sum{route=/a}"] == pytest.approx(20.0)
+    assert metrics["latency.min{route=/a}"] == pytest.approx(7.5)
+    assert metrics["latency.max{route=/a}"] == pytest.approx(12.5)
+    assert metrics["span.handle.duration_ms"] >= 10
+    (span,) = run.get_logs(filename="spans.jsonl")
+    assert span["message"] == "handle" and len(span["trace_id"]) == 32 and len(span["span_id"]) == 16
+    assert span["attributes"] == {"order": 7} and span["kind"] == "INTERNAL"
+    json.dumps(span)
+
+
+def test_service_instances_get_their_own_runs(receive, tmp_path) -> None:
+    """Two instances of a service are two runs; no tracklog.experiment means Default."""
+    receiver = receive()
+    send("http", receiver.http, "--records", "3", "--instance", "a", "--no-traces", "--no-metrics")
+    send("http", receiver.http, "--records", "3", "--instance", "b", "--no-traces", "--no-metrics")
+    receiver.stop()
+    runs = _runs(tmp_path / "ws")
+    assert sorted(r.get_tags()["service.instance.id"] for r in runs) == ["a", "b"]
+
+
+def test_run_id_attribute_joins_an_existing_run_and_leaves_it_running(receive, tmp_path) -> None:
+    """tracklog.run_id joins that run (as a `tracklog run` child does); the receiver never ends it."""
+    ws = tracklog.Workspace(tmp_path / "ws")
+    run = tracklog.Experiment(ws, "mine").start_logging("job")
+    receiver = receive()
+    send("grpc", receiver.grpc, "--records", "5", "--run-id", run.id, "--no-traces")
+    receiver.stop()
+    assert len(run.get_metric_history("loss")) == 5
+    assert run.status == "Running"
+    assert _runs(tmp_path / "ws") == []
+    run.complete()
+
+
+def test_idle_service_run_completes_or_fails_by_its_last_record(receive, tmp_path) -> None:
+    """After --idle seconds without data a run ends: Failed when its last record is an ERROR with an exception."""
+    receiver = receive("--idle", "1")
+    send("http", receiver.http, "--records", "2", "--service", "ok", "--no-traces", "--no-metrics")
+    send("http", receiver.http, "--records", "2", "--service", "bad", "--fail", "--no-traces", "--no-metrics")
+    ws = tracklog.Workspace(tmp_path / "ws", create=False)
+
+    def ended() -> dict[str, str]:
+        found = {r.name: r.status for r in ws.get_experiment("Default").get_runs()}
+        return found if "Running" not in found.values() and len(found) == 2 else {}
+
+    assert wait_for(ended, timeout=60) == {"ok": "Completed", "bad": "Failed"}
+    bad = next(r for r in ws.get_experiment("Default").get_runs() if r.name == "bad")
+    assert "ValueError: bad input" in (bad.info.error or "")
+    send("http", receiver.http, "--records", "1", "--service", "ok", "--no-traces", "--no-metrics")
+    assert wait_for(lambda: len(list(ws.get_experiment("Default").get_runs())) == 3, timeout=30)

@@ -1,0 +1,84 @@
+"""OpenTelemetry data read back as tracklog's: attributes to record fields, severities to
+levels, metric series to run metric names.
+
+A leaf, so that every OTel source shares one reading: the SDK exporters into runs
+(``tracklog.exporters``) and the OTLP receiver (``tracklog.receivers``), which must
+not import each other.
+
+* :func:`unflatten`: keys under the convention containers ``metrics.``, ``tags.``
+  and ``params.`` are nested back one level, splitting at the first dot only, so
+  ``metrics.val.loss`` is the metric ``val.loss``. Every other key stays as it is
+  (``http.method`` is not a dict). An attribute whose value is already a map (OTel
+  log attributes may hold maps) is used as is.
+* :func:`std_level`: an OTel severity number (or, lacking one, its text) as a
+  stdlib level.
+* :func:`series_name`: one run metric per instrument and attribute set,
+  ``requests{route=/a}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+__all__ = ["NESTED_KEYS", "series_name", "std_level", "unflatten"]
+
+#: Convention containers whose dotted keys are nested back by :func:`unflatten`.
+NESTED_KEYS = frozenset({"metrics", "tags", "params"})
+
+
+def unflatten(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """OTel attributes back into record fields: ``metrics.loss`` nests under ``metrics``."""
+    out: dict[str, Any] = {}
+    for key, value in attributes.items():
+        head, dot, rest = key.partition(".")
+        if dot and rest and head in NESTED_KEYS:
+            container = out.get(head)
+            if not isinstance(container, dict):
+                container = out[head] = {}
+            container[rest] = value
+        elif key in NESTED_KEYS and isinstance(value, Mapping):
+            container = out.get(key)
+            if isinstance(container, dict):
+                container.update(value)
+            else:
+                out[key] = dict(value)
+        elif key in NESTED_KEYS and isinstance(out.get(key), dict):
+            continue  # a dotted form already filled the container; it wins
+        else:
+            out[key] = value
+    return out
+
+
+_TEXT_LEVELS = {
+    "TRACE": 5, "DEBUG": 10, "INFO": 20, "WARN": 30, "WARNING": 30,
+    "ERROR": 40, "FATAL": 50, "CRITICAL": 50,
+}
+
+
+def std_level(number: Any, text: str | None) -> int:
+    """An OTel severity back as a stdlib level; no severity at all reads as INFO."""
+    value = getattr(number, "value", number) or 0
+    if 1 <= value <= 4:
+        return 5
+    if 5 <= value <= 24:
+        start = 5 + (value - 5) // 4 * 4
+        return (start - 5) // 4 * 10 + 10 + (value - start)
+    if text:
+        return _TEXT_LEVELS.get(text.upper(), logging.INFO)
+    return logging.INFO
+
+
+def series_name(name: str, attributes: Mapping[str, Any] | None, suffix: str = "") -> str:
+    """The run metric for one OTel series: ``requests{route=/a}``, ``latency.count{route=/a}``."""
+    base = f"{name}.{suffix}" if suffix else name
+    if not attributes:
+        return base
+    labels = ",".join(f"{key}={_label(value)}" for key, value in sorted(attributes.items()))
+    return f"{base}{{{labels}}}"
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return "[" + ",".join(str(v) for v in value) + "]"
+    return str(value)

@@ -1,0 +1,124 @@
+"""``tracklog receive``: OTLP logs, metrics and traces from any language or collector, into runs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from .. import _config
+from .._errors import RunNotFoundError
+from ..receivers import (
+    DEFAULT_GRPC_PORT,
+    DEFAULT_HOST,
+    DEFAULT_HTTP_PORT,
+    DEFAULT_IDLE,
+    DEFAULT_MAX_BYTES,
+    OTLPReceiver,
+    is_loopback,
+)
+from ..run import Run
+from ..workspace import Workspace
+
+#: The bearer token every request must carry, when --token is not given.
+ENV_TOKEN = "TRACKLOG_RECEIVER_TOKEN"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``receive`` command."""
+    receive = subparsers.add_parser(
+        "receive", help="take OTLP logs, metrics and traces (HTTP 4318, gRPC 4317) into runs"
+    )
+    receive.add_argument("--host", default=DEFAULT_HOST,
+                         help=f"address to listen on (default {DEFAULT_HOST}; any other needs --token)")
+    add_receiver_options(receive, prefix="")
+    receive.set_defaults(func=cmd_receive)
+
+
+def add_receiver_options(parser: argparse.ArgumentParser, prefix: str) -> None:
+    """The receiver's ports, token, idle time and size limit (``--otlp-...`` on ``tracklog ui``)."""
+    parser.add_argument(f"--{prefix}http-port", type=_port_or_off, default=DEFAULT_HTTP_PORT, metavar="PORT",
+                        help=f"OTLP/HTTP port (default {DEFAULT_HTTP_PORT}; 0 picks a free one, off turns it off)")
+    parser.add_argument(f"--{prefix}grpc-port", type=_port_or_off, default=DEFAULT_GRPC_PORT, metavar="PORT",
+                        help=f"OTLP/gRPC port (default {DEFAULT_GRPC_PORT}; 0 picks a free one, off turns it off)")
+    parser.add_argument("--token", default=None,
+                        help=f"bearer token every request must carry (default ${ENV_TOKEN}; "
+                        "required on a non-loopback --host)")
+    parser.add_argument("--idle", type=float, default=DEFAULT_IDLE, metavar="SECONDS",
+                        help=f"end a service's run after this long without data (default {DEFAULT_IDLE:.0f})")
+    parser.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help=argparse.SUPPRESS)
+
+
+def _port_or_off(text: str) -> int | None:
+    if text == "off":
+        return None
+    try:
+        number = int(text)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give 0 to 65535, or off")
+    return number
+
+
+def make_receiver(workspace: Workspace, args: argparse.Namespace, host: str, prefix: str = "") -> OTLPReceiver:
+    """An OTLPReceiver into ``workspace`` from the parsed options (not started)."""
+
+    def open_run(experiment: str, name: str, tags: Mapping[str, str]) -> Run:
+        return workspace.experiment(experiment).start_logging(name, tags=dict(tags))
+
+    def attach_run(run_id: str) -> Run:
+        run = workspace.get_run(run_id)
+        if run.id != run_id:  # a prefix from the wire never picks a run
+            raise RunNotFoundError(f"no run {run_id!r} in workspace {workspace.location}")
+        return run
+
+    options: dict[str, Any] = vars(args)
+    return OTLPReceiver(
+        open_run,
+        attach_run,
+        host=host,
+        http_port=options[f"{prefix}http_port"],
+        grpc_port=options[f"{prefix}grpc_port"],
+        token=args.token or os.environ.get(ENV_TOKEN) or None,
+        idle=args.idle,
+        max_bytes=args.max_bytes,
+        queue_limit=max(1, _config.queue_capacity() // 2),
+    )
+
+
+def describe(receiver: OTLPReceiver) -> str:
+    """Where the receiver listens, in one line."""
+    parts = []
+    if receiver.http_url:
+        parts.append(f"OTLP/HTTP at {receiver.http_url}")
+    if receiver.grpc_port is not None:
+        parts.append(f"OTLP/gRPC at {receiver.host}:{receiver.grpc_port}")
+    return ", ".join(parts) or "no protocol (both ports off)"
+
+
+def cmd_receive(args: argparse.Namespace) -> int:
+    workspace = Workspace(args.workspace)
+    receiver = make_receiver(workspace, args, args.host)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    receiver.start()
+    auth = "; bearer token required" if receiver.token else ""
+    print(f"tracklog receive: {describe(receiver)} into {workspace.location}{auth}  (Ctrl-C stops)", flush=True)
+    if not is_loopback(args.host):
+        print(f"tracklog receive: listening on {args.host}: anyone with the token who can reach this "
+              "machine can write runs", file=sys.stderr, flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        receiver.close()
+        workspace.flush()
+        signal.signal(signal.SIGTERM, previous)
+    return 0

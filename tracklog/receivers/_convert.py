@@ -1,0 +1,181 @@
+"""OTLP requests as tracklog events: logs, metrics and spans, the way the SDK exporters map them.
+
+* A log record becomes a line of the run's ``python.log`` (severity as a stdlib
+  level, body, attributes, trace and span ids, the scope as the logger) and, when
+  its attributes follow the record conventions, metrics, tags and params: the
+  reading of ``RunLogExporter``.
+* Gauges and sums become one run metric per name and attribute set, named as
+  ``RunMetricExporter`` names them (``requests{route=/a}``); histograms and
+  exponential histograms ``.count``, ``.sum``, ``.min``, ``.max``; summaries
+  ``.count`` and ``.sum``. Each point's step is the next of its series.
+* A span becomes a line of the run's ``spans.jsonl`` and, when it has a duration,
+  a point of ``span.<name>.duration_ms``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from typing import Any
+
+from .. import _diag
+from .._errors import InvalidNameError
+from .._otel_fields import series_name, std_level, unflatten
+from .._values import NAMES, UNCONVERTIBLE, check_name, point_value
+from ..pipeline.conventions import accepts_data, convention_events, has_conventions
+from ..pipeline.event import LOG, METRIC, Event
+from ..pipeline.target import RunTarget
+from ._attrs import attributes, value
+from ._runs import failure_of
+
+__all__ = ["LOG_FILE", "SPAN_FILE", "log_events", "metric_events", "span_events"]
+
+LOG_FILE = "python.log"
+SPAN_FILE = "spans.jsonl"
+
+_SPAN_KINDS = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
+_STATUS = {0: "UNSET", 1: "OK", 2: "ERROR"}
+
+
+def _seconds(nanos: int, fallback: int = 0) -> float:
+    stamp = nanos or fallback
+    return stamp / 1e9 if stamp else time.time()
+
+
+def _body_text(body: Any) -> str:
+    if body.WhichOneof("value") == "string_value":
+        return body.string_value
+    found = value(body)
+    if found is None:
+        return ""
+    if isinstance(found, str):
+        return found
+    return json.dumps(found, ensure_ascii=False, default=repr)
+
+
+def log_events(target: RunTarget, scope_logs: Any, events: list[Event]) -> tuple[int, str | None]:
+    """Events for one ResourceLogs' records; (records seen, the failure its last record says)."""
+    run_id = target.run_id
+    closed: bool | None = None
+    count = 0
+    error: str | None = None
+    for scope in scope_logs:
+        logger = scope.scope.name or "opentelemetry"
+        for record in scope.log_records:
+            count += 1
+            ts = _seconds(record.time_unix_nano, record.observed_time_unix_nano)
+            attrs: dict[str, Any] = {}
+            fields = attributes(record.attributes) if record.attributes else None
+            if fields:
+                attrs["attributes"] = fields
+                nested = unflatten(fields)
+                if has_conventions(nested):
+                    if closed is None:
+                        closed = not accepts_data(target, "OTLP records")
+                    if not closed:
+                        events.extend(convention_events(target, nested, ts))
+            if record.trace_id:
+                attrs["trace_id"] = record.trace_id.hex()
+                attrs["span_id"] = record.span_id.hex()
+            event_name = getattr(record, "event_name", "")
+            if event_name:
+                attrs["event_name"] = event_name
+            level = std_level(record.severity_number, record.severity_text)
+            error = failure_of(level, fields) if fields else None
+            events.append(
+                Event(run_id, LOG, LOG_FILE, None, None, ts, level, logger, _body_text(record.body), attrs or None)
+            )
+    return count, error
+
+
+def _point(target: RunTarget, events: list[Event], name: str, raw: Any, ts: float) -> None:
+    if type(name) is not str or name not in NAMES:
+        try:
+            name = check_name(name)
+        except InvalidNameError as exc:
+            _diag.warn_once(("otlp-name", str(exc)), "tracklog: %s; the point is not logged", exc)
+            return
+    if type(raw) is not float:
+        raw = point_value(name, raw)
+        if raw is UNCONVERTIBLE:
+            return
+    events.append(Event(target.run_id, METRIC, name, raw, target.step_for(name, None), ts))
+
+
+def metric_events(target: RunTarget, scope_metrics: Any, events: list[Event]) -> int:
+    """Events for one ResourceMetrics' data points; the number of points seen."""
+    if not accepts_data(target, "OTLP metrics"):
+        return sum(_point_count(m) for s in scope_metrics for m in s.metrics)
+    count = 0
+    for scope in scope_metrics:
+        for metric in scope.metrics:
+            kind = metric.WhichOneof("data")
+            if kind is None:
+                continue
+            data = getattr(metric, kind)
+            for point in data.data_points:
+                count += 1
+                labels = attributes(point.attributes) if point.attributes else None
+                ts = _seconds(point.time_unix_nano)
+                if kind in ("gauge", "sum"):
+                    raw = point.as_double if point.WhichOneof("value") == "as_double" else point.as_int
+                    _point(target, events, series_name(metric.name, labels), raw, ts)
+                    continue
+                _point(target, events, series_name(metric.name, labels, "count"), point.count, ts)
+                if kind == "summary" or point.HasField("sum"):
+                    _point(target, events, series_name(metric.name, labels, "sum"), point.sum, ts)
+                if kind != "summary" and point.count and point.HasField("min") and point.HasField("max"):
+                    if math.isfinite(point.min) and math.isfinite(point.max):
+                        _point(target, events, series_name(metric.name, labels, "min"), point.min, ts)
+                        _point(target, events, series_name(metric.name, labels, "max"), point.max, ts)
+    return count
+
+
+def _point_count(metric: Any) -> int:
+    kind = metric.WhichOneof("data")
+    return 0 if kind is None else len(getattr(metric, kind).data_points)
+
+
+def span_events(target: RunTarget, scope_spans: Any, events: list[Event]) -> int:
+    """Events for one ResourceSpans' spans; the number of spans seen."""
+    run_id = target.run_id
+    data = accepts_data(target, "OTLP spans")
+    count = 0
+    for scope in scope_spans:
+        logger = scope.scope.name or "opentelemetry"
+        for span in scope.spans:
+            count += 1
+            start, end = span.start_time_unix_nano, span.end_time_unix_nano
+            duration = (end - start) / 1e6 if start and end >= start else None
+            attrs: dict[str, Any] = {
+                "trace_id": span.trace_id.hex(),
+                "span_id": span.span_id.hex(),
+                "kind": _SPAN_KINDS.get(span.kind, str(span.kind)),
+                "start_unix_nano": start,
+                "end_unix_nano": end,
+            }
+            if span.parent_span_id:
+                attrs["parent_span_id"] = span.parent_span_id.hex()
+            if duration is not None:
+                attrs["duration_ms"] = duration
+            attrs["status"] = {"code": _STATUS.get(span.status.code, str(span.status.code)), "message": span.status.message}
+            if span.attributes:
+                attrs["attributes"] = attributes(span.attributes)
+            if span.events:
+                attrs["events"] = [
+                    {"name": e.name, "time_unix_nano": e.time_unix_nano, "attributes": attributes(e.attributes)}
+                    for e in span.events
+                ]
+            if span.links:
+                attrs["links"] = [
+                    {"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex(), "attributes": attributes(link.attributes)}
+                    for link in span.links
+                ]
+            level = logging.ERROR if span.status.code == 2 else logging.INFO
+            ts = _seconds(end or start)
+            events.append(Event(run_id, LOG, SPAN_FILE, None, None, ts, level, logger, span.name, attrs))
+            if data and duration is not None and span.name:
+                _point(target, events, f"span.{span.name}.duration_ms", duration, ts)
+    return count

@@ -1,0 +1,138 @@
+"""One export request, whatever its transport: runs resolved, back-pressure, events enqueued.
+
+The HTTP and gRPC servers both call :meth:`Exporter.export`. A request is taken
+whole or refused whole with :class:`Busy` (the client retries it): refused when
+the pipeline already holds ``limit`` events waiting for the store, or the store
+cannot write at all. Records of a resource whose ``tracklog.run_id`` names no run
+are refused alone, through the response's ``partial_success``; the rest is kept.
+An accepted request is in the pipeline's queue: the writer stores it within a
+second, and the receiver flushes it all when it stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable, NamedTuple
+
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+from .._errors import TracklogError
+from ..pipeline.event import Event
+from ..pipeline.writer import Pipeline
+from ._attrs import attributes
+from ._convert import log_events, metric_events, span_events
+from ._runs import Runs
+
+__all__ = ["LOGS", "METRICS", "SIGNALS", "TRACES", "Busy", "Exporter", "Signal"]
+
+_logger = logging.getLogger("tracklog.receivers")
+
+
+class Busy(Exception):
+    """The pipeline cannot take more now: HTTP 429/503 with Retry-After, gRPC UNAVAILABLE."""
+
+    def __init__(self, message: str, retry_after: float, stalled: bool) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.stalled = stalled
+
+
+class Signal(NamedTuple):
+    """One OTLP signal: its HTTP path, request and response types, and how it converts."""
+
+    path: str
+    request: Callable[[], Any]
+    response: Callable[[], Any]
+    resources: str
+    scopes: str
+    convert: Callable[..., Any]
+    rejected: str
+
+
+LOGS = Signal(
+    "/v1/logs", logs_service_pb2.ExportLogsServiceRequest, logs_service_pb2.ExportLogsServiceResponse,
+    "resource_logs", "scope_logs", log_events, "rejected_log_records",
+)
+METRICS = Signal(
+    "/v1/metrics", metrics_service_pb2.ExportMetricsServiceRequest,
+    metrics_service_pb2.ExportMetricsServiceResponse, "resource_metrics", "scope_metrics", metric_events,
+    "rejected_data_points",
+)
+TRACES = Signal(
+    "/v1/traces", trace_service_pb2.ExportTraceServiceRequest, trace_service_pb2.ExportTraceServiceResponse,
+    "resource_spans", "scope_spans", span_events, "rejected_spans",
+)
+SIGNALS = {signal.path: signal for signal in (LOGS, METRICS, TRACES)}
+
+#: Seconds a client is asked to wait when the queue is full, and when the store is stalled.
+RETRY_FULL = 1.0
+RETRY_STALLED = 5.0
+
+
+class Exporter:
+    """Takes decoded export requests into runs; thread-safe (one request at a time)."""
+
+    def __init__(self, runs: Runs, limit: int) -> None:
+        self.runs = runs
+        self.limit = limit
+        self._lock = threading.Lock()
+        self.refused = 0  # requests answered Busy
+
+    def export(self, signal: Signal, request: Any, header_run_id: str | None = None) -> Any:
+        """The response for one request; raises Busy to have the client retry it whole."""
+        response = signal.response()
+        rejected = 0
+        errors: list[str] = []
+        with self._lock:
+            resolved = []
+            for resource_data in getattr(request, signal.resources):
+                resource = attributes(resource_data.resource.attributes)
+                try:
+                    run, live = self.runs.resolve(resource, header_run_id)
+                except TracklogError as exc:
+                    rejected += _count(signal, resource_data)
+                    errors.append(str(exc))
+                    continue
+                resolved.append((run, live, resource_data))
+            self._check_room({run.target.pipeline for run, _, _ in resolved})
+            events: list[Event] = []
+            for run, live, resource_data in resolved:
+                target = run.target
+                outcome = signal.convert(target, getattr(resource_data, signal.scopes), events)
+                if live is not None and signal is LOGS and outcome[0]:
+                    live.error = outcome[1]
+                if events:
+                    target.pipeline.put_many(events)
+                    events = []
+        if rejected:
+            partial = response.partial_success
+            setattr(partial, signal.rejected, rejected)
+            partial.error_message = "; ".join(sorted(set(errors)))[:1000]
+        return response
+
+    def _check_room(self, pipelines: set[Pipeline]) -> None:
+        for pipeline in pipelines:
+            if pipeline.stalled:
+                self.refused += 1
+                raise Busy("the workspace cannot be written now (see the receiver's log); retry later",
+                           RETRY_STALLED, True)
+            if pipeline.pending >= self.limit:
+                self.refused += 1
+                raise Busy(f"{pipeline.pending} events wait for the workspace; retry later", RETRY_FULL, False)
+
+
+def _count(signal: Signal, resource_data: Any) -> int:
+    total = 0
+    for scope in getattr(resource_data, signal.scopes):
+        if signal is LOGS:
+            total += len(scope.log_records)
+        elif signal is TRACES:
+            total += len(scope.spans)
+        else:
+            for metric in scope.metrics:
+                kind = metric.WhichOneof("data")
+                total += 0 if kind is None else len(getattr(metric, kind).data_points)
+    return total

@@ -1,0 +1,122 @@
+"""OTLP/HTTP: ``POST /v1/logs``, ``/v1/metrics``, ``/v1/traces``, as the OTLP spec says.
+
+200 with the Export*ServiceResponse (``partial_success`` for refused records) in the
+request's encoding; 400 for a body that does not parse; 401 without the bearer
+token when one is set; 404 for another path; 411 without a Content-Length; 413 for
+a body over the limit, compressed or decompressed; 415 for another content type or
+encoding; 429 (queue full) or 503 (store stalled) with ``Retry-After``, which
+exporters retry. Failures carry a ``google.rpc.Status`` body.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from google.protobuf import json_format
+from google.rpc import status_pb2
+
+from ._decode import JSON, PROTOBUF, BadRequest, TooLarge, Unsupported, content_type, decode, encode, inflate
+from ._export import SIGNALS, Busy, Exporter
+from ._runs import RUN_ID_KEY
+
+__all__ = ["OTLPHTTPServer"]
+
+_logger = logging.getLogger("tracklog.receivers")
+
+#: gRPC status codes in the error bodies (google.rpc.Code).
+_INVALID_ARGUMENT, _UNAUTHENTICATED, _UNAVAILABLE, _RESOURCE_EXHAUSTED, _UNIMPLEMENTED = 3, 16, 14, 8, 12
+
+
+class OTLPHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server that hands OTLP requests to an :class:`Exporter`."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], exporter: Exporter, token: str | None, max_bytes: int) -> None:
+        super().__init__(address, _Handler)
+        self.exporter = exporter
+        self.token = token
+        self.max_bytes = max_bytes
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: OTLPHTTPServer
+
+    def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+        media = PROTOBUF
+        try:
+            signal = SIGNALS.get(self.path.split("?", 1)[0])
+            if signal is None:
+                self._fail(404, _UNIMPLEMENTED, f"no OTLP endpoint {self.path}: use /v1/logs, /v1/metrics or /v1/traces", media, close=True)
+                return
+            if not self._authorised():
+                self._fail(401, _UNAUTHENTICATED, "missing or wrong bearer token", media, close=True)
+                return
+            media = content_type(self.headers.get("Content-Type"))
+            length = self.headers.get("Content-Length")
+            if length is None or not length.isdigit():
+                self._fail(411, _INVALID_ARGUMENT, "a Content-Length is required", media, close=True)
+                return
+            size = int(length)
+            if size > self.server.max_bytes:
+                self._fail(413, _RESOURCE_EXHAUSTED, f"the body is over {self.server.max_bytes} bytes", media, close=True)
+                return
+            body = self.rfile.read(size)
+            body = inflate(body, self.headers.get("Content-Encoding"), self.server.max_bytes)
+            request = decode(body, media, signal.request())
+            response = self.server.exporter.export(signal, request, self.headers.get(RUN_ID_KEY))
+        except Unsupported as exc:
+            self._fail(415, _INVALID_ARGUMENT, str(exc), PROTOBUF, close=True)
+        except TooLarge as exc:
+            self._fail(413, _RESOURCE_EXHAUSTED, str(exc), media, close=True)
+        except BadRequest as exc:
+            self._fail(400, _INVALID_ARGUMENT, str(exc), media)
+        except Busy as exc:
+            self._fail(503 if exc.stalled else 429, _UNAVAILABLE, str(exc), media,
+                       retry_after=exc.retry_after)
+        except Exception:  # a bug of ours: the client may retry, the receiver keeps serving
+            _logger.exception("tracklog: the OTLP receiver failed on a request to %s", self.path)
+            self._fail(503, _UNAVAILABLE, "the receiver failed on this request; see its log", media, retry_after=1)
+        else:
+            self._send(200, encode(response, media), media)
+
+    def _authorised(self) -> bool:
+        token = self.server.token
+        if not token:
+            return True
+        given = self.headers.get("Authorization") or ""
+        return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+    def _fail(
+        self, code: int, rpc_code: int, message: str, media: str, *, close: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        status = status_pb2.Status(code=rpc_code, message=message)
+        body = (
+            json.dumps(json_format.MessageToDict(status)).encode() if media == JSON else status.SerializeToString()
+        )
+        if close:
+            self.close_connection = True
+        headers = {} if retry_after is None else {"Retry-After": str(max(1, round(retry_after)))}
+        self._send(code, body, media, headers, close)
+
+    def _send(self, code: int, body: bytes, media: str, headers: dict[str, str] | None = None,
+              close: bool = False) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", media)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        if close:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the stdlib's name)
+        _logger.debug("tracklog receiver: " + format, *args)

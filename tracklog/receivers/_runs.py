@@ -1,0 +1,174 @@
+"""Which run OTLP data joins, and when a run the receiver started ends.
+
+* A resource attribute (or request header) ``tracklog.run_id`` names an existing
+  run: the data joins it. ``tracklog run`` sets it for its child, so an
+  instrumented child in any language joins the run it runs under. The receiver
+  never ends such a run: its owner does.
+* Otherwise one run per service: ``service.name`` + ``service.instance.id``, in the
+  experiment named by ``tracklog.experiment``, else ``service.namespace``, else
+  ``Default``. It starts on the service's first data and ends after ``idle``
+  seconds without any, or when the receiver stops.
+* The rule for how it ends: **Failed** when the service's last log record was at
+  ERROR or above and carried the OTel exception attributes (``exception.type`` or
+  ``exception.message``), with those (and ``exception.stacktrace``) as the error;
+  else **Completed**. Data arriving after the end starts a new run.
+
+Runs are opened by callables handed in from above (the CLI gives the workspace's),
+so this package never sees a store.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable, Mapping, NamedTuple, Protocol
+
+from ..pipeline.target import RunTarget
+
+__all__ = ["DEFAULT_EXPERIMENT", "RUN_ID_KEY", "EXPERIMENT_KEY", "OpenRun", "AttachRun", "ReceivedRun", "Runs"]
+
+RUN_ID_KEY = "tracklog.run_id"
+EXPERIMENT_KEY = "tracklog.experiment"
+DEFAULT_EXPERIMENT = "Default"
+
+_logger = logging.getLogger("tracklog.receivers")
+
+
+class ReceivedRun(Protocol):
+    """What the receiver needs of a run: its id and target, and a way to end it."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def target(self) -> RunTarget: ...
+
+    def complete(self) -> None: ...
+
+    def fail(self, error: str | None = None) -> None: ...
+
+
+#: Starts a run: (experiment name, run name, tags) -> the run.
+OpenRun = Callable[[str, str, Mapping[str, str]], ReceivedRun]
+#: An existing run by id; raises (a TracklogError) when there is none.
+AttachRun = Callable[[str], ReceivedRun]
+
+
+class _Service(NamedTuple):
+    experiment: str
+    name: str
+    instance: str
+
+
+class _Live:
+    __slots__ = ("error", "run", "seen")
+
+    def __init__(self, run: ReceivedRun) -> None:
+        self.run = run
+        self.seen = time.monotonic()
+        self.error: str | None = None
+
+
+def failure_of(level: int, attributes: Mapping[str, Any]) -> str | None:
+    """The error a service's last log record ends its run with, or None (see the rule above)."""
+    if level < logging.ERROR:
+        return None
+    kind, message = attributes.get("exception.type"), attributes.get("exception.message")
+    if kind is None and message is None:
+        return None
+    head = ": ".join(str(x) for x in (kind, message) if x is not None)
+    trace = attributes.get("exception.stacktrace")
+    return f"{head}\n{trace}" if trace else head
+
+
+class Runs:
+    """The live runs of a receiver, by service; thread-safe."""
+
+    def __init__(self, open_run: OpenRun, attach_run: AttachRun, idle: float) -> None:
+        self._open = open_run
+        self._attach = attach_run
+        self.idle = idle
+        self._lock = threading.Lock()
+        self._services: dict[_Service, _Live] = {}
+        self._attached: dict[str, ReceivedRun] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the thread that ends idle runs."""
+        self._thread = threading.Thread(target=self._watch, name="tracklog-receiver-idle", daemon=True)
+        self._thread.start()
+
+    def resolve(self, resource: Mapping[str, Any], header_run_id: str | None) -> tuple[ReceivedRun, _Live | None]:
+        """The run for data of this resource (opened now when new); raises when a named run is missing."""
+        run_id = resource.get(RUN_ID_KEY) or header_run_id
+        with self._lock:
+            if run_id:
+                run_id = str(run_id)
+                found = self._attached.get(run_id)
+                if found is None:
+                    found = self._attached[run_id] = self._attach(run_id)
+                return found, None
+            service = _service(resource)
+            live = self._services.get(service)
+            if live is None:
+                live = self._services[service] = _Live(self._open(service.experiment, service.name, _tags(resource)))
+            live.seen = time.monotonic()
+            return live.run, live
+
+    def ended(self, run: ReceivedRun) -> None:
+        """Forget a run named by id that has ended, so the next data looks it up again."""
+        with self._lock:
+            self._attached.pop(run.id, None)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(min(0.5, max(self.idle / 4, 0.05))):
+            now = time.monotonic()
+            with self._lock:
+                idle = [(key, live) for key, live in self._services.items() if now - live.seen >= self.idle]
+                for key, _ in idle:
+                    del self._services[key]
+            for _, live in idle:
+                _end(live)
+
+    def close(self) -> None:
+        """End every run the receiver started, by the rule above."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        with self._lock:
+            lives = list(self._services.values())
+            self._services.clear()
+            self._attached.clear()
+        for live in lives:
+            _end(live)
+
+    def live_count(self) -> int:
+        with self._lock:
+            return len(self._services)
+
+
+def _end(live: _Live) -> None:
+    try:
+        if live.error is None:
+            live.run.complete()
+        else:
+            live.run.fail(live.error)
+    except Exception:  # one run's store trouble must not stop the others ending
+        _logger.warning("tracklog: receiver could not end run %s", live.run.id, exc_info=True)
+
+
+def _service(resource: Mapping[str, Any]) -> _Service:
+    experiment = resource.get(EXPERIMENT_KEY) or resource.get("service.namespace") or DEFAULT_EXPERIMENT
+    name = resource.get("service.name") or "unknown_service"
+    instance = resource.get("service.instance.id") or ""
+    return _Service(str(experiment), str(name), str(instance))
+
+
+_TAGGED = ("service.name", "service.namespace", "service.instance.id", "service.version", "telemetry.sdk.language")
+
+
+def _tags(resource: Mapping[str, Any]) -> dict[str, str]:
+    """Run tags from the resource that identify the service."""
+    return {key: str(resource[key]) for key in _TAGGED if resource.get(key) not in (None, "")}
