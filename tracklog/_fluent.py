@@ -48,7 +48,7 @@ def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
 
 def get_tracking_uri() -> str:
     """The workspace location ``Workspace()`` opens now."""
-    return Workspace().location
+    return Workspace().path
 
 
 def set_experiment(experiment_name: str) -> Experiment:

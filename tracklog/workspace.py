@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from typing import Any, Iterator
 
 from . import _config
+from ._azure_config import DEFAULT_NAME, LOCAL_REGION, AzureNames, find_config, read_config, write_config
 from ._errors import ExperimentNotFoundError
 from ._types import ExperimentInfo, RunInfo
 from ._values import check_name
@@ -17,6 +18,7 @@ from .store import Store, is_pending_experiment, redact_uri
 __all__ = ["Experiment", "Workspace"]
 
 _default_location: str | None = None
+_SCHEME = "tracklog:"
 
 
 def set_default_location(location: str | None) -> None:
@@ -27,6 +29,10 @@ def set_default_location(location: str | None) -> None:
 
 def _resolve(location: str | os.PathLike[str] | None) -> str:
     raw = _config.workspace_location(location if location is not None else _default_location)
+    if raw.startswith(_SCHEME):  # tracklog:PATH, tracklog:///abs/path, bare tracklog:
+        raw = raw[len(_SCHEME):]
+        raw = raw[2:] if raw.startswith("///") else raw
+        raw = raw or os.environ.get(_config.ENV_WORKSPACE) or _config.DEFAULT_WORKSPACE
     if "://" in raw or raw.startswith(("file:", "sqlite:")):
         return raw
     return os.path.abspath(raw)
@@ -36,14 +42,119 @@ class Workspace:
     """Where runs live: a folder (``./.tracklog`` by default) holding a SQLite store.
 
     ``Workspace()`` opens the location given by ``set_tracking_uri``, else the
-    ``TRACKLOG_WORKSPACE`` environment variable, else ``./.tracklog``.
-    ``location`` is what is shown: a server URL without the credentials written in it.
+    ``TRACKLOG_WORKSPACE`` environment variable, else ``./.tracklog``;
+    ``Workspace(path)`` opens that folder (or MLflow server URL).
+    Azure ML's ``Workspace(subscription_id, resource_group, workspace_name)``,
+    ``Workspace.get(name)`` and ``Workspace.from_config()`` open a local workspace
+    that keeps those names (see docs/azure.md). ``path`` is what is shown: the folder,
+    or a server URL without the credentials written in it; ``location`` is Azure's
+    region ("local" unless the config names one).
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True) -> None:
+    def __init__(
+        self,
+        subscription_id: str | os.PathLike[str] | None = None,
+        resource_group: str | None = None,
+        workspace_name: str | None = None,
+        auth: object = None,
+        _location: str | None = None,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        create: bool = True,
+        _names: AzureNames | None = None,
+    ) -> None:
+        if _names is None and resource_group is None and workspace_name is None:
+            path, subscription_id = (subscription_id if path is None else path), None
+        names = _names or AzureNames(
+            subscription_id=None if subscription_id is None else os.fspath(subscription_id),
+            resource_group=resource_group,
+            workspace_name=workspace_name,
+            region=_location or LOCAL_REGION,
+        )
+        if path is None:
+            path = names.folder
+        self._names = names
         self._uri = _resolve(path)  # as given, credentials included: never shown
-        self.location = redact_uri(self._uri)
+        self._shown = redact_uri(self._uri)
         self.engine: Engine = engine_for(self._uri, create)
+
+    # -- Azure ML's ways in ---------------------------------------------------------
+
+    @classmethod
+    def from_config(
+        cls, path: str | os.PathLike[str] | None = None, auth: object = None, _logger: object = None,
+        _file_name: str | None = None,
+    ) -> Workspace:
+        """The workspace an Azure ``config.json`` names (here, ``.azureml/`` or a parent
+        folder), kept locally; with no config file, the default local workspace."""
+        file = find_config(path, _file_name)
+        if file is None:
+            return cls()
+        return cls(_names=read_config(file))
+
+    @classmethod
+    def get(
+        cls,
+        name: str,
+        auth: object = None,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        location: str | None = None,
+        **_ignored: object,
+    ) -> Workspace:
+        """Azure's ``Workspace.get(name, ...)``: the local workspace keeping these names."""
+        return cls(subscription_id, resource_group, name, _location=location)
+
+    create = get  # Azure's Workspace.create(name, ..., exist_ok=True): nothing to provision locally
+
+    @property
+    def name(self) -> str:
+        """The Azure workspace name, or "local"."""
+        return self._names.workspace_name or DEFAULT_NAME
+
+    @property
+    def subscription_id(self) -> str | None:
+        return self._names.subscription_id
+
+    @property
+    def resource_group(self) -> str | None:
+        return self._names.resource_group
+
+    @property
+    def location(self) -> str:
+        """Azure's meaning: the region ("local" here unless the config names one); the
+        folder is ``path``."""
+        return self._names.region
+
+    def get_details(self) -> dict[str, Any]:
+        """Azure's workspace details: id, name, location, subscription, resource group, folder."""
+        names = self._names
+        return {
+            "id": (
+                f"/subscriptions/{names.subscription_id}/resourceGroups/{names.resource_group}"
+                f"/providers/Microsoft.MachineLearningServices/workspaces/{self.name}"
+            ),
+            "name": self.name,
+            "friendlyName": self.name,
+            "location": self.location,
+            "subscriptionId": names.subscription_id,
+            "resourceGroup": names.resource_group,
+            "workspaceFolder": self.path,
+            "mlFlowTrackingUri": self.get_mlflow_tracking_uri(),
+            "configFile": names.config_file,
+        }
+
+    def write_config(self, path: str | None = None, file_name: str | None = None) -> str:
+        """Write Azure's ``.azureml/config.json`` (with this folder as ``tracklog_workspace``)."""
+        return write_config(self._names, self.path, path, file_name)
+
+    def get_mlflow_tracking_uri(self) -> str:
+        """The ``tracklog:`` URI of this workspace, for ``mlflow.set_tracking_uri``."""
+        if "://" in self._shown:
+            return self._shown  # an MLflow server: MLflow speaks to it itself
+        return "tracklog:" + self._shown
+
+    # -- where ------------------------------------------------------------------------
 
     @property
     def store(self) -> Store:
@@ -51,8 +162,8 @@ class Workspace:
 
     @property
     def path(self) -> str:
-        """The workspace folder (or URI for a remote store)."""
-        return self.location
+        """The workspace folder, or a server URL without its credentials: what is shown."""
+        return self._shown
 
     def child_location(self) -> str:
         """The location as given, credentials included: for a child process's environment
@@ -67,7 +178,7 @@ class Workspace:
         """The existing experiment called ``name``; ExperimentNotFoundError otherwise."""
         info = self.store.get_experiment(name)
         if info is None:
-            raise ExperimentNotFoundError(f"no experiment {name!r} in workspace {self.location}")
+            raise ExperimentNotFoundError(f"no experiment {name!r} in workspace {self.path}")
         return Experiment(self, name, _info=info)
 
     @property
@@ -102,7 +213,7 @@ class Workspace:
         return hash(self._uri)
 
     def __repr__(self) -> str:
-        return f"Workspace({self.location!r})"
+        return f"Workspace({self.path!r})"
 
 
 class Experiment:
@@ -143,7 +254,7 @@ class Experiment:
         return hash((self.workspace, self.name))
 
     def __repr__(self) -> str:
-        return f"Experiment({self.workspace.location!r}, {self.name!r})"
+        return f"Experiment({self.workspace.path!r}, {self.name!r})"
 
 
 def _open_env_run(run_id: str, location: str | None) -> Run:

@@ -31,7 +31,7 @@ def test_ls_show_logs_and_metrics_give_times_in_one_format_and_the_local_zone(wo
     started = datetime.fromtimestamp(info.start_time, ZONE).isoformat(timespec="seconds")
     outputs = {}
     for command in (["ls"], ["show", "latest"], ["logs", "latest"], ["metrics", "latest", "loss"]):
-        done = _in_zone("-w", workspace.location, *command)
+        done = _in_zone("-w", workspace.path, *command)
         assert done.code == 0, done.err
         outputs[command[0]] = done.out
         assert re.search(ISO, done.out), (command, done.out)
@@ -48,7 +48,7 @@ def test_ls_show_logs_and_metrics_give_times_in_one_format_and_the_local_zone(wo
 
 def test_metrics_csv_gives_the_time_and_names_the_epoch_seconds_column(tracklog_main, workspace, finished):
     """--csv keeps every digit, and gives both the ISO time and the raw epoch seconds, named so."""
-    rows = tracklog_main("-w", workspace.location, "metrics", "latest", "loss", "--csv").out.splitlines()
+    rows = tracklog_main("-w", workspace.path, "metrics", "latest", "loss", "--csv").out.splitlines()
     assert rows[0] == "step,value,time,epoch_seconds,rank"
     point = finished.get_metric_history("loss")[2]
     step, value, when, epoch, rank = rows[3].split(",")
@@ -64,9 +64,9 @@ def test_durations_have_millisecond_precision(tracklog_main, workspace, experime
     run = experiment.start_logging("timed")
     run.complete()
     workspace.store.set_status(run.id, "Completed", run.info.start_time + seconds)
-    ls = tracklog_main("-w", workspace.location, "ls").out.splitlines()
+    ls = tracklog_main("-w", workspace.path, "ls").out.splitlines()
     assert ls[1].split()[-1] == shown
-    show = tracklog_main("-w", workspace.location, "show", run.id).out
+    show = tracklog_main("-w", workspace.path, "show", run.id).out
     assert re.search(rf"^ended      {ISO[:-7]}\S+  \({re.escape(shown)}\)$", show, re.MULTILINE), show
 
 
@@ -74,7 +74,7 @@ def test_a_quick_run_never_reads_0_0s(tracklog_main, workspace, experiment):
     """A run shorter than a tenth of a second still shows how long it took, in milliseconds."""
     run = experiment.start_logging("quick")
     run.complete()
-    shown = tracklog_main("-w", workspace.location, "ls").out.splitlines()[1].split()[-1]
+    shown = tracklog_main("-w", workspace.path, "ls").out.splitlines()[1].split()[-1]
     assert re.fullmatch(r"(\d+\.\d{3}|<0\.001)s", shown) and shown != "0.0s"
 
 
@@ -96,7 +96,7 @@ def test_show_gives_each_metric_its_last_value_count_min_and_max(tracklog_main, 
     run.log_list("accuracy", [0.5, 0.6, 0.7, 0.8, 0.9])
     run.log_table("wave", {"angle": [0.1, 0.2, 0.3], "sine": [0.09, 0.19, 0.29]})
     run.complete()
-    metrics = _metrics_block(tracklog_main("-w", workspace.location, "show", run.id).out)
+    metrics = _metrics_block(tracklog_main("-w", workspace.path, "show", run.id).out)
     assert metrics == {
         "loss": ["0.1", "3", "0.1", "1234.57"],
         "phase": ["eval", "2"],
@@ -104,10 +104,10 @@ def test_show_gives_each_metric_its_last_value_count_min_and_max(tracklog_main, 
         "accuracy": ["list of 5", "5"],
         "wave": ["table 3 rows × 2 columns", "3"],
     }
-    summary = tracklog_main("-w", workspace.location, "metrics", run.id).out
+    summary = tracklog_main("-w", workspace.path, "metrics", run.id).out
     assert re.search(r"^loss\s+metric\s+3\s+0\.1\s+0\.1\s+1234\.57$", summary, re.MULTILINE), summary
     assert re.search(r"^accuracy\s+list\s+5\s+list of 5$", summary, re.MULTILINE), summary
-    points = tracklog_main("-w", workspace.location, "metrics", run.id, "loss").out
+    points = tracklog_main("-w", workspace.path, "metrics", run.id, "loss").out
     assert "1234.57" in points and "1234.56789" not in points
 
 
@@ -124,7 +124,7 @@ def test_show_prints_the_runs_source_and_leaves_provenance_out_of_its_tags(track
         "model": "ridge",
     })
     run.complete()
-    text = tracklog_main("-w", workspace.location, "show", run.id).out
+    text = tracklog_main("-w", workspace.path, "show", run.id).out
     source = text.split("\nsource:\n", 1)[1].split("\n\n", 1)[0].splitlines()
     pairs = dict(re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in source)
     assert pairs["user"] == "alice" and pairs["python"] == "3.11.7"
@@ -141,5 +141,5 @@ def test_log_records_are_timed_to_the_millisecond(tracklog_main, workspace, run)
     logger.propagate = False
     logger.warning("one")
     run.complete()
-    line = tracklog_main("-w", workspace.location, "logs", run.id).out.splitlines()[0]
+    line = tracklog_main("-w", workspace.path, "logs", run.id).out.splitlines()[0]
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d WARNING  cli-ms: one$", line), line

@@ -14,16 +14,16 @@ from tests.cli.conftest import one_line, tracklog_process
 @pytest.mark.parametrize("command", [["ls"], ["show", "latest"], ["metrics", "latest"], ["logs", "latest"]])
 def test_the_workspace_option_works_before_or_after_the_subcommand(tracklog_main, workspace, finished, command):
     """`tracklog -w W CMD`, `tracklog CMD -w W` and `tracklog CMD --workspace=W` print the same."""
-    before = tracklog_main("--workspace", workspace.location, *command)
+    before = tracklog_main("--workspace", workspace.path, *command)
     assert before.code == 0, before.err
-    for after in (["--workspace", workspace.location], ["-w", workspace.location], [f"--workspace={workspace.location}"]):
+    for after in (["--workspace", workspace.path], ["-w", workspace.path], [f"--workspace={workspace.path}"]):
         done = tracklog_main(*command, *after)
         assert (done.code, done.out, done.err) == (0, before.out, before.err)
 
 
 def test_a_workspace_given_before_the_subcommand_is_not_reset_by_its_default(tracklog_main, workspace, finished):
     """The sub-command's own --workspace has no default that would overwrite the one given first."""
-    done = tracklog_main("-w", workspace.location, "show", finished.id)  # cwd holds no ./.tracklog
+    done = tracklog_main("-w", workspace.path, "show", finished.id)  # cwd holds no ./.tracklog
     assert done.code == 0 and finished.id in done.out
 
 
@@ -59,7 +59,7 @@ def test_a_mistyped_command_suggests_the_nearest_one_in_one_line():
 
 def test_an_unknown_level_is_one_line_and_exit_2_never_a_traceback(workspace, finished):
     """`tracklog logs latest --level LOUD` names the levels there are, in one line."""
-    done = tracklog_process("logs", "latest", "--level", "LOUD", "-w", workspace.location)
+    done = tracklog_process("logs", "latest", "--level", "LOUD", "-w", workspace.path)
     assert done.code == 2 and done.out == ""
     line = one_line(done.err)
     assert line.startswith("tracklog logs: argument --level/-l: unknown level 'LOUD'") and "WARNING" in line
@@ -68,7 +68,7 @@ def test_an_unknown_level_is_one_line_and_exit_2_never_a_traceback(workspace, fi
 def test_a_level_is_read_in_any_case_or_as_a_number(tracklog_main, workspace, finished):
     """--level warning, --level WARNING and --level 30 all hide the debug record."""
     for level in ("warning", "WARNING", "30"):
-        done = tracklog_main("-w", workspace.location, "logs", "latest", "--level", level)
+        done = tracklog_main("-w", workspace.path, "logs", "latest", "--level", level)
         assert done.code == 0 and "loud warning" in done.out and "quiet detail" not in done.out
 
 
@@ -88,7 +88,7 @@ def test_a_level_is_read_in_any_case_or_as_a_number(tracklog_main, workspace, fi
 )
 def test_a_bad_option_value_is_one_line_and_exit_2(tracklog_main, workspace, finished, args, option):
     """Every option with a constrained value is checked by the parser: one line on stderr, exit 2."""
-    done = tracklog_main("-w", workspace.location, *args)
+    done = tracklog_main("-w", workspace.path, *args)
     assert done.code == 2 and done.out == ""
     line = one_line(done.err)
     assert line.startswith(("tracklog: ", f"tracklog {args[0]}: ")) and option in line and line.endswith("--help")

@@ -47,7 +47,7 @@ def test_ingest_into_an_unknown_run_of_a_workspace_adds_no_run(tracklog_main, wo
     """An unknown --run in an existing workspace is refused; the workspace keeps its one run."""
     saved = tmp_path / "saved.log"
     saved.write_text("line\n")
-    done = tracklog_main("-w", workspace.location, "ingest", "--run", "nope", saved)
+    done = tracklog_main("-w", workspace.path, "ingest", "--run", "nope", saved)
     assert done.code == 1 and "no run 'nope'" in one_line(done.err)
     assert [r.id for r in workspace.get_runs()] == [finished.id]
 
@@ -62,7 +62,7 @@ def test_ingest_of_a_missing_file_creates_no_run(tracklog_main, tmp_path):
 
 def test_ingest_with_both_a_run_and_a_new_runs_name_is_a_usage_error(tracklog_main, workspace, finished, tmp_path):
     """--run with --name/--experiment is contradictory: one line, exit 2."""
-    done = tracklog_main("-w", workspace.location, "ingest", "--run", "latest", "--name", "x", tmp_path / "x.log")
+    done = tracklog_main("-w", workspace.path, "ingest", "--run", "latest", "--name", "x", tmp_path / "x.log")
     assert done.code == 2 and "not both" in one_line(done.err)
 
 
@@ -79,9 +79,9 @@ def test_no_message_doubles_the_tracklog_prefix(tracklog_main, workspace, finish
     """Errors are prefixed with `tracklog:` once, also when the message names tracklog itself."""
     for args in (
         ["sync", "latest", "-w", "http://127.0.0.1:9", "--to", "http://127.0.0.1:9"],
-        ["-w", workspace.location, "logs", "latest", "--file", "nope.log"],
-        ["-w", workspace.location, "show", "nope"],
-        ["-w", workspace.location, "run"],
+        ["-w", workspace.path, "logs", "latest", "--file", "nope.log"],
+        ["-w", workspace.path, "show", "nope"],
+        ["-w", workspace.path, "run"],
     ):
         done = tracklog_main(*args)
         line = one_line(done.err)

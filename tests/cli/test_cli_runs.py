@@ -17,7 +17,7 @@ from tracklog.handlers import RunHandler
 def cli(workspace, *args, timeout=60):
     """Run `tracklog --workspace W args...` and return the completed process."""
     return subprocess.run(
-        [sys.executable, "-m", "tracklog", "--workspace", workspace.location, *args],
+        [sys.executable, "-m", "tracklog", "--workspace", workspace.path, *args],
         capture_output=True,
         text=True,
         env=python_env(),
@@ -58,7 +58,7 @@ def test_ls_filters_by_experiment_and_rejects_unknown(workspace, finished):
     """ls --experiment E lists its runs; an unknown experiment is a one-line error."""
     assert "demo" in cli(workspace, "ls", "--experiment", "test-exp").stdout
     out = cli(workspace, "ls", "--experiment", "nope")
-    assert out.returncode == 1 and out.stderr.strip() == f"tracklog: no experiment 'nope' in workspace {workspace.location}"
+    assert out.returncode == 1 and out.stderr.strip() == f"tracklog: no experiment 'nope' in workspace {workspace.path}"
 
 
 def test_show_prints_status_tags_params_metrics_files_children(workspace, finished):
@@ -101,7 +101,7 @@ def test_logs_follow_tails_a_live_run_until_it_ends(workspace, experiment):
     logger.info("first line")
     run.flush()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tracklog", "--workspace", workspace.location, "logs", run.id, "--follow"],
+        [sys.executable, "-m", "tracklog", "--workspace", workspace.path, "logs", run.id, "--follow"],
         stdout=subprocess.PIPE,
         text=True,
         env=python_env(),
@@ -123,7 +123,7 @@ def test_logs_follow_tails_a_live_run_until_it_ends(workspace, experiment):
 def test_unknown_run_and_empty_workspace_are_one_line_errors(workspace, tmp_path):
     """An unknown id, an empty workspace and a missing workspace each give one line and exit 1."""
     empty = cli(workspace, "ls")
-    assert empty.returncode == 1 and empty.stderr.strip() == f"tracklog: no runs in workspace {workspace.location}"
+    assert empty.returncode == 1 and empty.stderr.strip() == f"tracklog: no runs in workspace {workspace.path}"
     unknown = cli(workspace, "show", "abc123")
     assert unknown.returncode == 1 and len(unknown.stderr.strip().splitlines()) == 1
     assert "no run 'abc123'" in unknown.stderr

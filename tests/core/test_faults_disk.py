@@ -243,7 +243,7 @@ FILE_SIZE_LIMIT = textwrap.dedent(
 def test_file_size_limit_stalls_the_writer_and_logging_resumes_when_it_rises(workspace):
     """ulimit -f: EFBIG is a stall with one warning, not an error per event; nothing is lost
     once the limit rises."""
-    out = _run(FILE_SIZE_LIMIT, workspace.location)
+    out = _run(FILE_SIZE_LIMIT, workspace.path)
     result = _result(out)
     assert result["worst"] < 2
     assert "Traceback" not in out.stderr, out.stderr[-4000:]
@@ -411,13 +411,13 @@ def test_after_a_normal_exit_tracklog_db_alone_holds_every_completed_run(workspa
         "for i in range(20000):\n"
         "    logging.getLogger('app').info('step %d', i, extra={'metric': 'loss', 'value': i})\n"
         "run.complete(); print(run.id)",
-        workspace.location,
+        workspace.path,
     )
     assert out.returncode == 0, out.stderr
     run_id = out.stdout.strip()
     copy = tmp_path / "copy"
     copy.mkdir()
-    shutil.copy(Path(workspace.location) / "tracklog.db", copy / "tracklog.db")
+    shutil.copy(Path(workspace.path) / "tracklog.db", copy / "tracklog.db")
     run = tracklog.Workspace(copy).get_run(run_id)
     assert run.status == "Completed"
     assert len(run.get_metric_history("loss")) == 20000

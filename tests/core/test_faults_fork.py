@@ -75,7 +75,7 @@ def test_children_forked_mid_transaction_all_finish_and_lose_nothing(workspace, 
     script = tmp_path / "fork_while_writing.py"
     script.write_text(FORK_WHILE_WRITING)
     out = subprocess.run(
-        [sys.executable, str(script), workspace.location, str(CHILDREN), str(POINTS)],
+        [sys.executable, str(script), workspace.path, str(CHILDREN), str(POINTS)],
         env=python_env(),
         capture_output=True,
         text=True,
@@ -91,6 +91,6 @@ def test_children_forked_mid_transaction_all_finish_and_lose_nothing(workspace, 
         assert steps == list(range(POINTS)), f"child{c}"
     parent = [p.value for p in run.get_metric_history("parent")]
     assert parent == list(range(result["parent"]))
-    with sqlite3.connect(workspace.location + "/tracklog.db") as conn:
+    with sqlite3.connect(workspace.path + "/tracklog.db") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert "Traceback" not in out.stderr, out.stderr[-3000:]

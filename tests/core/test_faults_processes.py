@@ -41,12 +41,12 @@ def _run_script(tmp_path, workspace, body: str, *args: str) -> tracklog.Run:
     path = tmp_path / "mp_script.py"
     path.write_text(MP_HEAD + textwrap.dedent(body))
     done = subprocess.run(
-        [sys.executable, str(path), workspace.location, *args],
+        [sys.executable, str(path), workspace.path, *args],
         env=python_env(), capture_output=True, text=True, timeout=TIMEOUT,
     )
     assert done.returncode == 0, done.stderr
     run_id = done.stdout.split()[-1]
-    return tracklog.Workspace(workspace.location).get_run(run_id)
+    return tracklog.Workspace(workspace.path).get_run(run_id)
 
 
 def _counts(run: tracklog.Run) -> dict[str, list[int]]:
@@ -168,10 +168,10 @@ def test_a_run_started_in_a_multiprocessing_child_ends_with_it(tmp_path, workspa
                 p.start()
                 p.join()
     """))
-    done = subprocess.run([sys.executable, str(path), workspace.location], env=python_env(),
+    done = subprocess.run([sys.executable, str(path), workspace.path], env=python_env(),
                           capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode == 0, done.stderr
-    runs = {r.name: r for r in tracklog.Workspace(workspace.location).get_runs()}
+    runs = {r.name: r for r in tracklog.Workspace(workspace.path).get_runs()}
     assert runs["ok"].status == "Completed" and runs["ok"].get_metrics() == {"x": 1}
     assert runs["bad"].status == "Failed" and runs["bad"].get_metrics() == {"x": 1}
     assert "the child's own failure" in runs["bad"].info.error
@@ -207,7 +207,7 @@ finally:
 def _terminate(tmp_path, workspace, *mode: str) -> tuple[int, list[str], tracklog.Run]:
     path = tmp_path / "term.py"
     path.write_text(SIGTERM_SCRIPT)
-    proc = subprocess.Popen([sys.executable, str(path), workspace.location, *mode], env=python_env(),
+    proc = subprocess.Popen([sys.executable, str(path), workspace.path, *mode], env=python_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         run_id = proc.stdout.readline().strip()
@@ -217,7 +217,7 @@ def _terminate(tmp_path, workspace, *mode: str) -> tuple[int, list[str], tracklo
         out, _err = proc.communicate(timeout=TIMEOUT)
     finally:
         proc.kill()
-    return proc.returncode, out.split(), tracklog.Workspace(workspace.location).get_run(run_id)
+    return proc.returncode, out.split(), tracklog.Workspace(workspace.path).get_run(run_id)
 
 
 @pytest.mark.parametrize("shape", ["with", "plain"])

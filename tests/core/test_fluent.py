@@ -71,7 +71,7 @@ def test_start_run_resumes_the_run_named_by_the_environment(tmp_path, monkeypatc
 
     _context.reset()
     monkeypatch.setenv("TRACKLOG_RUN_ID", parent.id)
-    monkeypatch.setenv("TRACKLOG_WORKSPACE", ws.location)
+    monkeypatch.setenv("TRACKLOG_WORKSPACE", ws.path)
     with tracklog.start_run() as run:
         tracklog.log_metric("x", 1)
     assert run.id == parent.id

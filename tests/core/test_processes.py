@@ -36,7 +36,7 @@ def test_four_ranks_write_one_run_without_losing_a_point(workspace, experiment, 
             [sys.executable, str(script)],
             env=python_env(
                 TRACKLOG_RUN_ID=run.id,
-                TRACKLOG_WORKSPACE=workspace.location,
+                TRACKLOG_WORKSPACE=workspace.path,
                 RANK=str(rank),
                 LOCAL_RANK=str(rank),
                 TRACKLOG_FLUSH_INTERVAL="0.05",
@@ -84,7 +84,7 @@ def test_sigkill_mid_run_keeps_flushed_points_and_reads_as_crashed(workspace, tm
     script = tmp_path / "crash.py"
     script.write_text(CRASH_SCRIPT)
     proc = subprocess.Popen(
-        [sys.executable, str(script), workspace.location],
+        [sys.executable, str(script), workspace.path],
         env=python_env(),
         stdout=subprocess.PIPE,
         text=True,
@@ -94,7 +94,7 @@ def test_sigkill_mid_run_keeps_flushed_points_and_reads_as_crashed(workspace, tm
     time.sleep(0.3)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
-    reopened = tracklog.Workspace(workspace.location)
+    reopened = tracklog.Workspace(workspace.path)
     run = reopened.get_run(run_id)
     assert [p.value for p in run.get_metric_history("early")] == list(range(100))
     assert run.status == "Crashed"
@@ -135,7 +135,7 @@ def test_sigkill_during_a_burst_keeps_what_was_logged_seconds_before(workspace, 
     script.write_text(BURST_SCRIPT)
     # A queue too big to fill in time: only the writer's one-second bound saves the points.
     proc = subprocess.Popen(
-        [sys.executable, str(script), workspace.location],
+        [sys.executable, str(script), workspace.path],
         env={**python_env(), "TRACKLOG_QUEUE_CAPACITY": "100000000"},
         stdout=subprocess.PIPE,
         text=True,
@@ -145,7 +145,7 @@ def test_sigkill_during_a_burst_keeps_what_was_logged_seconds_before(workspace, 
     time.sleep(3.0)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
-    run = tracklog.Workspace(workspace.location).get_run(run_id)
+    run = tracklog.Workspace(workspace.path).get_run(run_id)
     steps = [p.step for p in run.get_metric_history("loss")]
     assert steps[:marked] == list(range(marked))
     assert len(run.get_logs(logger="burst")) >= marked
@@ -186,7 +186,7 @@ def test_auto_run_is_completed_at_exit_or_failed_by_an_uncaught_exception(worksp
     statuses = {}
     for mode in ("ok", "raise"):
         out = subprocess.run(
-            [sys.executable, str(script), workspace.location, mode],
+            [sys.executable, str(script), workspace.path, mode],
             env=python_env(),
             capture_output=True,
             text=True,
@@ -222,7 +222,7 @@ def test_forked_child_logs_into_the_run_with_its_own_writer(workspace, tmp_path)
     script = tmp_path / "fork.py"
     script.write_text(FORK_SCRIPT)
     out = subprocess.run(
-        [sys.executable, str(script), workspace.location],
+        [sys.executable, str(script), workspace.path],
         env=python_env(),
         capture_output=True,
         text=True,
@@ -238,7 +238,7 @@ def test_background_writer_flushes_within_a_second(workspace, experiment):
     """Without any flush call, logged points are in the store within about a second."""
     run = experiment.start_logging()
     run.log("x", 1)
-    other = tracklog.store.SQLiteStore(workspace.location)  # a second reader, as another process
+    other = tracklog.store.SQLiteStore(workspace.path)  # a second reader, as another process
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and "x" not in other.metric_kinds(run.id):
         time.sleep(0.05)

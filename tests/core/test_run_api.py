@@ -197,7 +197,7 @@ def test_get_context_uses_the_run_named_by_the_environment(workspace, experiment
 
     _context.reset()
     monkeypatch.setenv("TRACKLOG_RUN_ID", parent.id)
-    monkeypatch.setenv("TRACKLOG_WORKSPACE", workspace.location)
+    monkeypatch.setenv("TRACKLOG_WORKSPACE", workspace.path)
     assert tracklog.Run.get_context().id == parent.id
 
 
@@ -232,6 +232,6 @@ def test_runs_and_files_live_under_the_workspace(workspace, run):
     import sqlite3
 
     run.upload_file("a.txt", io.BytesIO(b"a"))
-    assert os.path.isfile(os.path.join(workspace.location, "runs", run.id, "a.txt"))
-    conn = sqlite3.connect(os.path.join(workspace.location, "tracklog.db"))
+    assert os.path.isfile(os.path.join(workspace.path, "runs", run.id, "a.txt"))
+    conn = sqlite3.connect(os.path.join(workspace.path, "tracklog.db"))
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -18,10 +18,10 @@ from tracklog.store._schema import SCHEMA_VERSION
 
 def test_default_workspace_is_dot_tracklog_and_env_overrides(tmp_path, monkeypatch):
     """Workspace() is ./.tracklog; TRACKLOG_WORKSPACE overrides it; an argument beats both."""
-    assert tracklog.Workspace().location == str(tmp_path / ".tracklog")
+    assert tracklog.Workspace().path == str(tmp_path / ".tracklog")
     monkeypatch.setenv("TRACKLOG_WORKSPACE", str(tmp_path / "env-ws"))
-    assert tracklog.Workspace().location == str(tmp_path / "env-ws")
-    assert tracklog.Workspace(tmp_path / "arg").location == str(tmp_path / "arg")
+    assert tracklog.Workspace().path == str(tmp_path / "env-ws")
+    assert tracklog.Workspace(tmp_path / "arg").path == str(tmp_path / "arg")
     assert os.path.isfile(tmp_path / "env-ws" / "tracklog.db")
 
 

@@ -223,7 +223,7 @@ def test_ending_a_run_sets_its_status(exp):
 
 def test_mlflow_vocabulary_writes_the_same_runs(ws):
     """start_run / log_metric / log_param / set_tag / end_run work on the store."""
-    tracklog.set_tracking_uri(ws.location)
+    tracklog.set_tracking_uri(ws.path)
     name = unique()
     tracklog.set_experiment(name)
     with tracklog.start_run(run_name="fluent") as run:
@@ -264,7 +264,7 @@ def test_store_reads_runs_by_id_prefix_experiment_and_parent(exp):
 
 def test_ended_run_reopened_by_id_takes_more_data(ws):
     """start_run(run_id=...) resumes an ended run, which then takes more points."""
-    tracklog.set_tracking_uri(ws.location)
+    tracklog.set_tracking_uri(ws.path)
     tracklog.set_experiment(unique())
     with tracklog.start_run() as run:
         tracklog.log_metric("m", 1, step=0)

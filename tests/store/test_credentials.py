@@ -144,14 +144,14 @@ def test_tls_is_verified_unless_told_otherwise(tls_proxy, mlflow_client, monkeyp
 
 
 def test_credentials_written_in_the_url_are_used_and_never_shown(proxy, mlflow_client, tmp_path):
-    """http://user:pass@host: sent as Basic auth, and absent from Workspace.location, its repr,
+    """http://user:pass@host: sent as Basic auth, and absent from Workspace.path, its repr,
     Experiment's repr, get_tracking_uri(), exception texts, `tracklog ui`'s start line and JSON."""
     host = proxy.uri.split("://", 1)[1]
     uri = f"http://alice:{PASSWORD}@{host}"
     ws = tracklog.Workspace(uri)
     exp = tracklog.Experiment(ws, unique())
-    shown = [ws.location, repr(ws), repr(exp), ws.path, repr(ws.store)]
-    assert ws.location == proxy.uri
+    shown = [ws.path, repr(ws), repr(exp), ws.path, repr(ws.store)]
+    assert ws.path == proxy.uri
     try:
         tracklog.set_tracking_uri(uri)
         shown.append(tracklog.get_tracking_uri())

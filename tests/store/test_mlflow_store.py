@@ -106,9 +106,9 @@ def test_tracking_uri_selects_the_remote_store(mlflow_uri, tmp_path, monkeypatch
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")  # MLflow's own backend: ignored
     assert isinstance(tracklog.Workspace().store, SQLiteStore)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
-    assert tracklog.Workspace().location == mlflow_uri
+    assert tracklog.Workspace().path == mlflow_uri
     monkeypatch.setenv("TRACKLOG_TRACKING_URI", str(tmp_path / "first"))
-    assert tracklog.Workspace().location == str(tmp_path / "first")
+    assert tracklog.Workspace().path == str(tmp_path / "first")
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     monkeypatch.setenv("TRACKLOG_TRACKING_URI", mlflow_uri)
     with tracklog.start_run() as run:

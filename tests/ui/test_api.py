@@ -56,7 +56,7 @@ def test_experiments_and_runs_list_carry_status_tags_params_and_last_values(work
     tracklog.Experiment(workspace, "other").start_logging("elsewhere").complete()
 
     experiments = client.json("/api/experiments")
-    assert experiments["workspace"] == workspace.location
+    assert experiments["workspace"] == workspace.path
     by_name = {e["name"]: e for e in experiments["experiments"]}
     assert by_name["mnist"]["runs"] == 2 and by_name["mnist"]["running"] == 1
 
@@ -196,7 +196,7 @@ def test_a_half_written_log_line_waits_for_its_newline(workspace, client):
     """A line still being appended is not returned until it ends; the offset stays before it."""
     run = tracklog.Experiment(workspace, "e").start_logging("r")
     _log_records(run, (logging.INFO, "whole"))
-    path = f"{workspace.location}/runs/{run.id}/logs/python.log"
+    path = f"{workspace.path}/runs/{run.id}/logs/python.log"
     with open(path, "ab") as handle:
         handle.write(b'{"message": "half')
     answer = client.json(f"/api/runs/{run.id}/logs")
@@ -225,7 +225,7 @@ def test_captured_output_lines_show_with_their_stream(workspace, client):
     run = tracklog.Experiment(workspace, "e").start_logging("r")
     run.target.pipeline.put(Event(run.id, OUTPUT, "std_log.txt", b"oops\n", None, 1700000000.5, logger="stderr"))
     run.flush()
-    path = f"{workspace.location}/runs/{run.id}/logs/std_log.txt"
+    path = f"{workspace.path}/runs/{run.id}/logs/std_log.txt"
     with open(path, "a") as handle:
         handle.write("plain text line\n")
     answer = client.json(f"/api/runs/{run.id}/logs?file=std_log.txt&level=ERROR")

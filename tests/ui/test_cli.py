@@ -46,8 +46,8 @@ def test_tracklog_ui_on_port_0_prints_its_url_and_serves_the_workspace(workspace
     run = tracklog.Experiment(workspace, "cli").start_logging("served")
     run.log("m", 1.0)
     run.complete()
-    args = (["ui", "--workspace", workspace.location] if where == "after"
-            else ["--workspace", workspace.location, "ui"]) + ["--port", "0"]
+    args = (["ui", "--workspace", workspace.path] if where == "after"
+            else ["--workspace", workspace.path, "ui"]) + ["--port", "0"]
     proc, url = _start_ui(*args)
     try:
         with urllib.request.urlopen(url + "api/runs", timeout=60) as answer:
@@ -71,11 +71,11 @@ def test_tracklog_ui_without_a_workspace_says_so(tmp_path):
 
 def test_a_busy_port_is_a_clear_error(workspace):
     """A port already in use gives a one-line error suggesting --port 0."""
-    proc, url = _start_ui("ui", "--workspace", workspace.location, "--port", "0")
+    proc, url = _start_ui("ui", "--workspace", workspace.path, "--port", "0")
     try:
         port = url.rsplit(":", 1)[1].strip("/")
         done = subprocess.run(
-            [sys.executable, "-m", "tracklog", "ui", "--workspace", workspace.location, "--port", port],
+            [sys.executable, "-m", "tracklog", "ui", "--workspace", workspace.path, "--port", port],
             capture_output=True, text=True, env=python_env(), timeout=60,
         )
         assert done.returncode == 1
@@ -86,7 +86,7 @@ def test_a_busy_port_is_a_clear_error(workspace):
 
 def _cli(workspace, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "tracklog", "--workspace", workspace.location, *args],
+        [sys.executable, "-m", "tracklog", "--workspace", workspace.path, *args],
         capture_output=True, text=True, env=env or python_env(), timeout=120,
     )
 

@@ -40,7 +40,7 @@ def test_series_and_charts_stay_whole_while_four_ranks_write(workspace, serve, t
         subprocess.Popen(
             [sys.executable, str(script)],
             env=python_env(
-                TRACKLOG_RUN_ID=run.id, TRACKLOG_WORKSPACE=workspace.location,
+                TRACKLOG_RUN_ID=run.id, TRACKLOG_WORKSPACE=workspace.path,
                 RANK=str(rank), LOCAL_RANK=str(rank), TRACKLOG_FLUSH_INTERVAL="0.01",
             ),
             stderr=subprocess.PIPE,

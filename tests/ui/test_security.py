@@ -110,7 +110,7 @@ def test_log_file_names_cannot_leave_the_logs_folder(client, run_with_files):
 
 def test_a_symlink_inside_a_run_pointing_outside_is_not_followed(workspace, client, run_with_files, tmp_path):
     """A symlinked file or folder in a run's folder that leads outside is neither listed nor served."""
-    run_dir = os.path.join(workspace.location, "runs", run_with_files.id)
+    run_dir = os.path.join(workspace.path, "runs", run_with_files.id)
     os.symlink(tmp_path / "secret.txt", os.path.join(run_dir, "outputs", "link.txt"))
     os.symlink(tmp_path, os.path.join(run_dir, "outputs", "linkdir"))
     os.symlink(tmp_path / "secret.txt", os.path.join(run_dir, "logs-secret.log"))
@@ -126,7 +126,7 @@ def test_a_symlink_inside_a_run_pointing_outside_is_not_followed(workspace, clie
 
 def test_a_symlinked_log_file_is_not_followed(workspace, client, run_with_files, tmp_path):
     """logs/<file> that is a symlink to outside the run is refused by the log viewer too."""
-    logs = os.path.join(workspace.location, "runs", run_with_files.id, "logs")
+    logs = os.path.join(workspace.path, "runs", run_with_files.id, "logs")
     os.makedirs(logs, exist_ok=True)
     os.symlink(tmp_path / "secret.txt", os.path.join(logs, "evil.log"))
     answer = client.get(f"/api/runs/{run_with_files.id}/logs?file=evil.log")
@@ -205,7 +205,7 @@ def test_a_run_folder_that_is_a_symlink_out_of_the_workspace_is_not_served(works
     """runs/<id> itself a symlink to a folder outside: its files are neither listed nor served."""
     run = tracklog.Experiment(workspace, "e").start_logging("r")
     run.complete()
-    run_dir = os.path.join(workspace.location, "runs", run.id)
+    run_dir = os.path.join(workspace.path, "runs", run.id)
     shutil.rmtree(run_dir)
     os.symlink(_secret_folder(tmp_path), run_dir)
     _assert_nothing_served(client, run.id, ["outputs/secret.txt", "logs/python.log", "logs/std_log.txt"])
@@ -216,7 +216,7 @@ def test_a_runs_folder_that_is_a_symlink_out_of_the_workspace_is_not_served(work
     """The whole runs/ folder a symlink to outside the workspace: nothing under it is served."""
     run = tracklog.Experiment(workspace, "e").start_logging("r")
     run.complete()
-    runs = os.path.join(workspace.location, "runs")
+    runs = os.path.join(workspace.path, "runs")
     outside = tmp_path / "runs-elsewhere"
     outside.mkdir()
     shutil.copytree(_secret_folder(tmp_path), outside / run.id)
@@ -233,7 +233,7 @@ def test_a_symlinked_logs_or_outputs_folder_is_not_served(workspace, client, tmp
     note.write_text("inside")
     run.upload_file("extra/note.txt", str(note))
     run.complete()
-    run_dir = os.path.join(workspace.location, "runs", run.id)
+    run_dir = os.path.join(workspace.path, "runs", run.id)
     shutil.rmtree(os.path.join(run_dir, sub), ignore_errors=True)
     os.symlink(_secret_folder(tmp_path) / sub, os.path.join(run_dir, sub))
     names = ["outputs/secret.txt"] if sub == "outputs" else ["logs/python.log", "logs/std_log.txt"]

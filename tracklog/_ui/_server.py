@@ -380,7 +380,7 @@ class _Handler(BaseHTTPRequestHandler):
         width = max(10, min(4000, _int(query, "width", 800) or 800))
         if parts[1:] == ["experiments"]:
             payload = _api.experiments(store)
-            payload["workspace"] = server.workspace.location
+            payload["workspace"] = server.workspace.path
             return self._send_json(payload, HTTPStatus.OK, head)
         if parts[1:] == ["runs"]:
             experiment = query.get("experiment", [None])[0] or None

@@ -114,7 +114,7 @@ def _parent(workspace: Workspace) -> Any:
     try:
         return workspace.get_run(run_id)
     except RunNotFoundError:
-        note(f"TRACKLOG_RUN_ID={run_id} is not a run of {workspace.location}; starting a top-level run")
+        note(f"TRACKLOG_RUN_ID={run_id} is not a run of {workspace.path}; starting a top-level run")
         return None
 
 

@@ -74,6 +74,6 @@ def resolve_run(workspace: Workspace, ref: str) -> Run:
     if ref in LATEST:
         runs = workspace.store.search_runs()
         if not runs:
-            raise EmptyWorkspaceError(f"no runs in workspace {workspace.location}")
+            raise EmptyWorkspaceError(f"no runs in workspace {workspace.path}")
         ref = runs[0].run_id
     return workspace.get_run(ref)

@@ -49,11 +49,11 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if args.experiment:
         info = store.get_experiment(args.experiment)
         if info is None:
-            raise TracklogError(f"no experiment {args.experiment!r} in workspace {workspace.location}")
+            raise TracklogError(f"no experiment {args.experiment!r} in workspace {workspace.path}")
         experiment_id = info.experiment_id
     runs = store.search_runs(experiment_id=experiment_id)
     if not runs:
-        raise EmptyWorkspaceError(f"no runs in workspace {workspace.location}")
+        raise EmptyWorkspaceError(f"no runs in workspace {workspace.path}")
     rows = [["RUN ID", "EXPERIMENT", "NAME", "STATUS", "STARTED", "DURATION"]]
     for info in runs:
         rows.append(

@@ -44,7 +44,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
             f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc} "
             "(pick another --port, or --port 0 for a free one)"
         ) from exc
-    print(f"tracklog ui: {workspace.location} at {server.url}  (read-only; Ctrl-C stops)", flush=True)
+    print(f"tracklog ui: {workspace.path} at {server.url}  (read-only; Ctrl-C stops)", flush=True)
     if not server.loopback:
         print(
             f"tracklog ui: listening on {args.host}: anyone who can reach this machine can read "
