@@ -10,6 +10,7 @@ from .._types import ExperimentInfo, MetricPoint, RunInfo
 from ..pipeline.event import Event
 from ._registry_types import ModelVersionInfo, RegisteredModelInfo
 from ._series import ChunkReader
+from ._tracking_records import ExperimentRecord, LoggedModelRecord, ModelMetric, RunInput
 
 _T = TypeVar("_T")
 
@@ -284,6 +285,95 @@ class Store(abc.ABC):
     def add_model_version_properties(self, name: str, version: int, properties: Mapping[str, str]) -> None:
         """Add immutable properties to a version."""
         raise self._unsupported("the model registry")
+
+    # -- MLflow tracking extras -------------------------------------------------------
+    # What the MLflow plugin (tracklog.mlflow_plugin) needs beyond runs, metrics, tags and
+    # params. The embedded store implements these (store/_sqlite_tracking.py); a remote
+    # MLflow store does not: MLflow's own client speaks to that server directly.
+
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> ExperimentRecord:
+        """A new experiment; ExperimentExistsError when the name is taken."""
+        raise self._unsupported("creating experiments with tags")
+
+    def experiment_record(self, experiment_id: str) -> ExperimentRecord | None:
+        """The experiment with this id, deleted or not, or None."""
+        raise self._unsupported("experiment details")
+
+    def experiment_records(self, name: str | None = None) -> list[ExperimentRecord]:
+        """Every experiment (deleted ones too), oldest first; or the one called ``name``."""
+        raise self._unsupported("experiment details")
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        """Set one tag of an experiment."""
+        raise self._unsupported("experiment tags")
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove one tag of an experiment."""
+        raise self._unsupported("experiment tags")
+
+    def set_experiment_lifecycle(self, experiment_id: str, lifecycle: str) -> None:
+        """Mark an experiment deleted, or active again."""
+        raise self._unsupported("deleting experiments")
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Give an experiment a new, unused name."""
+        raise self._unsupported("renaming experiments")
+
+    def set_run_lifecycle(self, run_id: str, lifecycle: str) -> None:
+        """Mark a run deleted, or active again."""
+        raise self._unsupported("deleting runs")
+
+    def set_run_origin(self, run_id: str, start_time: float | None, user_id: str | None) -> None:
+        """Record who started a run and when."""
+        raise self._unsupported("run start times and users")
+
+    def latest_points(self, run_id: str) -> dict[str, MetricPoint]:
+        """Each scalar metric's point at its highest step."""
+        raise self._unsupported("latest metric points")
+
+    def add_run_inputs(self, run_id: str, items: Sequence[RunInput]) -> None:
+        """Record a run's inputs or outputs (datasets, models)."""
+        raise self._unsupported("run inputs")
+
+    def run_inputs(self, run_id: str) -> list[RunInput]:
+        """A run's inputs and outputs, in the order they were logged."""
+        raise self._unsupported("run inputs")
+
+    def create_logged_model(self, record: LoggedModelRecord) -> None:
+        """Store a new logged model (MLflow 3) with its tags and params."""
+        raise self._unsupported("logged models")
+
+    def logged_model(self, model_id: str) -> LoggedModelRecord | None:
+        """The logged model with this id, or None."""
+        raise self._unsupported("logged models")
+
+    def logged_models(self, experiment_ids: Sequence[str]) -> list[LoggedModelRecord]:
+        """The logged models of these experiments, oldest first."""
+        raise self._unsupported("logged models")
+
+    def update_logged_model(
+        self, model_id: str, *, status: str | None = None, lifecycle: str | None = None
+    ) -> None:
+        """Set a logged model's status or lifecycle."""
+        raise self._unsupported("logged models")
+
+    def set_logged_model_tags(self, model_id: str, tags: Mapping[str, str]) -> None:
+        """Set tags of a logged model."""
+        raise self._unsupported("logged models")
+
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
+        """Remove one tag of a logged model."""
+        raise self._unsupported("logged models")
+
+    def log_logged_model_params(self, model_id: str, params: Mapping[str, str]) -> None:
+        """Set params of a logged model."""
+        raise self._unsupported("logged models")
+
+    def log_logged_model_metrics(self, model_id: str, metrics: Sequence[ModelMetric]) -> None:
+        """Append metric points to a logged model."""
+        raise self._unsupported("logged models")
 
     def close(self) -> None:
         """Release connections and handles."""
