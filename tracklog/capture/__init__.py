@@ -1,5 +1,5 @@
 """Sources from processes: in-process tee and fd capture, child processes
-(``tracklog run``), ``tracklog ingest``, and zero-change logging capture."""
+(``tracklog run``), ``tracklog ingest``, TensorBoard event files, and zero-change logging capture."""
 
 from __future__ import annotations
 
@@ -13,17 +13,22 @@ from ._process import (
     signal_name,
 )
 from ._recorder import OutputRecorder
+from ._tensorboard import TensorBoardSync, TensorBoardWatcher, find_synced_run, ingest_tensorboard
 from ._stream import OutputCapture, capture_output
 
 __all__ = [
     "ChildProcess",
     "OutputCapture",
     "OutputRecorder",
+    "TensorBoardSync",
+    "TensorBoardWatcher",
     "capture_output",
     "child_env",
     "collect_outputs",
     "default_run_name",
+    "find_synced_run",
     "ingest_stream",
+    "ingest_tensorboard",
     "outputs_snapshot",
     "signal_name",
     "split_timestamp",

@@ -20,7 +20,9 @@ import time
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from .. import _config, _diag
+from ._recognise import MetricRules
 from ._recorder import OutputRecorder
+from ._tensorboard import TensorBoardSync, TensorBoardWatcher
 
 if TYPE_CHECKING:
     from ..run import Run  # the type only: a child run uploads ./outputs through it
@@ -105,13 +107,18 @@ class ChildProcess:
         echo: bool = True,
         exit_grace: float = EXIT_GRACE,
         term_grace: float = TERM_GRACE,
+        tensorboard: str | None = None,
+        metrics: MetricRules | None = None,
     ) -> None:
         self.run = run
+        self.metrics = MetricRules() if metrics is None else metrics  # metric lines on stdout and stderr
         self.argv = list(argv)
         self.env = dict(env)
         self.echo = echo
         self.exit_grace = exit_grace
         self.term_grace = term_grace
+        self.tensorboard = tensorboard  # a folder watched for new TensorBoard event files, or None
+        self.tensorboard_watcher: TensorBoardWatcher | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.interrupted: str | None = None  # the name of the first signal we forwarded
         self.returncode: int | None = None
@@ -184,6 +191,9 @@ class ChildProcess:
 
     def start(self) -> None:
         """Spawn the command; OSError (no such file, not executable) propagates."""
+        if self.tensorboard is not None and self.tensorboard_watcher is None:
+            # Event files already there belong to earlier jobs: only new ones are synced.
+            self.tensorboard_watcher = TensorBoardWatcher(TensorBoardSync(self.run, self.tensorboard, skip_existing=True))
         self._install_handlers()
         try:
             self.proc = subprocess.Popen(
@@ -194,14 +204,22 @@ class ChildProcess:
             raise
         for signum in self._pending_signals:
             self._on_signal(signum, None)
+        if self.tensorboard_watcher is not None:
+            self.tensorboard_watcher.start()
 
     def wait(self) -> int:
         """Record the child's output until it exits; its status, shell style."""
         proc = self.proc
         assert proc is not None and proc.stdout is not None and proc.stderr is not None
         recorders = {
-            proc.stdout.fileno(): (OutputRecorder(self.run, "stdout", conventions=True), _Echo(1 if self.echo else None)),
-            proc.stderr.fileno(): (OutputRecorder(self.run, "stderr"), _Echo(2 if self.echo else None)),
+            proc.stdout.fileno(): (
+                OutputRecorder(self.run, "stdout", conventions=self.metrics.recogniser()),
+                _Echo(1 if self.echo else None),
+            ),
+            proc.stderr.fileno(): (
+                OutputRecorder(self.run, "stderr", conventions=self.metrics.recogniser(json_lines=False)),
+                _Echo(2 if self.echo else None),
+            ),
         }
         try:
             self._pump(proc, recorders)
@@ -212,6 +230,8 @@ class ChildProcess:
                 pipe.close()
             self._reap(proc)
             self._restore_handlers()
+            if self.tensorboard_watcher is not None:
+                self.tensorboard_watcher.stop()  # the last sync: what the child wrote before it exited
         code = proc.returncode
         self.returncode = code
         return 128 - code if code < 0 else code
@@ -315,6 +335,9 @@ def child_env(
     location = run.workspace.child_location()
     env[_config.ENV_RUN_ID] = run.id
     env[_config.ENV_WORKSPACE] = location
+    if "://" not in location and not location.startswith(("file:", "sqlite:")):
+        # The child's MLflow logs into this workspace; its runs become the run's children (docs/mlflow.md).
+        env.setdefault(_config.ENV_MLFLOW_TRACKING_URI, "tracklog:" + os.path.abspath(location))
     if env.get(_config.ENV_TRACKING_URI):
         env[_config.ENV_TRACKING_URI] = location
     env[ENV_OUTPUT_CAPTURED] = run.id

@@ -17,7 +17,9 @@ from ..capture import (
     child_env,
     collect_outputs,
     default_run_name,
+    find_synced_run,
     ingest_stream,
+    ingest_tensorboard,
     outputs_snapshot,
     signal_name,
 )
@@ -29,7 +31,8 @@ from ._format import plural
 
 _RUN_USAGE = (
     "tracklog run [--workspace DIR] [--experiment E] [--name N] [--tag K=V ...] [--param K=V ...] "
-    "[--outputs DIR] [--quiet] [--no-logging-capture] [--otlp] -- COMMAND [ARGS...]"
+    "[--outputs DIR] [--quiet] [--no-logging-capture] [--otlp] [--tensorboard DIR | --no-tensorboard] "
+    "-- COMMAND [ARGS...]"
 )
 
 
@@ -58,6 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="do not capture Python logging records of the command (no sitecustomize bootstrap)",
     )
     run.add_argument("--otlp", action="store_true", help="route records to OTLP too (sets TRACKLOG_OTLP=1)")
+    run.add_argument("--tensorboard", metavar="DIR",
+                     help="folder watched for new TensorBoard event files, synced live (default: the working directory)")
+    run.add_argument("--no-tensorboard", action="store_true", help="do not watch for TensorBoard event files")
     run.add_argument("command", nargs=argparse.REMAINDER, help="the command, after --")
     run.set_defaults(func=cmd_run)
 
@@ -73,6 +79,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     ingest.add_argument("--name", "-n", help="name of the new run (default: the file name, or ingest)")
     ingest.add_argument("--stream", default="stdout", help="stream name the lines are recorded under (default stdout)")
     ingest.add_argument("--echo", action="store_true", help="also copy the input to stdout")
+    ingest.add_argument("--tensorboard", metavar="LOGDIR",
+                        help="read the TensorBoard event files under LOGDIR instead of a log stream (see docs/tensorboard.md)")
     ingest.add_argument("file", nargs="?", default="-", help="a log file, or - for stdin (default)")
     ingest.set_defaults(func=cmd_ingest)
 
@@ -156,7 +164,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             otlp=args.otlp,
             live=not args.quiet and sys.stdout.isatty(),
         )
-        child = ChildProcess(run, command, env, echo=not args.quiet)
+        tensorboard = None if args.no_tensorboard else (args.tensorboard or os.getcwd())
+        child = ChildProcess(run, command, env, echo=not args.quiet, tensorboard=tensorboard)
         try:
             child.start()
         except OSError as exc:
@@ -191,6 +200,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_ingest(args: argparse.Namespace) -> int:
     if args.run_id and (args.experiment or args.name):
         raise UsageError("give either --run RUN or --experiment/--name for a new run, not both")
+    if args.tensorboard:
+        return _ingest_tensorboard(args)
     # Everything that can be refused is checked before a workspace or a run is created.
     source = contextlib.nullcontext(sys.stdin.buffer) if args.file == "-" else _open_input(args.file)
     with source as stream:
@@ -216,6 +227,38 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     else:
         run.flush()
     note(f"{plural(lines, 'line')} into run {run.id}")
+    return 0
+
+
+def _ingest_tensorboard(args: argparse.Namespace) -> int:
+    """``ingest --tensorboard LOGDIR``: into --run, else the run that holds LOGDIR already, else a new one."""
+    if args.file != "-":
+        raise UsageError(f"give either a log FILE or --tensorboard LOGDIR, not both ({args.file!r})")
+    if not os.path.isdir(args.tensorboard):
+        what = "is not a folder" if os.path.exists(args.tensorboard) else "does not exist"
+        raise TracklogError(f"--tensorboard {args.tensorboard} {what}; give the folder the event files are in")
+    if args.run_id:
+        run, owned = resolve_run(Workspace(args.workspace, create=False), args.run_id), False
+    else:
+        experiment = Experiment(Workspace(args.workspace), args.experiment or current.default_experiment())
+        run, owned = find_synced_run(experiment, args.tensorboard), False
+        if run is None:
+            name = args.name or os.path.basename(os.path.abspath(args.tensorboard))
+            run, owned = Run._start(experiment, name), True
+    try:
+        counts, children = ingest_tensorboard(run, args.tensorboard)
+    except BaseException as exc:
+        if owned:
+            run.cancel() if isinstance(exc, KeyboardInterrupt) else run.fail(exc)
+        raise
+    if owned:
+        run.complete()
+    if not any(counts):
+        note(f"nothing new under {args.tensorboard} for run {run.id}")
+        return 0
+    added = f"{plural(counts.points, 'point')}, {plural(counts.texts, 'text')}, {plural(counts.images, 'image')}"
+    kids = f" and {plural(len(children), 'child run')}" if children else ""
+    note(f"{added} into run {run.id}{kids}" + (f"; {counts.damaged} damaged records skipped" if counts.damaged else ""))
     return 0
 
 
