@@ -20,7 +20,6 @@ import time
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from .. import _config, _diag
-from ._recognise import MetricRules
 from ._recorder import OutputRecorder
 from ._tensorboard import TensorBoardSync, TensorBoardWatcher
 
@@ -108,10 +107,8 @@ class ChildProcess:
         exit_grace: float = EXIT_GRACE,
         term_grace: float = TERM_GRACE,
         tensorboard: str | None = None,
-        metrics: MetricRules | None = None,
     ) -> None:
         self.run = run
-        self.metrics = MetricRules() if metrics is None else metrics  # metric lines on stdout and stderr
         self.argv = list(argv)
         self.env = dict(env)
         self.echo = echo
@@ -212,14 +209,8 @@ class ChildProcess:
         proc = self.proc
         assert proc is not None and proc.stdout is not None and proc.stderr is not None
         recorders = {
-            proc.stdout.fileno(): (
-                OutputRecorder(self.run, "stdout", conventions=self.metrics.recogniser()),
-                _Echo(1 if self.echo else None),
-            ),
-            proc.stderr.fileno(): (
-                OutputRecorder(self.run, "stderr", conventions=self.metrics.recogniser(json_lines=False)),
-                _Echo(2 if self.echo else None),
-            ),
+            proc.stdout.fileno(): (OutputRecorder(self.run, "stdout", conventions=True), _Echo(1 if self.echo else None)),
+            proc.stderr.fileno(): (OutputRecorder(self.run, "stderr"), _Echo(2 if self.echo else None)),
         }
         try:
             self._pump(proc, recorders)
@@ -335,9 +326,6 @@ def child_env(
     location = run.workspace.child_location()
     env[_config.ENV_RUN_ID] = run.id
     env[_config.ENV_WORKSPACE] = location
-    if "://" not in location and not location.startswith(("file:", "sqlite:")):
-        # The child's MLflow logs into this workspace; its runs become the run's children (docs/mlflow.md).
-        env.setdefault(_config.ENV_MLFLOW_TRACKING_URI, "tracklog:" + os.path.abspath(location))
     if env.get(_config.ENV_TRACKING_URI):
         env[_config.ENV_TRACKING_URI] = location
     env[ENV_OUTPUT_CAPTURED] = run.id
