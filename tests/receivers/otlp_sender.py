@@ -1,6 +1,7 @@
 """A separate process that sends OTLP with the OpenTelemetry SDK's own exporters, as any
 instrumented service would: log records (some with a metric attribute), a counter, a
-histogram and spans. Prints one JSON line of what it sent when done.
+histogram and spans. Prints one JSON line of what it sent when done. Its batch queue holds
+every record, so what the SDK itself would drop under a slow receiver is not lost here.
 
     python otlp_sender.py --protocol http|grpc --endpoint URL [--records N] [--service NAME]
         [--run-id ID] [--experiment NAME] [--token T] [--fail] [--no-metrics] [--no-traces]
@@ -71,7 +72,9 @@ def main() -> int:
     log_exp, metric_exp, span_exp = _exporters(args.protocol, args.endpoint, headers)
 
     logs = LoggerProvider(resource=resource)
-    logs.add_log_record_processor(BatchLogRecordProcessor(log_exp, max_export_batch_size=512))
+    logs.add_log_record_processor(BatchLogRecordProcessor(
+        log_exp, max_export_batch_size=512, max_queue_size=max(2048, args.records + 16)
+    ))
     otel_logger = logs.get_logger("sender.scope")
     from opentelemetry._logs import LogRecord, SeverityNumber
 

@@ -74,7 +74,7 @@ def make_receiver(workspace: Workspace, args: argparse.Namespace, host: str, pre
     def attach_run(run_id: str) -> Run:
         run = workspace.get_run(run_id)
         if run.id != run_id:  # a prefix from the wire never picks a run
-            raise RunNotFoundError(f"no run {run_id!r} in workspace {workspace.location}")
+            raise RunNotFoundError(f"no run {run_id!r} in workspace {workspace.path}")
         return run
 
     options: dict[str, Any] = vars(args)
@@ -108,7 +108,7 @@ def cmd_receive(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     receiver.start()
     auth = "; bearer token required" if receiver.token else ""
-    print(f"tracklog receive: {describe(receiver)} into {workspace.location}{auth}  (Ctrl-C stops)", flush=True)
+    print(f"tracklog receive: {describe(receiver)} into {workspace.path}{auth}  (Ctrl-C stops)", flush=True)
     if not is_loopback(args.host):
         print(f"tracklog receive: listening on {args.host}: anyone with the token who can reach this "
               "machine can write runs", file=sys.stderr, flush=True)
@@ -121,4 +121,7 @@ def cmd_receive(args: argparse.Namespace) -> int:
         receiver.close()
         workspace.flush()
         signal.signal(signal.SIGTERM, previous)
+    if receiver.exporter.refused:
+        print(f"tracklog receive: asked clients to retry {receiver.exporter.refused} requests while "
+              "the workspace could not keep up", file=sys.stderr, flush=True)
     return 0

@@ -7,7 +7,10 @@ import sys
 
 from .._errors import TracklogError
 from .._ui import DEFAULT_HOST, DEFAULT_PORT, make_server
+from ..receivers import OTLPReceiver
+from ..workspace import Workspace
 from ._common import open_workspace
+from ._receive import add_receiver_options, describe, make_receiver
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -20,6 +23,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                     help=f"address to listen on (default {DEFAULT_HOST}: this machine only)")
     ui.add_argument("--port", "-p", type=port, default=DEFAULT_PORT,
                     help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)")
+    ui.add_argument("--otlp", action="store_true",
+                    help="also take OTLP logs, metrics and traces into runs, as `tracklog receive` does "
+                    "(on --host; a non-loopback one needs --token)")
+    add_receiver_options(ui, prefix="otlp-")
     ui.set_defaults(func=cmd_ui)
 
 
@@ -36,15 +43,22 @@ def port(text: str) -> int:
 
 def cmd_ui(args: argparse.Namespace) -> int:
 
-    workspace = open_workspace(args)
+    # With --otlp the page's workspace also takes data, so it may be created.
+    workspace = Workspace(args.workspace) if args.otlp else open_workspace(args)
+    receiver: OTLPReceiver | None = make_receiver(workspace, args, args.host, "otlp_") if args.otlp else None
     try:
         server = make_server(workspace, args.host, args.port)
     except OSError as exc:
+        if receiver is not None:
+            receiver.close()
         raise TracklogError(
             f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc} "
             "(pick another --port, or --port 0 for a free one)"
         ) from exc
     print(f"tracklog ui: {workspace.path} at {server.url}  (read-only; Ctrl-C stops)", flush=True)
+    if receiver is not None:
+        receiver.start()
+        print(f"tracklog ui: receiving {describe(receiver)}", flush=True)
     if not server.loopback:
         print(
             f"tracklog ui: listening on {args.host}: anyone who can reach this machine can read "
@@ -58,4 +72,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
         pass
     finally:
         server.server_close()
+        if receiver is not None:
+            receiver.close()
+            workspace.flush()
     return 0

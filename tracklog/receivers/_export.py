@@ -2,8 +2,8 @@
 
 The HTTP and gRPC servers both call :meth:`Exporter.export`. A request is taken
 whole or refused whole with :class:`Busy` (the client retries it): refused when
-the pipeline already holds ``limit`` events waiting for the store, or the store
-cannot write at all. Records of a resource whose ``tracklog.run_id`` names no run
+``limit`` events the receiver put on a pipeline are not yet confirmed stored (a
+thread confirms them with the pipeline's flush), or the store cannot write at all. Records of a resource whose ``tracklog.run_id`` names no run
 are refused alone, through the response's ``partial_success``; the rest is kept.
 An accepted request is in the pipeline's queue: the writer stores it within a
 second, and the receiver flushes it all when it stops.
@@ -72,6 +72,21 @@ RETRY_FULL = 1.0
 RETRY_STALLED = 5.0
 
 
+class _Backlog:
+    """Events put on one pipeline and not yet confirmed stored (a writer holding a batch it
+    cannot write keeps them out of the queue, so the queue's length alone would not say)."""
+
+    __slots__ = ("confirmed", "put")
+
+    def __init__(self) -> None:
+        self.put = 0
+        self.confirmed = 0
+
+
+#: Seconds between the confirming thread's flushes while a backlog waits.
+_CONFIRM_EVERY = 0.05
+
+
 class Exporter:
     """Takes decoded export requests into runs; thread-safe (one request at a time)."""
 
@@ -80,6 +95,33 @@ class Exporter:
         self.limit = limit
         self._lock = threading.Lock()
         self.refused = 0  # requests answered Busy
+        self._backlogs: dict[Pipeline, _Backlog] = {}
+        self._waiting = threading.Event()
+        self._stop = threading.Event()
+        self._confirmer = threading.Thread(target=self._confirm, name="tracklog-receiver-confirm", daemon=True)
+        self._confirmer.start()
+
+    def close(self) -> None:
+        """Stop confirming (after the servers have stopped)."""
+        self._stop.set()
+        self._waiting.set()
+        self._confirmer.join(5)
+
+    def _confirm(self) -> None:
+        while not self._stop.is_set():
+            self._waiting.wait()
+            self._waiting.clear()
+            for pipeline, backlog in list(self._backlogs.items()):
+                upto = backlog.put
+                if upto > backlog.confirmed and pipeline.flush(1.0):
+                    backlog.confirmed = upto
+                if backlog.put > backlog.confirmed:
+                    self._waiting.set()
+            self._stop.wait(_CONFIRM_EVERY)
+
+    def backlog(self) -> int:
+        """Events put and not yet confirmed stored, over every pipeline."""
+        return sum(b.put - b.confirmed for b in list(self._backlogs.values()))
 
     def export(self, signal: Signal, request: Any, header_run_id: str | None = None) -> Any:
         """The response for one request; raises Busy to have the client retry it whole."""
@@ -105,8 +147,13 @@ class Exporter:
                 if live is not None and signal is LOGS and outcome[0]:
                     live.error = outcome[1]
                 if events:
+                    backlog = self._backlogs.get(target.pipeline)
+                    if backlog is None:
+                        backlog = self._backlogs[target.pipeline] = _Backlog()
+                    backlog.put += len(events)
                     target.pipeline.put_many(events)
                     events = []
+                    self._waiting.set()
         if rejected:
             partial = response.partial_success
             setattr(partial, signal.rejected, rejected)
@@ -119,9 +166,11 @@ class Exporter:
                 self.refused += 1
                 raise Busy("the workspace cannot be written now (see the receiver's log); retry later",
                            RETRY_STALLED, True)
-            if pipeline.pending >= self.limit:
+            backlog = self._backlogs.get(pipeline)
+            waiting = 0 if backlog is None else backlog.put - backlog.confirmed
+            if waiting >= self.limit:
                 self.refused += 1
-                raise Busy(f"{pipeline.pending} events wait for the workspace; retry later", RETRY_FULL, False)
+                raise Busy(f"{waiting} events wait for the workspace; retry later", RETRY_FULL, False)
 
 
 def _count(signal: Signal, resource_data: Any) -> int:

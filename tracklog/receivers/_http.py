@@ -43,6 +43,10 @@ class OTLPHTTPServer(ThreadingHTTPServer):
         self.token = token
         self.max_bytes = max_bytes
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection that broke mid-request: a debug line, not a traceback on stderr."""
+        _logger.debug("tracklog: OTLP/HTTP connection from %s failed", client_address, exc_info=True)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -116,7 +120,10 @@ class _Handler(BaseHTTPRequestHandler):
         if close:
             self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except OSError:  # the client went away (its timeout): it retries or gives up
+            self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the stdlib's name)
         _logger.debug("tracklog receiver: " + format, *args)

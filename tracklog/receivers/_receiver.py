@@ -123,6 +123,7 @@ class OTLPReceiver:
         """Stop taking requests, end the runs the receiver started, and flush what it took."""
         self._stop_servers()
         self.runs.close()
+        self.exporter.close()
 
     def _stop_servers(self) -> None:
         if self._grpc is not None:

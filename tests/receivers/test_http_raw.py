@@ -1,0 +1,189 @@
+"""Raw OTLP/HTTP requests with ``requests``: both encodings, gzip, and the spec's status codes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import requests
+from google.rpc import status_pb2
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.proto.logs.v1 import logs_pb2
+from opentelemetry.proto.metrics.v1 import metrics_pb2
+from opentelemetry.proto.resource.v1 import resource_pb2
+
+import tracklog
+
+PB = {"Content-Type": "application/x-protobuf"}
+JS = {"Content-Type": "application/json"}
+
+
+def _kv(key: str, value: common_pb2.AnyValue) -> common_pb2.KeyValue:
+    return common_pb2.KeyValue(key=key, value=value)
+
+
+def _logs_request(*records: logs_pb2.LogRecord, resource: dict[str, str] | None = None) -> bytes:
+    attrs = [_kv(k, common_pb2.AnyValue(string_value=v)) for k, v in (resource or {"service.name": "raw"}).items()]
+    request = logs_service_pb2.ExportLogsServiceRequest(resource_logs=[logs_pb2.ResourceLogs(
+        resource=resource_pb2.Resource(attributes=attrs),
+        scope_logs=[logs_pb2.ScopeLogs(scope=common_pb2.InstrumentationScope(name="raw.scope"), log_records=records)],
+    )])
+    return request.SerializeToString()
+
+
+def _only_run(workspace, experiment: str = "Default"):  # type: ignore[no-untyped-def]
+    (run,) = tracklog.Workspace(workspace, create=False).get_experiment(experiment).get_runs()
+    return run
+
+
+def test_protobuf_logs_keep_attribute_types_and_ids(receive, tmp_path) -> None:
+    """Arrays, kvlists, bytes, ints and doubles read back as the proto defines them; ids as hex."""
+    receiver = receive()
+    record = logs_pb2.LogRecord(
+        time_unix_nano=1_700_000_000_000_000_000, severity_number=17, severity_text="ERROR",
+        body=common_pb2.AnyValue(kvlist_value=common_pb2.KeyValueList(values=[_kv("k", common_pb2.AnyValue(int_value=1))])),
+        trace_id=bytes(range(16)), span_id=bytes(range(8)),
+        attributes=[
+            _kv("list", common_pb2.AnyValue(array_value=common_pb2.ArrayValue(values=[
+                common_pb2.AnyValue(int_value=1), common_pb2.AnyValue(string_value="x")]))),
+            _kv("map", common_pb2.AnyValue(kvlist_value=common_pb2.KeyValueList(values=[
+                _kv("deep", common_pb2.AnyValue(double_value=0.5))]))),
+            _kv("blob", common_pb2.AnyValue(bytes_value=b"\x00\xff")),
+            _kv("metrics.acc", common_pb2.AnyValue(double_value=0.9)),
+        ],
+    )
+    reply = requests.post(receiver.http + "/v1/logs", data=_logs_request(record), headers=PB, timeout=30)
+    assert reply.status_code == 200 and reply.headers["Content-Type"] == "application/x-protobuf"
+    parsed = logs_service_pb2.ExportLogsServiceResponse.FromString(reply.content)
+    assert parsed.partial_success.rejected_log_records == 0
+    receiver.stop()
+    run = _only_run(tmp_path / "ws")
+    (line,) = run.get_logs()
+    assert line["level"] == "ERROR" and line["logger"] == "raw.scope" and line["message"] == '{"k": 1}'
+    assert line["trace_id"] == bytes(range(16)).hex() and line["span_id"] == bytes(range(8)).hex()
+    assert line["attributes"]["list"] == [1, "x"]
+    assert line["attributes"]["map"] == {"deep": 0.5}
+    assert line["attributes"]["blob"] == "AP8="
+    assert run.get_metrics()["acc"] == 0.9
+
+
+def test_json_encoding_per_the_otlp_mapping(receive, tmp_path) -> None:
+    """JSON bodies: hex ids, int64 as strings, enums as ints, camelCase; the reply is JSON too."""
+    receiver = receive()
+    body = {"resourceLogs": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "js"}},
+                                    {"key": "tracklog.experiment", "value": {"stringValue": "web"}}]},
+        "scopeLogs": [{"scope": {"name": "browser"}, "logRecords": [{
+            "timeUnixNano": "1700000000000000000", "severityNumber": 9, "severityText": "INFO",
+            "traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174",
+            "body": {"stringValue": "clicked"},
+            "attributes": [{"key": "metric", "value": {"stringValue": "clicks"}},
+                           {"key": "value", "value": {"intValue": "3"}}],
+        }]}],
+    }]}
+    reply = requests.post(receiver.http + "/v1/logs", data=json.dumps(body), headers=JS, timeout=30)
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["Content-Type"] == "application/json" and isinstance(reply.json(), dict)
+    metrics = {"resourceMetrics": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "js"}},
+                                    {"key": "tracklog.experiment", "value": {"stringValue": "web"}}]},
+        "scopeMetrics": [{"metrics": [
+            {"name": "queue", "gauge": {"dataPoints": [{"asInt": "12", "timeUnixNano": "1700000000000000000"}]}},
+            {"name": "size", "exponentialHistogram": {"aggregationTemporality": 2, "dataPoints": [{
+                "count": "4", "sum": 10.0, "min": 1.0, "max": 4.0, "scale": 0,
+                "positive": {"offset": 0, "bucketCounts": ["1", "3"]}}]}},
+        ]}],
+    }]}
+    reply = requests.post(receiver.http + "/v1/metrics", data=json.dumps(metrics), headers=JS, timeout=30)
+    assert reply.status_code == 200, reply.text
+    receiver.stop()
+    run = _only_run(tmp_path / "ws", "web")
+    (line,) = run.get_logs()
+    assert line["trace_id"] == "5b8efff798038103d269b633813fc60c" and line["message"] == "clicked"
+    got = run.get_metrics()
+    assert got["clicks"] == 3 and got["queue"] == 12
+    assert (got["size.count"], got["size.sum"], got["size.min"], got["size.max"]) == (4, 10.0, 1.0, 4.0)
+
+
+def test_gzip_bodies_are_taken(receive, tmp_path) -> None:
+    """Content-Encoding: gzip is undone before parsing."""
+    receiver = receive()
+    record = logs_pb2.LogRecord(body=common_pb2.AnyValue(string_value="zipped"))
+    reply = requests.post(receiver.http + "/v1/logs", data=gzip.compress(_logs_request(record)),
+                          headers={**PB, "Content-Encoding": "gzip"}, timeout=30)
+    assert reply.status_code == 200
+    receiver.stop()
+    assert [r["message"] for r in _only_run(tmp_path / "ws").get_logs()] == ["zipped"]
+
+
+def test_status_codes_for_bad_requests(receive) -> None:
+    """400 bad payload, 404 other path, 415 other type or encoding, with a google.rpc.Status body."""
+    receiver = receive()
+    url = receiver.http + "/v1/logs"
+    bad = requests.post(url, data=b"\xff\xff\xff", headers=PB, timeout=30)
+    assert bad.status_code == 400 and status_pb2.Status.FromString(bad.content).message
+    assert requests.post(url, data=b"{not json", headers=JS, timeout=30).status_code == 400
+    assert requests.post(url, data=b"[]", headers=JS, timeout=30).status_code == 400
+    assert requests.post(url, data=json.dumps({"resourceLogs": [{"scopeLogs": [{"logRecords": [
+        {"traceId": "not-hex"}]}]}]}), headers=JS, timeout=30).status_code == 400
+    assert requests.post(receiver.http + "/v1/other", data=b"", headers=PB, timeout=30).status_code == 404
+    assert requests.post(url, data=b"x", headers={"Content-Type": "text/plain"}, timeout=30).status_code == 415
+    assert requests.post(url, data=b"x", headers={**PB, "Content-Encoding": "br"}, timeout=30).status_code == 415
+    assert requests.post(url, data=gzip.compress(b"x")[:-4], headers={**PB, "Content-Encoding": "gzip"},
+                         timeout=30).status_code == 400
+
+
+def test_oversize_and_gzip_bomb_are_413(receive, tmp_path) -> None:
+    """A body over the limit is 413 before it is read; so is a small gzip that inflates past it."""
+    receiver = receive("--max-bytes", "100000")
+    url = receiver.http + "/v1/logs"
+    big = requests.post(url, data=b"\0" * 200_000, headers=PB, timeout=30)
+    assert big.status_code == 413
+    bomb = gzip.compress(b"\0" * 50_000_000)
+    assert len(bomb) < 100_000
+    assert requests.post(url, data=bomb, headers={**PB, "Content-Encoding": "gzip"}, timeout=30).status_code == 413
+    ok = requests.post(url, data=_logs_request(logs_pb2.LogRecord(body=common_pb2.AnyValue(string_value="fine"))),
+                       headers=PB, timeout=30)
+    assert ok.status_code == 200
+    assert receiver.proc.poll() is None
+
+
+def test_unknown_run_id_is_a_partial_success(receive, tmp_path) -> None:
+    """A resource naming a run that does not exist is refused alone, counted in partial_success."""
+    receiver = receive()
+    request = logs_service_pb2.ExportLogsServiceRequest.FromString(
+        _logs_request(logs_pb2.LogRecord(body=common_pb2.AnyValue(string_value="lost")),
+                      resource={"tracklog.run_id": "0" * 32})
+    )
+    request.resource_logs.extend(logs_service_pb2.ExportLogsServiceRequest.FromString(
+        _logs_request(logs_pb2.LogRecord(body=common_pb2.AnyValue(string_value="kept")))).resource_logs)
+    reply = requests.post(receiver.http + "/v1/logs", data=request.SerializeToString(), headers=PB, timeout=30)
+    assert reply.status_code == 200
+    partial = logs_service_pb2.ExportLogsServiceResponse.FromString(reply.content).partial_success
+    assert partial.rejected_log_records == 1 and "0" * 32 in partial.error_message
+    receiver.stop()
+    assert [r["message"] for r in _only_run(tmp_path / "ws").get_logs()] == ["kept"]
+
+
+def test_summary_and_sums_with_attributes(receive, tmp_path) -> None:
+    """A sum per attribute set is its own series; a summary gives count and sum."""
+    receiver = receive()
+    def point(value: int, route: str) -> metrics_pb2.NumberDataPoint:
+        return metrics_pb2.NumberDataPoint(as_int=value, time_unix_nano=1, attributes=[
+            _kv("route", common_pb2.AnyValue(string_value=route))])
+    request = metrics_service_pb2.ExportMetricsServiceRequest(resource_metrics=[metrics_pb2.ResourceMetrics(
+        resource=resource_pb2.Resource(attributes=[_kv("service.name", common_pb2.AnyValue(string_value="m"))]),
+        scope_metrics=[metrics_pb2.ScopeMetrics(metrics=[
+            metrics_pb2.Metric(name="hits", sum=metrics_pb2.Sum(data_points=[point(1, "/a"), point(2, "/b")])),
+            metrics_pb2.Metric(name="rt", summary=metrics_pb2.Summary(data_points=[
+                metrics_pb2.SummaryDataPoint(count=5, sum=2.5, time_unix_nano=1)])),
+        ])],
+    )])
+    reply = requests.post(receiver.http + "/v1/metrics", data=request.SerializeToString(), headers=PB, timeout=30)
+    assert reply.status_code == 200
+    receiver.stop()
+    got = _only_run(tmp_path / "ws").get_metrics()
+    assert got["hits{route=/a}"] == 1 and got["hits{route=/b}"] == 2
+    assert got["rt.count"] == 5 and got["rt.sum"] == 2.5
