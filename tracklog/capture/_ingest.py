@@ -1,10 +1,12 @@
-"""``tracklog ingest``: a saved or live log stream (docker, kubectl, a file) into a run.
+"""``tracklog ingest``: a saved or live log stream (docker, kubectl, journald, a file) into a run.
 
-The same rules as ``tracklog run``'s stdout: every line goes to ``logs/std_log.txt``
-byte for byte, JSON lines that follow the record conventions also become
-metrics and tags. A leading RFC 3339 timestamp, as ``docker logs -t`` and
-``kubectl logs --timestamps`` put there, becomes the line's time and is taken
-off the line.
+The same rules as ``tracklog run``'s output: every message goes to
+``logs/std_log.txt`` byte for byte, metric lines (``_recognise``) also become
+metrics and tags. The container formats of ``_formats`` are sniffed from the
+first line (or named): a line's own time becomes its record's time and is taken
+off, its own stream (stdout/stderr) its stream, and pieces of one long line are
+joined. ``IngestResult`` says the first and last line's times, which the CLI
+makes the run's start and end.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ from __future__ import annotations
 import calendar
 import re
 import time
+from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
+from ._formats import DECODERS, sniff
+from ._recognise import MetricRules
 from ._recorder import OutputRecorder
 
 if TYPE_CHECKING:
@@ -23,6 +28,8 @@ if TYPE_CHECKING:
 _STAMP = re.compile(
     rb"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:?\d{2}) "
 )
+#: Bytes a line in pieces (CRI ``P``, Docker's 16 KiB splits) may gather before it is recorded as it stands.
+MAX_JOINED = 4 << 20
 
 
 def split_timestamp(line: bytes) -> tuple[float | None, bytes]:
@@ -44,17 +51,103 @@ def split_timestamp(line: bytes) -> tuple[float | None, bytes]:
     return ts, line[match.end():]
 
 
-def ingest_stream(run: HasTarget, stream: IO[bytes], stream_name: str = "stdout", echo: IO[bytes] | None = None) -> int:
-    """Read ``stream`` to its end into ``run``; returns the number of lines recorded.
+@dataclass
+class IngestResult:
+    """What one ingest read: lines, the format, and the first and last line's own times (None: none had one)."""
 
-    Lines without a timestamp get the time they were read (right for a live
-    ``docker logs -f``). Reads what is available as it comes, so a live pipe is
-    recorded live.
+    lines: int = 0
+    format: str = "text"
+    first: float | None = None
+    last: float | None = None
+
+
+class _Lines:
+    """Decoded lines into one recorder per stream: untimed runs of lines go out as one chunk."""
+
+    def __init__(self, run: HasTarget, stream_name: str, rules: MetricRules, result: IngestResult) -> None:
+        self.run = run
+        self.stream_name = stream_name
+        self.rules = rules
+        self.result = result
+        self.recorders: dict[str, OutputRecorder] = {}
+        self.untimed: list[bytes] = []
+        self.untimed_stream = stream_name
+        self.pieces: dict[str, tuple[float | None, bytearray]] = {}
+
+    def recorder(self, name: str) -> OutputRecorder:
+        recorder = self.recorders.get(name)
+        if recorder is None:
+            recorder = OutputRecorder(self.run, name, conventions=self.rules.recogniser())
+            self.recorders[name] = recorder
+        return recorder
+
+    def add(self, ts: float | None, stream: str | None, message: bytes, complete: bool, now: float) -> None:
+        name = stream or self.stream_name
+        if not complete or name in self.pieces:
+            started, joined = self.pieces.get(name) or (ts, bytearray())
+            joined += message
+            if not complete and len(joined) < MAX_JOINED:
+                self.pieces[name] = (started, joined)
+                return
+            self.pieces.pop(name, None)
+            ts, message = started, bytes(joined)
+        if ts is None:
+            if self.untimed and name != self.untimed_stream:
+                self.flush(now)
+            self.untimed_stream = name
+            self.untimed.append(message)
+            return
+        if self.untimed:
+            self.flush(now)
+        result = self.result
+        if result.first is None:
+            result.first = ts
+        result.last = ts
+        self.recorder(name).feed(message + b"\n", ts)
+
+    def last_piece(self, ts: float | None, stream: str | None, message: bytes, now: float) -> None:
+        """The end of the input, without a newline: recorded as a partial line, as it stands."""
+        self.flush(now)
+        name = stream or self.stream_name
+        if ts is not None:
+            self.result.first = ts if self.result.first is None else self.result.first
+            self.result.last = ts
+        started, joined = self.pieces.pop(name, (ts, bytearray()))
+        self.recorder(name).feed(bytes(joined) + message, now if started is None else started)
+
+    def flush(self, now: float) -> None:
+        if self.untimed:
+            self.recorder(self.untimed_stream).feed(b"\n".join(self.untimed) + b"\n", now)
+            self.untimed = []
+
+    def close(self, now: float) -> None:
+        self.flush(now)
+        for name, (started, joined) in list(self.pieces.items()):
+            self.recorder(name).feed(bytes(joined) + b"\n", now if started is None else started)
+        self.pieces.clear()
+        for recorder in self.recorders.values():
+            recorder.close(now)
+
+
+def ingest_lines(
+    run: HasTarget,
+    stream: IO[bytes],
+    stream_name: str = "stdout",
+    echo: IO[bytes] | None = None,
+    fmt: str = "auto",
+    metrics: MetricRules | None = None,
+) -> IngestResult:
+    """Read ``stream`` to its end into ``run`` in format ``fmt`` (``auto``: sniffed from the first line).
+
+    Lines without a time of their own get the time they were read (right for a
+    live ``docker logs -f``). Reads what is available as it comes, so a live
+    pipe or a followed file is recorded live.
     """
-    recorder = OutputRecorder(run, stream_name, conventions=True)
+    result = IngestResult(format=fmt)
+    sink = _Lines(run, stream_name, MetricRules() if metrics is None else metrics, result)
+    decode = None if fmt == "auto" else DECODERS[fmt]
     read = getattr(stream, "read1", None) or stream.read
     pending = b""
-    lines = 0
     while True:
         chunk = read(1 << 20)
         if not chunk:
@@ -65,25 +158,28 @@ def ingest_stream(run: HasTarget, stream: IO[bytes], stream_name: str = "stdout"
         data = pending + chunk if pending else chunk
         cut = data.rfind(b"\n") + 1
         pending = data[cut:]
-        now = time.time()
         if not cut:
             continue
-        plain: list[bytes] = []  # consecutive lines without a timestamp go out as one chunk
+        if decode is None:
+            result.format = sniff(data[: data.find(b"\n")])
+            decode = DECODERS[result.format]
+        now = time.time()
+        add = sink.add
         for line in data[: cut - 1].split(b"\n"):
-            ts, rest = split_timestamp(line) if line[:1].isdigit() else (None, line)
-            if ts is None:
-                plain.append(line)
-                continue
-            if plain:
-                recorder.feed(b"\n".join(plain) + b"\n", now)
-                plain = []
-            recorder.feed(rest + b"\n", ts)
-        if plain:
-            recorder.feed(b"\n".join(plain) + b"\n", now)
-        lines += data.count(b"\n", 0, cut)
+            add(*decode(line), now)
+        result.lines += data.count(b"\n", 0, cut)
+    now = time.time()
     if pending:
-        ts, rest = split_timestamp(pending) if pending[:1].isdigit() else (None, pending)
-        recorder.feed(rest, time.time() if ts is None else ts)
-        recorder.close()
-        lines += 1
-    return lines
+        if decode is None:
+            result.format = sniff(pending)
+            decode = DECODERS[result.format]
+        ts, name, message, _complete = decode(pending)
+        sink.last_piece(ts, name, message, now)
+        result.lines += 1
+    sink.close(now)
+    return result
+
+
+def ingest_stream(run: HasTarget, stream: IO[bytes], stream_name: str = "stdout", echo: IO[bytes] | None = None) -> int:
+    """Read ``stream`` to its end into ``run`` (format sniffed); returns the number of lines recorded."""
+    return ingest_lines(run, stream, stream_name, echo).lines

@@ -16,6 +16,7 @@ from .. import _diag
 from .._output_format import FILENAME
 from ..pipeline.conventions import convention_events, has_conventions
 from ..pipeline.event import OUTPUT, Event
+from ._recognise import Recogniser
 
 if TYPE_CHECKING:
     from ..pipeline.target import HasTarget, RunTarget
@@ -69,18 +70,26 @@ class OutputRecorder:
     once, a trailing partial line waits for its newline. A partial line that
     redraws with ``\\r`` (a progress bar) or grows past ``MAX_PENDING`` is
     recorded as it stands, marked partial, so nothing waits forever.
-    ``conventions`` turns JSON lines into metrics and tags (stdout, ingest).
+    ``conventions`` turns metric lines into metrics and tags: True for the
+    built-in recognisers (JSON lines, logfmt, ``key: value``, Python dicts, tqdm
+    postfixes; ``_recognise``), or a ``Recogniser`` of its own (stdout, ingest).
     ``wake`` wakes the pipeline's writer every ``WAKE_BYTES`` instead of leaving
     it to its interval: right when the producer is another process (``tracklog
     run``), not inside the program, whose threads the writer would hold up.
     """
 
     def __init__(
-        self, run: HasTarget, stream: str, conventions: bool = False, filename: str = FILENAME, wake: bool = True
+        self,
+        run: HasTarget,
+        stream: str,
+        conventions: bool | Recogniser | None = False,
+        filename: str = FILENAME,
+        wake: bool = True,
     ) -> None:
         self.run = run
         self.stream = stream
-        self.conventions = conventions
+        self.recogniser = Recogniser() if conventions is True else conventions or None
+        self.conventions = self.recogniser is not None
         self.filename = filename
         self.wake = wake
         self._pending = bytearray()
@@ -113,8 +122,9 @@ class OutputRecorder:
         else:
             block = data if cut == len(data) else data[:cut]
         event = Event(self._run_id, OUTPUT, self.filename, block, None, ts, 0, self.stream)
-        if self.conventions and (block[:1] == b"{" or b"\n{" in block):
-            events = convention_events_of(self._target, block, ts)
+        recogniser = self.recogniser
+        events = recogniser.events(self._target, block, ts) if recogniser is not None else None
+        if events:
             events.append(event)
             self._pipeline.put_many(events)
         else:

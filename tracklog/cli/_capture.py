@@ -10,15 +10,18 @@ import shlex
 import sys
 from typing import IO, Any
 
-from .. import _config
+from .. import _config, _project_config
 from .._errors import RunNotFoundError, TracklogError
 from ..capture import (
+    FORMATS,
     ChildProcess,
+    FollowedFile,
+    MetricRules,
     child_env,
     collect_outputs,
     default_run_name,
     find_synced_run,
-    ingest_stream,
+    ingest_lines,
     ingest_tensorboard,
     outputs_snapshot,
     signal_name,
@@ -32,7 +35,7 @@ from ._format import plural
 _RUN_USAGE = (
     "tracklog run [--workspace DIR] [--experiment E] [--name N] [--tag K=V ...] [--param K=V ...] "
     "[--outputs DIR] [--quiet] [--no-logging-capture] [--otlp] [--tensorboard DIR | --no-tensorboard] "
-    "-- COMMAND [ARGS...]"
+    "[--metrics PATTERN ...] [--no-metrics] -- COMMAND [ARGS...]"
 )
 
 
@@ -64,6 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     run.add_argument("--tensorboard", metavar="DIR",
                      help="folder watched for new TensorBoard event files, synced live (default: the working directory)")
     run.add_argument("--no-tensorboard", action="store_true", help="do not watch for TensorBoard event files")
+    _metric_options(run)
     run.add_argument("command", nargs=argparse.REMAINDER, help="the command, after --")
     run.set_defaults(func=cmd_run)
 
@@ -79,10 +83,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     ingest.add_argument("--name", "-n", help="name of the new run (default: the file name, or ingest)")
     ingest.add_argument("--stream", default="stdout", help="stream name the lines are recorded under (default stdout)")
     ingest.add_argument("--echo", action="store_true", help="also copy the input to stdout")
+    ingest.add_argument("--format", default="auto", choices=FORMATS,
+                        help="the log's format (default auto: sniffed from the first line; see docs/capture.md)")
+    ingest.add_argument("--follow", "-f", action="store_true",
+                        help="tail FILE (across rotation) into a live run until idle, or until --pid exits")
+    ingest.add_argument("--idle", type=float, default=None, metavar="SECONDS",
+                        help="with --follow: stop after this long without new lines (default 60; 0: never)")
+    ingest.add_argument("--pid", type=int, metavar="PID", help="with --follow: stop once process PID has exited")
+    _metric_options(ingest)
     ingest.add_argument("--tensorboard", metavar="LOGDIR",
                         help="read the TensorBoard event files under LOGDIR instead of a log stream (see docs/tensorboard.md)")
     ingest.add_argument("file", nargs="?", default="-", help="a log file, or - for stdin (default)")
     ingest.set_defaults(func=cmd_ingest)
+
+
+def _metric_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--metrics", action="append", default=[], metavar="PATTERN",
+                        help="also read metrics from lines matching PATTERN: a regex with groups name and value "
+                        "(and step), or NAME=REGEX with one group for the value (repeatable)")
+    parser.add_argument("--no-metrics", action="store_true",
+                        help="no built-in metric recognisers (JSON, logfmt, key: value, dict lines, tqdm)")
+
+
+def metric_rules(args: argparse.Namespace) -> MetricRules:
+    """The metric recognition of a run or ingest: the project file's settings, then the options."""
+    project = _project_config.load()
+    return MetricRules(
+        builtin=project.builtin_metrics and not args.no_metrics,
+        patterns=[*project.metrics, *args.metrics],
+    )
 
 
 def tag_pair(text: str) -> tuple[str, str]:
@@ -140,6 +169,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("give the command to run after --, e.g. tracklog run -- python train.py")
     tags = dict(args.tag)
     params = _params(args.param)
+    rules = metric_rules(args)
     workspace = Workspace(args.workspace)
     parent = _parent(workspace)
     if args.experiment:
@@ -165,7 +195,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             live=not args.quiet and sys.stdout.isatty(),
         )
         tensorboard = None if args.no_tensorboard else (args.tensorboard or os.getcwd())
-        child = ChildProcess(run, command, env, echo=not args.quiet, tensorboard=tensorboard)
+        child = ChildProcess(run, command, env, echo=not args.quiet, tensorboard=tensorboard, metrics=rules)
         try:
             child.start()
         except OSError as exc:
@@ -202,8 +232,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         raise UsageError("give either --run RUN or --experiment/--name for a new run, not both")
     if args.tensorboard:
         return _ingest_tensorboard(args)
+    if args.follow and args.file == "-":
+        raise UsageError("--follow reads a file; pipe a live stream in instead (docker logs -f C | tracklog ingest -)")
+    if (args.pid is not None or args.idle is not None) and not args.follow:
+        raise UsageError("--idle and --pid go with --follow")
+    rules = metric_rules(args)
     # Everything that can be refused is checked before a workspace or a run is created.
-    source = contextlib.nullcontext(sys.stdin.buffer) if args.file == "-" else _open_input(args.file)
+    if args.file == "-":
+        source: Any = contextlib.nullcontext(sys.stdin.buffer)
+    elif args.follow:
+        source = _follow_input(args.file, 60.0 if args.idle is None else args.idle, args.pid)
+    else:
+        source = _open_input(args.file)
     with source as stream:
         if args.run_id:
             run = resolve_run(Workspace(args.workspace, create=False), args.run_id)
@@ -213,8 +253,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             experiment = Experiment(Workspace(args.workspace), args.experiment or current.default_experiment())
             run = Run._start(experiment, name)
             owned = True
+        echo = sys.stdout.buffer if args.echo else None
         try:
-            lines = ingest_stream(run, stream, args.stream, echo=sys.stdout.buffer if args.echo else None)
+            result = ingest_lines(run, stream, args.stream, echo=echo, fmt=args.format, metrics=rules)
         except BaseException as exc:
             if owned:
                 if isinstance(exc, KeyboardInterrupt):
@@ -224,10 +265,35 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             raise
     if owned:
         run.complete()
+        if not args.follow:
+            _own_times(run, result.first, result.last)
     else:
         run.flush()
-    note(f"{plural(lines, 'line')} into run {run.id}")
+    fmt = f" ({result.format})" if result.format != "text" else ""
+    note(f"{plural(result.lines, 'line')}{fmt} into run {run.id}")
     return 0
+
+
+def _own_times(run: Run, first: float | None, last: float | None) -> None:
+    """A saved log's run starts and ends at its first and last line's own times, not at the ingest."""
+    if first is None or last is None:
+        return
+    store = run.workspace.store
+    set_origin = getattr(store, "set_run_origin", None)  # the SQLite store's; elsewhere the ingest's times stay
+    if set_origin is None:
+        return
+    try:
+        set_origin(run.id, first, run.info.user_id)
+        store.set_status(run.id, run.status, max(first, last), None)
+    except TracklogError as exc:
+        note(f"the run keeps the ingest's own start and end time ({exc})")
+
+
+def _follow_input(path: str, idle: float, pid: int | None) -> FollowedFile:
+    try:
+        return FollowedFile(path, idle=idle, pid=pid)
+    except OSError as exc:
+        raise TracklogError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
 def _ingest_tensorboard(args: argparse.Namespace) -> int:
