@@ -20,6 +20,7 @@ import time
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from .. import _config, _diag
+from ._recognise import MetricRules
 from ._recorder import OutputRecorder
 from ._tensorboard import TensorBoardSync, TensorBoardWatcher
 
@@ -107,8 +108,10 @@ class ChildProcess:
         exit_grace: float = EXIT_GRACE,
         term_grace: float = TERM_GRACE,
         tensorboard: str | None = None,
+        metrics: MetricRules | None = None,
     ) -> None:
         self.run = run
+        self.metrics = MetricRules() if metrics is None else metrics  # metric lines on stdout and stderr
         self.argv = list(argv)
         self.env = dict(env)
         self.echo = echo
@@ -209,8 +212,14 @@ class ChildProcess:
         proc = self.proc
         assert proc is not None and proc.stdout is not None and proc.stderr is not None
         recorders = {
-            proc.stdout.fileno(): (OutputRecorder(self.run, "stdout", conventions=True), _Echo(1 if self.echo else None)),
-            proc.stderr.fileno(): (OutputRecorder(self.run, "stderr"), _Echo(2 if self.echo else None)),
+            proc.stdout.fileno(): (
+                OutputRecorder(self.run, "stdout", conventions=self.metrics.recogniser()),
+                _Echo(1 if self.echo else None),
+            ),
+            proc.stderr.fileno(): (
+                OutputRecorder(self.run, "stderr", conventions=self.metrics.recogniser(json_lines=False)),
+                _Echo(2 if self.echo else None),
+            ),
         }
         try:
             self._pump(proc, recorders)
