@@ -143,3 +143,17 @@ def test_a_watcher_costs_little_while_nothing_changes(tmp_path):
     watcher.stop()
     assert run.get_metrics("loss") == {"loss": 1.0}
     assert used < 1.0  # generous: typically a few hundredths of a second
+
+
+def test_stopping_a_watcher_syncs_what_was_written_since_its_last_poll(tmp_path):
+    """The last sync at the child's exit: records written after the last poll are not lost."""
+    from tracklog import Experiment, Workspace
+    from tracklog.capture import TensorBoardSync, TensorBoardWatcher
+
+    run = Experiment(Workspace(tmp_path / "ws"), "w").start_logging("last")
+    watcher = TensorBoardWatcher(TensorBoardSync(run, str(tmp_path / "job"), skip_existing=True), poll=3600)
+    watcher.start()
+    write_events(tmp_path / "job" / "tb" / "events.out.tfevents.1.host", [scalar_event("loss", 0.5, 9)])
+    counts = watcher.stop()
+    assert counts.points == 1
+    assert [(p.step, p.value) for p in run.get_metric_history("loss")] == [(9, 0.5)]
