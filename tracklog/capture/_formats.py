@@ -29,6 +29,7 @@ Line = tuple["float | None", "str | None", bytes, bool]
 _HEAD = re.compile(rb"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})")
 _ZONE = re.compile(rb"(\.\d+)?(?:([Zz])|([+-])(\d{2}):?(\d{2}))")
 _SECONDS: dict[bytes, float] = {}
+_STREAMS = {b"stdout": "stdout", b"stderr": "stderr"}
 _CRI = re.compile(rb"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:?\d{2}) (?:stdout|stderr) [PF] ")
 _STAMPED = re.compile(rb"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:?\d{2}) ")
 
@@ -53,11 +54,13 @@ def parse_time(stamp: bytes) -> float | None:
             _SECONDS.clear()
         _SECONDS[head] = base
     tail = stamp[19:]
-    if tail[-1:] in (b"Z", b"z"):
-        frac = tail[:-1]
-        if frac and (frac[:1] != b"." or not frac[1:].isdigit()):
+    if tail[-1:] == b"Z" and tail[:1] in (b".", b"Z"):  # the common case: UTC with a fraction
+        if len(tail) == 1:
+            return base
+        try:
+            return base + float(tail[:-1][:10])
+        except ValueError:
             return None
-        return base + float(frac[:10]) if frac else base
     zone = _ZONE.fullmatch(tail)
     if zone is None:
         return None
@@ -84,10 +87,17 @@ def text_line(line: bytes) -> Line:
 def cri_line(line: bytes) -> Line:
     """A CRI log line: ``<time> <stream> <P|F> <message>``."""
     parts = line.split(b" ", 3)
-    if len(parts) >= 3 and parts[2] in (b"F", b"P") and parts[1] in (b"stdout", b"stderr"):
+    if len(parts) == 4:
+        stream = _STREAMS.get(parts[1])
+        tag = parts[2]
+        if stream is not None and (tag == b"F" or tag == b"P"):
+            ts = parse_time(parts[0])
+            if ts is not None:
+                return ts, stream, parts[3], tag == b"F"
+    elif len(parts) == 3 and parts[2] in (b"F", b"P") and parts[1] in _STREAMS:  # an empty message
         ts = parse_time(parts[0])
         if ts is not None:
-            return ts, parts[1].decode(), parts[3] if len(parts) == 4 else b"", parts[2] == b"F"
+            return ts, _STREAMS[parts[1]], b"", parts[2] == b"F"
     return None, None, line, True
 
 

@@ -62,7 +62,7 @@ class IngestResult:
 
 
 class _Lines:
-    """Decoded lines into one recorder per stream: untimed runs of lines go out as one chunk."""
+    """Decoded lines into one recorder per stream: timed lines in batches, untimed runs as one chunk."""
 
     def __init__(self, run: HasTarget, stream_name: str, rules: MetricRules, result: IngestResult) -> None:
         self.run = run
@@ -72,6 +72,8 @@ class _Lines:
         self.recorders: dict[str, OutputRecorder] = {}
         self.untimed: list[bytes] = []
         self.untimed_stream = stream_name
+        self.timed: list[tuple[float, bytes]] = []
+        self.timed_stream = stream_name
         self.pieces: dict[str, tuple[float | None, bytearray]] = {}
 
     def recorder(self, name: str) -> OutputRecorder:
@@ -92,18 +94,19 @@ class _Lines:
             self.pieces.pop(name, None)
             ts, message = started, bytes(joined)
         if ts is None:
-            if self.untimed and name != self.untimed_stream:
+            if self.timed or (self.untimed and name != self.untimed_stream):
                 self.flush(now)
             self.untimed_stream = name
             self.untimed.append(message)
             return
-        if self.untimed:
+        if self.untimed or (self.timed and name != self.timed_stream):
             self.flush(now)
         result = self.result
         if result.first is None:
             result.first = ts
         result.last = ts
-        self.recorder(name).feed(message + b"\n", ts)
+        self.timed_stream = name
+        self.timed.append((ts, message))
 
     def last_piece(self, ts: float | None, stream: str | None, message: bytes, now: float) -> None:
         """The end of the input, without a newline: recorded as a partial line, as it stands."""
@@ -116,9 +119,13 @@ class _Lines:
         self.recorder(name).feed(bytes(joined) + message, now if started is None else started)
 
     def flush(self, now: float) -> None:
+        """Record the lines gathered so far (at the end of each chunk read, and when the kind changes)."""
         if self.untimed:
             self.recorder(self.untimed_stream).feed(b"\n".join(self.untimed) + b"\n", now)
             self.untimed = []
+        if self.timed:
+            self.recorder(self.timed_stream).feed_lines(self.timed)
+            self.timed = []
 
     def close(self, now: float) -> None:
         self.flush(now)
@@ -167,6 +174,7 @@ def ingest_lines(
         add = sink.add
         for line in data[: cut - 1].split(b"\n"):
             add(*decode(line), now)
+        sink.flush(now)
         result.lines += data.count(b"\n", 0, cut)
     now = time.time()
     if pending:

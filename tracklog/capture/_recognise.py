@@ -19,7 +19,8 @@ metric. The shapes, tried in this order on the text after a line's last ``\\r``
 
 Only numeric values become metrics. The step is the integer value of the first of
 ``STEP_KEYS`` in the line (that field is then not a metric), else the next step
-per metric; a fractional ``epoch`` (0.25) is a metric named ``epoch``. User
+per metric; a fractional ``epoch`` (0.25), and any ``epoch`` of a Python dict line
+(the Trainer's progress: 0.25, ..., then '1'), is a metric named ``epoch``. User
 patterns (``--metrics``) run on every line in addition. The cheap checks come
 first: a block with none of ``=``, ``:``, ``{`` costs one scan per byte class.
 """
@@ -68,11 +69,16 @@ _TQDM = re.compile(rb".*\d\S*\s+\[[\d:]+(?:<[\d:?]+)?,\s*[^,\]]*(?:/s|/it|it/s|s
 
 
 def _number(raw: bytes) -> float | int | None:
-    """The number ``raw`` spells, as int when it is one, else None."""
+    """The number ``raw`` spells (an int when it is one), else None; ``nan``/``inf`` count."""
+    first = raw[:1]
+    if not (first.isdigit() or first in b"-+.nNiI"):
+        return None  # the cheap rejection of text values (level=info)
+    try:
+        return int(raw)
+    except ValueError:
+        pass
     if _NUMBER.fullmatch(raw) is None:
         return None
-    if _INTEGER.fullmatch(raw) is not None:
-        return int(raw)
     return float(raw)
 
 
@@ -168,7 +174,8 @@ def python_dict(line: bytes) -> dict[str, Any] | None:
         if isinstance(item, str):
             item = _number(item.strip().encode("ascii", "replace"))
         if type(item) in (int, float):
-            pairs.append((key, item))
+            # The Trainer's epoch is progress (0.25, then '1' at the end), never the step.
+            pairs.append((key, float(item) if key == "epoch" else item))
     return _with_step(pairs)
 
 
@@ -266,6 +273,12 @@ class Recogniser:
             if fields is not None:
                 events.extend(convention_events(target, fields, ts))
         return events
+
+    def line_events(self, target: RunTarget, line: bytes, ts: float) -> list[Event]:
+        """The events of one line without its newline (the batch path of ``tracklog ingest``)."""
+        if not self.patterns and b"=" not in line and b":" not in line and b"{" not in line:
+            return []
+        return self.events(target, line, ts)
 
     def _fields(self, line: bytes) -> dict[str, Any] | None:
         first = line[:1]

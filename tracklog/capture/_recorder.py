@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from .. import _diag
 from .._output_format import FILENAME
@@ -93,6 +93,7 @@ class OutputRecorder:
         self.filename = filename
         self.wake = wake
         self._pending = bytearray()
+        self._carry = b""  # a redrawn line's picture recorded as partial: its end's metrics are read with it
         self._target = run.target
         self._run_id = run.target.run_id
         self._pipeline = run.target.pipeline
@@ -123,7 +124,14 @@ class OutputRecorder:
             block = data if cut == len(data) else data[:cut]
         event = Event(self._run_id, OUTPUT, self.filename, block, None, ts, 0, self.stream)
         recogniser = self.recogniser
-        events = recogniser.events(self._target, block, ts) if recogniser is not None else None
+        events = None
+        if recogniser is not None:
+            carry = self._carry
+            if carry:
+                self._carry = b""
+                events = recogniser.events(self._target, carry + block, ts)
+            else:
+                events = recogniser.events(self._target, block, ts)
         if events:
             events.append(event)
             self._pipeline.put_many(events)
@@ -133,6 +141,34 @@ class OutputRecorder:
         if cut < len(data):
             pending += data[cut:]
             self._maybe_partial(ts)
+
+    def feed_lines(self, lines: list[tuple[float, bytes]]) -> None:
+        """Record whole lines (without their newlines), each at its own time, as one batch; never raises.
+
+        ``tracklog ingest``'s path for container logs, where every line carries a
+        time: one OUTPUT event per line (its time is in the file), queued together.
+        """
+        try:
+            if self._pending:
+                self._emit_partial(lines[0][0] if lines else time.time())
+            run_id, filename, stream = self._run_id, self.filename, self.stream
+            recogniser = self.recogniser
+            target = self._target
+            events: list[Any] = []
+            append = events.append
+            size = 0
+            for ts, line in lines:
+                if recogniser is not None:
+                    found = recogniser.line_events(target, line, ts)
+                    if found:
+                        events.extend(found)
+                data = line + b"\n"
+                size += len(data)
+                append((run_id, OUTPUT, filename, data, None, ts, 0, stream, "", None))
+            self._pipeline.put_many(events)
+            self._sent(size)
+        except Exception:
+            _diag.logger.warning("tracklog: recording %s output failed", self.stream, exc_info=True)
 
     def _sent(self, size: int) -> None:
         # The pipeline counts events, not bytes; big chunks need their own pacing.
@@ -156,6 +192,11 @@ class OutputRecorder:
     def _emit_partial(self, ts: float) -> None:
         data = bytes(self._pending)
         self._pending.clear()
+        if self.recogniser is not None:
+            # Keep the line's last picture (bounded): its newline may come in a later write.
+            redraw = data.rfind(b"\r", 0, len(data) - 1)
+            carry = data[redraw + 1:] if redraw >= 0 else self._carry + data
+            self._carry = carry if len(carry) <= 1 << 16 else b""
         self._pipeline.put(Event(self._run_id, OUTPUT, self.filename, data, None, ts, 0, self.stream))
         self._sent(len(data))
 

@@ -1,0 +1,204 @@
+"""Container log formats for ``tracklog ingest`` (issue 15 §2): sniffed, forced, own times, --follow."""
+
+from __future__ import annotations
+
+import calendar
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+import tracklog
+from tests.capture.capture_support import PYTHON, TIMEOUT, cli, env, only_run, output_lines, script
+from tracklog.capture._follow import FollowedFile
+from tracklog.capture._formats import cri_line, docker_line, journald_line, parse_time, sniff, text_line
+
+BASE = calendar.timegm((2026, 12, 1, 10, 0, 0, 0, 0, 0))
+
+
+def _has_own_times(run: tracklog.Run) -> bool:
+    return hasattr(run.workspace.store, "set_run_origin")
+
+
+def test_times_parse_with_fractions_and_offsets():
+    assert parse_time(b"2026-12-01T10:00:00Z") == BASE
+    assert parse_time(b"2026-12-01T10:00:00.123456789Z") == pytest.approx(BASE + 0.123456789, abs=1e-6)
+    assert parse_time(b"2026-12-01T12:00:01.5+02:00") == BASE + 1.5
+    assert parse_time(b"2026-12-01T09:00:00-0100") == BASE
+    assert parse_time(b"2026-13-01T10:00:00Z") is None
+    assert parse_time(b"2026-12-01T10:00:00.12xZ") is None
+    assert parse_time(b"not a time") is None
+
+
+def test_each_format_is_sniffed_from_its_first_line():
+    assert sniff(b'{"log":"hello\\n","stream":"stdout","time":"2026-12-01T10:00:00.1Z"}') == "docker"
+    assert sniff(b'{"__CURSOR":"s=1","__REALTIME_TIMESTAMP":"1764583200000000","MESSAGE":"hi"}') == "journald"
+    assert sniff(b"2026-12-01T10:00:00.123456789Z stdout F hello") == "cri"
+    assert sniff(b"2026-12-01T10:00:00.123456789Z hello") == "text"
+    assert sniff(b'{"metric": "loss", "value": 1}') == "text"
+    assert sniff(b"plain words") == "text"
+
+
+def test_line_decoders():
+    assert cri_line(b"2026-12-01T10:00:00Z stderr P part") == (BASE, "stderr", b"part", False)
+    assert cri_line(b"2026-12-01T10:00:00Z stdout F") == (BASE, "stdout", b"", True)
+    assert cri_line(b"garbage line") == (None, None, b"garbage line", True)
+    assert docker_line(b'{"log":"a\\n","stream":"stderr","time":"2026-12-01T10:00:00Z"}') == (BASE, "stderr", b"a", True)
+    assert docker_line(b'{"log":"piece","stream":"stdout","time":"2026-12-01T10:00:00Z"}')[3] is False
+    entry = {"MESSAGE": [104, 105, 255], "__REALTIME_TIMESTAMP": str(BASE * 1_000_000 + 250_000)}
+    assert journald_line(json.dumps(entry).encode()) == (BASE + 0.25, None, b"hi\xff", True)
+    assert text_line(b"2026-12-01T10:00:00Z x") == (BASE, None, b"x", True)
+
+
+CRI = (
+    b"2026-12-01T10:00:00.000000000Z stdout F starting trainer\n"
+    b"2026-12-01T10:00:01.500000000Z stdout F step=1 loss=0.5\n"
+    b"2026-12-01T10:00:02.000000000Z stderr F warning: 3 retries left\n"
+    b"2026-12-01T10:00:03.000000000Z stdout P {\"metric\": \"loss\", \n"
+    b"2026-12-01T10:00:03.100000000Z stdout P \"value\": 0.25, \n"
+    b"2026-12-01T10:00:03.200000000Z stdout F \"step\": 2}\n"
+    b"2026-12-01T10:00:04.250000000Z stdout F the loss was 0.1 at the end\n"
+    b"2026-12-01T10:01:00.000000000Z stdout F done\n"
+)
+
+
+def test_a_cri_log_becomes_a_run_with_its_lines_times_streams_and_joined_pieces(tmp_path):
+    log = tmp_path / "0.log"
+    log.write_bytes(CRI)
+    ws = tmp_path / "ws"
+    done = cli(ws, "ingest", str(log))
+    assert done.returncode == 0, done.stderr
+    assert b"8 lines (cri) into run" in done.stderr
+    run = only_run(ws)
+    lines = output_lines(run)
+    assert [(l.stream, l.data) for l in lines] == [
+        ("stdout", b"starting trainer"),
+        ("stdout", b"step=1 loss=0.5"),
+        ("stderr", b"warning: 3 retries left"),
+        ("stdout", b'{"metric": "loss", "value": 0.25, "step": 2}'),
+        ("stdout", b"the loss was 0.1 at the end"),
+        ("stdout", b"done"),
+    ]
+    assert [round(l.ts - BASE, 6) for l in lines] == [0.0, 1.5, 2.0, 3.0, 4.25, 60.0]
+    assert [(p.step, p.value) for p in run.get_metric_history("loss")] == [(1, 0.5), (2, 0.25)]
+    if _has_own_times(run):  # the start and end of the run: the first and last line's times
+        info = run.info
+        assert (info.start_time, info.end_time) == (BASE, BASE + 60)
+
+
+def test_a_docker_json_file_log_with_a_split_long_line(tmp_path):
+    long = "x" * 20000
+    entries = [
+        {"log": "hello\n", "stream": "stdout", "time": "2026-12-01T10:00:00.25Z"},
+        {"log": long[:16384], "stream": "stdout", "time": "2026-12-01T10:00:01Z"},
+        {"log": long[16384:] + "\n", "stream": "stdout", "time": "2026-12-01T10:00:01.1Z"},
+        {"log": "level=warn msg=\"slow\" latency=0.25\n", "stream": "stderr", "time": "2026-12-01T10:00:02Z"},
+    ]
+    log = tmp_path / "c-json.log"
+    log.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    ws = tmp_path / "ws"
+    done = cli(ws, "ingest", str(log))
+    assert done.returncode == 0, done.stderr
+    run = only_run(ws)
+    lines = output_lines(run)
+    assert [(l.stream, l.data) for l in lines] == [
+        ("stdout", b"hello"), ("stdout", long.encode()), ("stderr", b'level=warn msg="slow" latency=0.25')]
+    assert [round(l.ts - BASE, 6) for l in lines] == [0.25, 1.0, 2.0]
+    assert [p.value for p in run.get_metric_history("latency")] == [0.25]
+
+
+def test_journald_json_output(tmp_path):
+    entries = [
+        {"__CURSOR": "s=1", "__REALTIME_TIMESTAMP": str(BASE * 1_000_000), "MESSAGE": "epoch: 1, loss: 0.5"},
+        {"__CURSOR": "s=2", "__REALTIME_TIMESTAMP": str(BASE * 1_000_000 + 500_000), "MESSAGE": [98, 255]},
+    ]
+    log = tmp_path / "journal.json"
+    log.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    ws = tmp_path / "ws"
+    assert cli(ws, "ingest", str(log)).returncode == 0
+    run = only_run(ws)
+    assert [(l.data, round(l.ts - BASE, 6)) for l in output_lines(run)] == [(b"epoch: 1, loss: 0.5", 0.0), (b"b\xff", 0.5)]
+    assert [(p.step, p.value) for p in run.get_metric_history("loss")] == [(1, 0.5)]
+
+
+def test_format_forces_a_reading(tmp_path):
+    ws = tmp_path / "ws"
+    line = b'{"log":"hi\\n","stream":"stdout","time":"2026-12-01T10:00:00Z"}\n'
+    assert cli(ws, "ingest", "--format", "text", "-", input=line).returncode == 0
+    assert [l.data for l in output_lines(only_run(ws))] == [line.rstrip(b"\n")]
+    bad = cli(tmp_path / "ws2", "ingest", "--format", "syslog", "-", input=b"x\n")
+    assert bad.returncode != 0 and b"invalid choice" in bad.stderr
+
+
+def test_follow_tails_a_rotating_file_until_the_writer_exits(tmp_path):
+    log = tmp_path / "app.log"
+    log.write_bytes(b"")
+    writer = script(tmp_path, "writer.py", f"""
+        import os, time
+        path = {str(log)!r}
+        deadline = time.monotonic() + 60
+        while not os.path.exists({str(tmp_path / "ws" / "runs")!r}) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the follower has the file open once its run exists
+        def write(text):
+            with open(path, "a") as handle:
+                handle.write(text)
+            time.sleep(0.3)
+        write("step=1 loss=0.9\\n")
+        write("step=2 loss=0.8\\n")
+        os.rename(path, path + ".1")           # rotation: a new file under the same name
+        write("step=3 loss=0.7\\n")
+        with open(path, "w"):                  # truncation (copytruncate)
+            pass
+        time.sleep(0.5)
+        write("step=4 loss=0.6\\n")
+        write("the end\\n")
+    """)
+    proc = subprocess.Popen([PYTHON, str(writer)], env=env())
+    ws = tmp_path / "ws"
+    follow = subprocess.Popen(
+        [PYTHON, "-m", "tracklog", "--workspace", str(ws), "ingest", "--follow", "--pid", str(proc.pid),
+         "--idle", "60", str(log)],
+        env=env(), stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    assert proc.wait(timeout=TIMEOUT) == 0
+    _out, err = follow.communicate(timeout=TIMEOUT)
+    assert follow.returncode == 0, err
+    run = only_run(ws)
+    assert run.status == "Completed"
+    assert [l.data for l in output_lines(run)] == [
+        b"step=1 loss=0.9", b"step=2 loss=0.8", b"step=3 loss=0.7", b"step=4 loss=0.6", b"the end"]
+    assert [p.step for p in run.get_metric_history("loss")] == [1, 2, 3, 4]
+
+
+def test_follow_stops_after_idle_seconds(tmp_path):
+    log = tmp_path / "quiet.log"
+    log.write_bytes(b"loss: 0.5\n")
+    start = time.monotonic()
+    done = cli(tmp_path / "ws", "ingest", "--follow", "--idle", "0.5", str(log))
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - start < TIMEOUT
+    assert [p.value for p in only_run(tmp_path / "ws").get_metric_history("loss")] == [0.5]
+
+
+def test_followed_file_sees_truncation_and_rotation_in_process(tmp_path):
+    path = tmp_path / "f.log"
+    path.write_bytes(b"one\ntwo\n")
+    with FollowedFile(str(path), idle=0.3, poll=0.05) as followed:
+        assert followed.read1() == b"one\ntwo\n"
+        path.write_bytes(b"3\n")  # shorter than what was read: truncated
+        assert followed.read1() == b"3\n"
+        os.rename(path, str(path) + ".1")
+        path.write_bytes(b"new\n")
+        assert followed.read1() == b"new\n"
+        assert followed.read1() == b""  # idle
+        assert (followed.truncations, followed.rotations) == (1, 1)
+
+
+def test_follow_and_pid_options_are_checked_before_a_run_starts(tmp_path):
+    ws = tmp_path / "ws"
+    assert b"--idle and --pid go with --follow" in cli(ws, "ingest", "--pid", "1", "x.log").stderr
+    assert b"--follow reads a file" in cli(ws, "ingest", "--follow", "-").stderr
+    assert b"cannot read" in cli(ws, "ingest", "--follow", str(tmp_path / "missing.log")).stderr
+    assert not (ws / "runs").exists()
