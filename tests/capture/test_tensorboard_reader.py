@@ -182,3 +182,15 @@ def test_real_writers_files_decode_as_tensorboards_own_protos_read_them(tmp_path
         assert [tuple(v) for v in ours.values] == expected
         seen += len(expected)
     assert seen == 7
+
+
+@pytest.mark.parametrize("step", [0, 1, 300, 2**40, -5])
+@pytest.mark.parametrize("tags", [("loss",), ("Loss/train", "accuracy", "lr"), ("verlust_ä",)])
+def test_scalar_events_of_every_shape_decode_as_tensorboards_protos_do(step, tags):
+    """The one-pass reading of the commonest Event agrees with event_pb2 (step 0 is left out by writers)."""
+    event = event_pb2.Event(wall_time=1_790_000_000.25, step=step)
+    for index, tag in enumerate(tags):
+        event.summary.value.add(tag=tag, simple_value=0.5 + index)
+    ours = decode_event(event.SerializeToString())
+    assert (ours.wall_time, ours.step) == (1_790_000_000.25, step)
+    assert [tuple(v) for v in ours.values] == [(tag, SCALAR, 0.5 + i) for i, tag in enumerate(tags)]
