@@ -4,11 +4,21 @@
    the same child with plain shell redirection to a file. Target: at most 1.5x.
 2. In-process ``capture_output()``: print() throughput against printing to a
    file without capture. Target: at least 0.7x.
+3. A child printing 100,000 metric lines (logfmt, ``step=i loss=... acc=...``)
+   under ``tracklog run --quiet`` (recognition on: 200,000 points stored) against
+   plain shell redirection. Target: at most 1.5x. Printed beside it: the same
+   with ``--no-metrics``, and ``tracklog run -- true`` (the fixed cost of
+   starting Python, tracklog and a run, which no per-line speed can win back).
+4. ``tracklog ingest`` of a 1,000,000-line CRI container log (one line in ten a
+   logfmt metric line, the rest prose) against a plain Python loop that reads
+   the same file line by line and ``json.loads`` each line (``except
+   ValueError``: CRI lines are not JSON). Target: at least 1/3 as fast.
 
 Both run as a script normally runs: the interpreter's default buffering
 (PYTHONUNBUFFERED removed) and compiled bytecode cached (PYTHONDONTWRITEBYTECODE
 removed; one warm-up round first, not counted). Each figure is the best of
-``--repeat`` runs, taken in turns. Run: ``python benchmarks/capture.py [--lines N] [--repeat R]``.
+``--repeat`` runs, taken in turns. Run: ``python benchmarks/capture.py [--lines N] [--metric-lines N] [--cri-lines N] [--repeat R]``.
+A target missed is printed as a plain ``MISSED`` line.
 """
 
 from __future__ import annotations
@@ -27,6 +37,11 @@ CHILD = """
 import sys
 for i in range({lines}):
     print("line", i)
+"""
+
+METRIC_CHILD = """
+for i in range({lines}):
+    print(f"step={{i}} loss={{1 / (i + 1):.6f}} acc={{i / {lines}:.4f}}")
 """
 
 IN_PROCESS = """
@@ -123,10 +138,108 @@ def bench_print(lines: int, repeat: int, tmp: str) -> tuple[float, float, float]
     return plain, captured, min(endings[1::2])
 
 
+def bench_metrics(lines: int, repeat: int, tmp: str) -> tuple[float, float, float, float, int]:
+    script = os.path.join(tmp, "metric_child.py")
+    with open(script, "w") as handle:
+        handle.write(METRIC_CHILD.format(lines=lines))
+    env = _env()
+    out = os.path.join(tmp, "metric_plain.txt")
+    python = sys.executable
+
+    def plain() -> float:
+        start = time.perf_counter()
+        subprocess.run(["sh", "-c", f'"{python}" "{script}" > "{out}"'], env=env, check=True)
+        return time.perf_counter() - start
+
+    counter = [0]
+
+    def under_run(*options: str, command: tuple[str, ...] = (python, script)) -> float:
+        counter[0] += 1
+        ws = os.path.join(tmp, f"mws{counter[0]}")
+        cmd = [python, "-m", "tracklog", "--workspace", ws, "run", "--quiet", "--no-tensorboard", *options,
+               "--", *command]
+        start = time.perf_counter()
+        subprocess.run(cmd, env=env, check=True, cwd=tmp)
+        return time.perf_counter() - start
+
+    plain_s, run_s = _best_of_pairs(plain, under_run, repeat)
+    last = os.path.join(tmp, f"mws{counter[0]}")
+    points = _points(last)
+    off_s = min(under_run("--no-metrics") for _ in range(max(1, repeat // 2)))
+    empty_s = min(under_run(command=("true",)) for _ in range(max(1, repeat // 2)))
+    return plain_s, run_s, off_s, empty_s, points
+
+
+def _points(ws: str) -> int:
+    sys.path.insert(0, ROOT)
+    import tracklog  # the checkout's, only for counting what was stored
+
+    (run,) = tracklog.Workspace(ws).get_runs()
+    return sum(len(run.get_metric_history(name)) for name in run.get_metrics())
+
+
+def write_cri(path: str, lines: int) -> None:
+    """A CRI log: one logfmt metric line in ten, the rest prose, a microsecond apart."""
+    base = 1_764_583_200
+    with open(path, "w") as handle:
+        for i in range(lines):
+            ts = base + i // 1000
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{(i % 1000) * 1000:09d}Z"
+            message = f"step={i} loss={1 / (i + 1):.6f}" if i % 10 == 0 else f"processing batch {i} of the data set"
+            handle.write(f"{stamp} stdout F {message}\n")
+
+
+LOOP = """
+import json, sys, time
+start = time.perf_counter()
+for line in open(sys.argv[1], "rb"):
+    try:
+        json.loads(line)
+    except ValueError:
+        pass
+print(time.perf_counter() - start)
+"""
+
+
+def bench_ingest(lines: int, repeat: int, tmp: str) -> tuple[float, float, int]:
+    log = os.path.join(tmp, "container.log")
+    write_cri(log, lines)
+    env = _env()
+    python = sys.executable
+    counter = [0]
+
+    def loop() -> float:
+        start = time.perf_counter()
+        subprocess.run([python, "-c", LOOP, log], env=env, check=True, capture_output=True)
+        return time.perf_counter() - start
+
+    def ingest() -> float:
+        counter[0] += 1
+        ws = os.path.join(tmp, f"iws{counter[0]}")
+        start = time.perf_counter()
+        subprocess.run([python, "-m", "tracklog", "--workspace", ws, "ingest", log], env=env, check=True,
+                       capture_output=True, cwd=tmp)
+        return time.perf_counter() - start
+
+    loops, ingests = [], []
+    for _ in range(repeat):
+        loops.append(loop())
+        ingests.append(ingest())
+    return min(loops), min(ingests), _points(os.path.join(tmp, f"iws{counter[0]}"))
+
+
+def _verdict(ok: bool, what: str) -> None:
+    if not ok:
+        print(f"MISSED: {what}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--metric-lines", type=int, default=100_000)
+    parser.add_argument("--cri-lines", type=int, default=1_000_000)
+    parser.add_argument("--ingest-repeat", type=int, default=2)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         plain_s, run_s, kept = bench_run(args.lines, args.repeat, tmp)
@@ -140,6 +253,24 @@ def main() -> None:
         print(f"  run.capture_output()          {args.lines / captured_p:12,.0f} lines/s"
               f"   throughput {plain_p / captured_p:5.2f}x (target >= 0.7x)")
         print(f"  then run.complete()           {ending:8.3f} s   (the writer storing what was left)")
+        plain_m, run_m, off_m, empty_m, points = bench_metrics(args.metric_lines, args.repeat, tmp)
+        ratio = run_m / plain_m
+        print(f"child printing {args.metric_lines:,} metric lines (best of {args.repeat})")
+        print(f"  shell redirection to a file   {plain_m:8.3f} s")
+        print(f"  tracklog run --quiet          {run_m:8.3f} s   ratio {ratio:5.2f}x (target <= 1.5x)"
+              f"   points stored {points:,}")
+        print(f"  tracklog run --no-metrics     {off_m:8.3f} s   ratio {off_m / plain_m:5.2f}x")
+        print(f"  tracklog run -- true          {empty_m:8.3f} s   (fixed cost; per line with recognition "
+              f"{(run_m - empty_m) / args.metric_lines * 1e6:.1f} us against {plain_m / args.metric_lines * 1e6:.1f} us)")
+        _verdict(ratio <= 1.5, f"tracklog run on {args.metric_lines:,} metric lines is {ratio:.2f}x shell redirection "
+                 "(target <= 1.5x)")
+        loop_s, ingest_s, stored = bench_ingest(args.cri_lines, args.ingest_repeat, tmp)
+        speed = loop_s / ingest_s
+        print(f"{args.cri_lines:,}-line CRI container log (best of {args.ingest_repeat})")
+        print(f"  python loop, json.loads/line  {loop_s:8.3f} s   {args.cri_lines / loop_s:12,.0f} lines/s")
+        print(f"  tracklog ingest               {ingest_s:8.3f} s   {args.cri_lines / ingest_s:12,.0f} lines/s"
+              f"   speed {speed:5.2f}x of the loop (target >= 0.33x)   points stored {stored:,}")
+        _verdict(speed >= 1 / 3, f"tracklog ingest of a CRI log runs at {speed:.2f}x the json.loads loop (target >= 0.33x)")
 
 
 if __name__ == "__main__":
