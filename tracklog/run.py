@@ -12,10 +12,13 @@ import logging
 import os
 import shutil
 import time
-from typing import IO, TYPE_CHECKING, Any, Iterable, Mapping
+import traceback
+from typing import IO, TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
-from . import _diag, _lifecycle
-from ._errors import RunClosedError
+from . import _diag, _lifecycle, _snapshot
+from ._azure_errors import ActivityFailedException
+from ._azure_portal import run_page_url
+from ._errors import RunClosedError, TracklogError
 from ._logfile import decode_record
 from ._output_format import read_output
 from ._paths import check_file_name
@@ -40,7 +43,7 @@ from ._values import (
     safe_repr,
     setting_value,
 )
-from .capture import OutputCapture
+from .capture import OutputCapture, collect_outputs, outputs_snapshot
 from .pipeline import current
 from .pipeline.event import IMAGE, LIST, METRIC, ROW, TAG, Event
 
@@ -50,6 +53,24 @@ if TYPE_CHECKING:
 __all__ = ["Run"]
 
 _time = time.time
+#: The tag that holds Azure's run type (``run.type``, ``get_runs(type=...)``).
+TYPE_TAG = "tracklog.run_type"
+#: The tag that holds fail()'s ``error_code``.
+ERROR_CODE_TAG = "tracklog.error_code"
+#: Azure's run types for what tracklog starts.
+INTERACTIVE, SCRIPT, CHILD = "azureml.interactive", "azureml.scriptrun", "azureml.childrun"
+#: Status polling of wait_for_completion on a run another process ends.
+_POLL = 0.2
+# Runs whose outputs folder is collected when they end: run id -> (folder, files before).
+_outputs_at_end: dict[str, tuple[str, dict[str, tuple[int, int]]]] = {}
+# What waits for a run another process carries out (Experiment.submit): run id -> waiter.
+_waiters: dict[str, Any] = {}
+
+
+def set_waiter(run_id: str, waiter: Any) -> None:
+    """Register what ``wait_for_completion`` waits on for a submitted run (``_script_run``):
+    an object with ``wait(show_output: bool) -> None``."""
+    _waiters[run_id] = waiter
 
 
 class Run:
@@ -88,6 +109,10 @@ class Run:
         *,
         parent: Run | None = None,
         tags: Mapping[str, object] | None = None,
+        outputs: str | os.PathLike[str] | None = None,
+        snapshot_directory: str | os.PathLike[str] | None = None,
+        run_type: str | None = None,
+        make_current: bool = True,
     ) -> Run:
         store = experiment.workspace.store
         run_name = check_name(name, "run") if name else current.script_name()
@@ -95,19 +120,73 @@ class Run:
         run = cls._from_info(experiment.workspace, info, experiment)
         run.target.owned = True
         current.started(run)
-        current.push(run)
-        run.set_tags({**collect_provenance(), **(tags or {})})
-        held = current.take_held(run.id)
-        if held:
-            run.target.pipeline.put_many(held)
+        if make_current:
+            current.push(run)
+        extra = {TYPE_TAG: run_type} if run_type else {}
+        run.set_tags({**collect_provenance(), **extra, **(tags or {})})
+        if make_current:
+            held = current.take_held(run.id)
+            if held:
+                run.target.pipeline.put_many(held)
+        if outputs:
+            run.track_outputs(outputs)
+        if snapshot_directory:
+            run.take_snapshot(snapshot_directory)
         return run
 
+    def track_outputs(self, folder: str | os.PathLike[str]) -> None:
+        """Create ``folder`` (./outputs) and collect what is new or changed in it when the run ends."""
+        path = os.path.abspath(os.fspath(folder))
+        os.makedirs(path, exist_ok=True)
+        _outputs_at_end[self.id] = (path, outputs_snapshot(path))
+
+    def take_snapshot(self, folder: str | os.PathLike[str]) -> int:
+        """Copy ``folder`` into the run under ``snapshot/`` (see ``tracklog._snapshot``); files kept."""
+        return _snapshot.take(self, os.fspath(folder), skip=[self._workspace.path])
+
     @classmethod
-    def get_context(cls) -> Run:
-        """The current run: innermost active, else TRACKLOG_RUN_ID's, else one started now."""
+    def get_context(cls, allow_offline: bool = True, used_for_context_manager: bool = False, **_: Any) -> Run:
+        """The current run: innermost active, else TRACKLOG_RUN_ID's (a submitted script's),
+        else one started now (Azure's offline run, kept locally)."""
         run = current.current_run()
         assert isinstance(run, Run)
         return run
+
+    @classmethod
+    def get(cls, workspace: Workspace, run_id: str) -> Run:
+        """Azure's ``Run.get(ws, run_id)``: the run with this id (or unique prefix)."""
+        return workspace.get_run(run_id)
+
+    @classmethod
+    def list(
+        cls,
+        experiment: Experiment,
+        type: str | None = None,
+        tags: str | Mapping[str, Any] | Sequence[str] | None = None,
+        properties: str | Mapping[str, Any] | Sequence[str] | None = None,
+        status: str | None = None,
+        include_children: bool = False,
+        _rehydrate_runs: bool = True,
+    ) -> Iterator[Run]:
+        """Azure's ``Run.list(experiment, ...)``: the experiment's runs, newest first, filtered."""
+        infos = experiment.workspace.store.search_runs(experiment_id=experiment.id)
+        for info in infos:
+            if not include_children and info.parent_run_id is not None:
+                continue
+            if status is not None and info.status != status:
+                continue
+            run = cls._from_info(experiment.workspace, info, experiment)
+            if run._matches(type, tags, properties):
+                yield run
+
+    def _matches(self, run_type: str | None, tags: Any, properties: Any) -> bool:
+        if run_type is not None and self.type != run_type:
+            return False
+        if tags is not None and not _filter_matches(self._engine.store.get_tags(self.id), tags):
+            return False
+        if properties is not None and not _filter_matches(self.get_properties(), properties):
+            return False
+        return True
 
     # -- identity and status ------------------------------------------------------
 
@@ -115,7 +194,57 @@ class Run:
     def name(self) -> str:
         return self._info.name
 
-    display_name = name
+    @property
+    def display_name(self) -> str:
+        """The run's name as shown; settable (Azure's ``run.display_name = ...``)."""
+        return self.info.name
+
+    @display_name.setter
+    def display_name(self, value: str) -> None:
+        self._engine.store.set_run_name(self.id, check_name(value, "run"))
+        self._info = self._engine.store.get_run(self.id)
+
+    @property
+    def description(self) -> str | None:
+        """The run's description; settable."""
+        return self.info.description
+
+    @description.setter
+    def description(self, value: str | None) -> None:
+        self._engine.store.set_run_description(self.id, None if value is None else str(value))
+        self._info = self._engine.store.get_run(self.id)
+
+    @property
+    def number(self) -> int:
+        """Azure's run number: this run's place among its experiment's runs, from 1, oldest first."""
+        infos = self._engine.store.search_runs(experiment_id=self._info.experiment_id)
+        ids = [i.run_id for i in sorted(infos, key=lambda i: i.start_time)]
+        return ids.index(self.id) + 1 if self.id in ids else 0
+
+    @property
+    def type(self) -> str:
+        """Azure's run type: azureml.scriptrun (submitted, tracklog run), azureml.childrun,
+        azureml.interactive (start_logging), as its tag says."""
+        return self._engine.store.get_tags(self.id).get(TYPE_TAG) or (
+            CHILD if self._info.parent_run_id else INTERACTIVE
+        )
+
+    @property
+    def properties(self) -> dict[str, str]:
+        """Azure's immutable properties (apart from tags)."""
+        return self.get_properties()
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return self.get_tags()
+
+    def get_status(self) -> str:
+        """Running, Completed, Failed, Canceled, or Crashed (its process died)."""
+        return self.status
+
+    def get_portal_url(self) -> str:
+        """The address of this run's page in ``tracklog ui`` (TRACKLOG_UI_URL for another address)."""
+        return run_page_url(self.id)
 
     @property
     def info(self) -> RunInfo:
@@ -139,20 +268,58 @@ class Run:
         return self._workspace
 
     def get_details(self) -> dict[str, Any]:
-        """Status, times, tags and params in one dict (Azure ML's ``get_details``)."""
+        """Status, times, tags, properties and params in one dict (Azure ML's ``get_details``)."""
         info = self.info
-        return {
+        tags = self.get_tags()
+        details: dict[str, Any] = {
             "runId": info.run_id,
+            "target": "local",
             "experiment": info.experiment_name,
             "name": info.name,
+            "displayName": info.name,
+            "description": info.description,
             "status": info.status,
-            "startTimeUtc": info.start_time,
-            "endTimeUtc": info.end_time,
+            "startTimeUtc": _utc(info.start_time),
+            "endTimeUtc": _utc(info.end_time),
             "parentRunId": info.parent_run_id,
-            "error": info.error,
-            "tags": self.get_tags(),
+            "properties": self.get_properties(),
+            "inputDatasets": [],
+            "outputDatasets": [],
+            "tags": tags,
             "params": self.get_params(),
+            "logFiles": {n: n for n in self._engine.store.list_files(self.id) if n.startswith("logs/")},
+            "submittedBy": info.user_id or tags.get("tracklog.user"),
         }
+        if info.error:
+            details["error"] = {"error": {"code": tags.get(ERROR_CODE_TAG, "UserError"), "message": info.error}}
+        return details
+
+    def get_details_with_logs(self) -> dict[str, Any]:
+        """``get_details`` with the text of each log file under ``logFiles``."""
+        details = self.get_details()
+        texts = {}
+        for name in details["logFiles"]:
+            with self._engine.store.open_file(self.id, name) as handle:
+                texts[name] = handle.read().decode("utf-8", "replace")
+        details["logFiles"] = texts
+        return details
+
+    def wait_for_completion(
+        self, show_output: bool = False, wait_post_processing: bool = False, raise_on_error: bool = True
+    ) -> dict[str, Any]:
+        """Wait until the run ends (a submitted script: its process; ``show_output`` streams
+        its output); its details. ``raise_on_error``: ActivityFailedException when it failed."""
+        waiter = _waiters.get(self.id)
+        if waiter is not None:
+            waiter.wait(show_output)
+        else:
+            while self.status not in TERMINAL_STATUSES:
+                time.sleep(_POLL)
+        self._flush_if_live()
+        details = self.get_details()
+        if raise_on_error and details["status"] == FAILED:
+            raise ActivityFailedException(f"run {self.id} failed: {details.get('error', {}).get('error', {}).get('message')}")
+        return details
 
     # -- the hot path -------------------------------------------------------------
 
@@ -275,8 +442,8 @@ class Run:
         self._put(Event(self.id, IMAGE, name, file_name, step, _time()))
 
     def tag(self, key: str, value: Any = None) -> None:
-        """Set a tag; ``tag("name")`` alone is a valueless tag."""
-        self._check_open()
+        """Set a tag; ``tag("name")`` alone is a valueless tag. Tags may be set on an
+        ended run too (as in Azure ML and MLflow)."""
         key = check_name(key, "tag")
         text = setting_value("tag", key, value)
         if text is not UNCONVERTIBLE:
@@ -292,8 +459,26 @@ class Run:
             self.tag(key, value)
 
     def add_properties(self, properties: Mapping[str, Any]) -> None:
-        """Azure ML's immutable properties, kept as tags."""
-        self.set_tags(properties)
+        """Add Azure ML's immutable properties (an ended run too); PropertyConflictError
+        when one is already set to another value."""
+        clean = {}
+        for key, value in properties.items():
+            key = check_name(key, "property")
+            text = setting_value("property", key, value)
+            if text is not UNCONVERTIBLE:
+                clean[key] = text
+        if clean:
+            self._engine.store.add_properties(self.id, clean)
+
+    def get_properties(self) -> dict[str, str]:
+        """The run's properties (immutable, apart from tags)."""
+        return self._engine.store.get_properties(self.id)
+
+    def remove_tags(self, tags: str | Iterable[str]) -> None:
+        """Remove tags from the run."""
+        keys = [tags] if isinstance(tags, str) else list(tags)
+        self._flush_if_live()
+        self._engine.store.delete_tags(self.id, keys)
 
     def log_param(self, key: str, value: Any) -> None:
         """Set a param; setting it again with another value raises ParamConflictError."""
@@ -333,6 +518,55 @@ class Run:
                 rel = os.path.relpath(local, root).replace(os.sep, "/")
                 self.upload_file(f"{prefix}/{rel}", local)
 
+    def upload_files(
+        self, names: Sequence[str], paths: Sequence[str | os.PathLike[str]], **_ignored: Any
+    ) -> None:
+        """Copy several local files into the run, ``names[i]`` from ``paths[i]``."""
+        if len(names) != len(paths):
+            raise ValueError(f"upload_files: {len(names)} names for {len(paths)} paths")
+        for name, path in zip(names, paths):
+            self.upload_file(name, path)
+
+    def download_files(
+        self,
+        prefix: str | None = None,
+        output_directory: str | os.PathLike[str] | None = None,
+        output_paths: Sequence[str] | None = None,
+        batch_size: int = 100,
+        append_prefix: bool = True,
+        **_ignored: Any,
+    ) -> list[str]:
+        """Copy the run's files whose names start with ``prefix`` under ``output_directory``
+        (the current folder), keeping their names (``append_prefix=False``: without the prefix)."""
+        self._flush_if_live()
+        root = os.fspath(output_directory) if output_directory is not None else os.getcwd()
+        chosen = [n for n in self._engine.store.list_files(self.id) if prefix is None or n.startswith(prefix)]
+        written = []
+        for index, name in enumerate(chosen):
+            rel = name
+            if not append_prefix and prefix:
+                rel = name[len(prefix):].lstrip("/") or os.path.basename(name)
+            dest = output_paths[index] if output_paths is not None else os.path.join(root, *rel.split("/"))
+            os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
+            with self._engine.store.open_file(self.id, name) as source, open(dest, "wb") as out:
+                shutil.copyfileobj(source, out)
+            written.append(dest)
+        return written
+
+    def restore_snapshot(self, snapshot_id: str | None = None, path: str | os.PathLike[str] | None = None) -> str:
+        """Write the run's snapshot (its source folder as submitted) back under ``path``
+        (``./snapshot_<run id>``), a folder rather than Azure's zip; the folder."""
+        target = os.fspath(path) if path is not None else os.path.join(os.getcwd(), f"snapshot_{self.id}")
+        files = [n for n in self.get_file_names() if n.startswith(_snapshot.PREFIX)]
+        if not files:
+            raise TracklogError(f"run {self.id} has no snapshot (submit and start_logging(snapshot_directory=...) take one)")
+        self.download_files(_snapshot.PREFIX, target, append_prefix=False)
+        return target
+
+    def get_snapshot_id(self) -> str | None:
+        """The snapshot's id: the run's id when it has a snapshot, else None."""
+        return self.id if any(n.startswith(_snapshot.PREFIX) for n in self.get_file_names()) else None
+
     def get_file_names(self) -> list[str]:
         """Every file of the run: logs, uploads, images."""
         self._flush_if_live()
@@ -357,8 +591,17 @@ class Run:
         """Wait until everything logged so far is in the store."""
         self._engine.flush(timeout)
 
-    def get_metrics(self, name: str | None = None) -> dict[str, Any]:
-        """Metrics by name: a scalar, a list, a dict of columns (tables), or image files."""
+    def get_metrics(
+        self, name: str | None = None, recursive: bool = False, run_type: str | None = None,
+        populate: bool = False,
+    ) -> dict[str, Any]:
+        """Metrics by name: a scalar, a list, a dict of columns (tables), or image files.
+        ``recursive``: ``{run_id: metrics}`` for this run and every descendant (Azure's shape)."""
+        if recursive:
+            runs = [self, *self.get_children(recursive=True)]
+            return {
+                r.id: r.get_metrics(name) for r in runs if run_type is None or r.type == run_type
+            }
         self._flush_if_live()
         kinds = self._engine.store.metric_kinds(self.id)
         if name is not None:
@@ -435,14 +678,54 @@ class Run:
 
     # -- children ------------------------------------------------------------------
 
-    def child_run(self, name: str | None = None) -> Run:
-        """Start a run whose parent is this one; it becomes the current run."""
-        return Run._start(self.experiment, name, parent=self, tags=None)
+    def child_run(self, name: str | None = None, run_id: str | None = None, outputs: str | None = None) -> Run:
+        """Start a run whose parent is this one; it becomes the current run. ``run_id``
+        names an existing child to return instead (tracklog mints run ids itself)."""
+        if run_id is not None:
+            child = self._workspace.get_run(run_id)
+            if child._info.parent_run_id != self.id:
+                raise TracklogError(
+                    f"run {child.id} is not a child of run {self.id}: tracklog mints run ids itself, "
+                    "so child_run(run_id=...) finds an existing child only"
+                )
+            return child
+        return Run._start(self.experiment, name, parent=self, tags=None, outputs=outputs, run_type=CHILD)
 
-    def get_children(self) -> list[Run]:
-        """This run's child runs, newest first."""
-        infos = self._engine.store.search_runs(parent_run_id=self.id)
-        return [Run._from_info(self._workspace, i, self.experiment) for i in infos]
+    def create_children(
+        self, count: int | None = None, tag_key: str | None = None, tag_values: Sequence[str] | None = None
+    ) -> list[Run]:
+        """Start ``count`` child runs at once (or one per ``tag_values``, tagged ``tag_key``);
+        none becomes the current run. Complete each; exit completes what is left."""
+        if count is None and tag_values is None:
+            raise ValueError("create_children needs count=... or tag_key=... with tag_values=...")
+        values = list(tag_values) if tag_values is not None else [None] * int(count or 0)
+        children = []
+        for value in values:
+            tags = {tag_key: value} if tag_key is not None and value is not None else None
+            children.append(
+                Run._start(self.experiment, None, parent=self, tags=tags, run_type=CHILD, make_current=False)
+            )
+        return children
+
+    def get_children(
+        self,
+        recursive: bool = False,
+        tags: str | Mapping[str, Any] | Sequence[str] | None = None,
+        properties: str | Mapping[str, Any] | Sequence[str] | None = None,
+        type: str | None = None,
+        status: str | None = None,
+        _rehydrate_runs: bool = True,
+    ) -> list[Run]:
+        """This run's child runs, newest first; ``recursive``: their children too (each
+        after its parent); filtered by tags, properties, type and status as Azure does."""
+        found: list[Run] = []
+        for info in self._engine.store.search_runs(parent_run_id=self.id):
+            child = Run._from_info(self._workspace, info, self.experiment)
+            if (status is None or info.status == status) and child._matches(type, tags, properties):
+                found.append(child)
+            if recursive:
+                found.extend(child.get_children(True, tags, properties, type, status))
+        return found
 
     # -- ending --------------------------------------------------------------------
 
@@ -450,13 +733,22 @@ class Run:
         """Flush everything and mark the run Completed."""
         self._end(COMPLETED, None)
 
-    def fail(self, error: BaseException | str | None = None) -> None:
-        """Flush everything and mark the run Failed, keeping the error's text."""
-        if isinstance(error, BaseException):
-            import traceback
-
-            error = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        self._end(FAILED, error)
+    def fail(
+        self,
+        error_details: BaseException | str | None = None,
+        error_code: str | None = None,
+        _set_status: bool = True,
+        *,
+        error: BaseException | str | None = None,
+    ) -> None:
+        """Flush everything and mark the run Failed, keeping the error's text (Azure's
+        ``error_details``; ``error_code`` goes to get_details()'s error and a tag)."""
+        detail = error_details if error_details is not None else error
+        if isinstance(detail, BaseException):
+            detail = "".join(traceback.format_exception(type(detail), detail, detail.__traceback__))
+        if error_code is not None:
+            self.tag(ERROR_CODE_TAG, str(error_code))
+        self._end(FAILED, None if detail is None else str(detail))
 
     def cancel(self) -> None:
         """Flush everything and mark the run Canceled."""
@@ -468,6 +760,9 @@ class Run:
             return
         state.closed = True
         current.ended(self)
+        kept = _outputs_at_end.pop(self.id, None)
+        if kept is not None:
+            collect_outputs(self, kept[0], kept[1])
         self._engine.flush()
         self._engine.store.set_status(self.id, status, _time(), error)
         self._engine.store.flush()
@@ -517,6 +812,22 @@ def _end_started_runs() -> None:
 
 
 _lifecycle.at_exit(_lifecycle.END_RUNS, _end_started_runs)
+
+
+def _filter_matches(have: Mapping[str, str], wanted: str | Mapping[str, Any] | Sequence[str]) -> bool:
+    """Azure's tag/property filters: a key, several keys, or key -> value (all must hold)."""
+    if isinstance(wanted, str):
+        return wanted in have
+    if isinstance(wanted, Mapping):
+        return all(k in have and (v is None or have[k] == str(v)) for k, v in wanted.items())
+    return all(k in have for k in wanted)
+
+
+def _utc(epoch: float | None) -> str | None:
+    """Azure's time text (ISO 8601, UTC) of an epoch time."""
+    if epoch is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch % 1 * 1e6):06d}Z"
 
 
 def _column_name(key: Any) -> str:

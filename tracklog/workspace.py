@@ -12,7 +12,8 @@ from ._types import ExperimentInfo, RunInfo
 from ._values import check_name
 from .engine import Engine, engine_for
 from .pipeline import current
-from .run import Run
+from ._script_run import ScriptRunConfig, submit
+from .run import INTERACTIVE, Run
 from .store import Store, is_pending_experiment, redact_uri
 
 __all__ = ["Experiment", "Workspace"]
@@ -238,14 +239,42 @@ class Experiment:
         *,
         display_name: str | None = None,
         tags: dict[str, object] | None = None,
+        outputs: str | os.PathLike[str] | None = "./outputs",
+        snapshot_directory: str | os.PathLike[str] | None = None,
+        **_ignored: object,
     ) -> Run:
-        """Start a run in this experiment and make it the current run until it ends."""
-        return Run._start(self, display_name or name, tags=tags)
+        """Start a run in this experiment and make it the current run until it ends.
 
-    def get_runs(self) -> Iterator[Run]:
-        """This experiment's runs, newest first (child runs included)."""
-        for info in self.workspace.store.search_runs(experiment_id=self.id):
-            yield Run._from_info(self.workspace, info, experiment=self)
+        As Azure ML's: ``outputs`` (./outputs; None or False for none) is created and what
+        is new or changed in it is collected into the run when it ends;
+        ``snapshot_directory`` is copied into the run (``snapshot/``, see _snapshot.py).
+        """
+        return Run._start(
+            self, display_name or name, tags=tags, outputs=outputs or None,
+            snapshot_directory=snapshot_directory, run_type=INTERACTIVE,
+        )
+
+    def submit(self, config: ScriptRunConfig, tags: dict[str, object] | None = None, **_ignored: object) -> Run:
+        """Run a ScriptRunConfig's script in a child process, as ``tracklog run`` does;
+        returns its run at once (``wait_for_completion`` waits for it)."""
+        return submit(self, config, tags)
+
+    def get_runs(
+        self,
+        type: str | None = None,
+        tags: str | dict[str, object] | list[str] | None = None,
+        properties: str | dict[str, object] | list[str] | None = None,
+        include_children: bool = False,
+    ) -> Iterator[Run]:
+        """This experiment's runs, newest first; child runs only with ``include_children``
+        (Azure's default); filtered by run type, tags and properties."""
+        return Run.list(self, type=type, tags=tags, properties=properties, include_children=include_children)
+
+    @classmethod
+    def list(cls, workspace: Workspace, experiment_name: str | None = None, **_ignored: object) -> list[Experiment]:
+        """Azure's ``Experiment.list(ws)``: every experiment (or the one called ``experiment_name``)."""
+        found = [Experiment(workspace, i.name, _info=i) for i in workspace.store.list_experiments()]
+        return [e for e in found if experiment_name is None or e.name == experiment_name]
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Experiment) and (other.workspace, other.name) == (self.workspace, self.name)
@@ -263,7 +292,7 @@ def _open_env_run(run_id: str, location: str | None) -> Run:
 
 
 def _start_auto_run(experiment: str) -> Run:
-    return Experiment(Workspace(), experiment).start_logging(current.script_name(), tags=None)
+    return Experiment(Workspace(), experiment).start_logging(current.script_name(), tags=None, outputs=None)
 
 
 # The pipeline's current-run registry opens and starts runs through these.

@@ -26,6 +26,7 @@ from importlib import resources
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .._azure_portal import UI_HOST, UI_PORT
 from .._errors import InvalidNameError, RunNotFoundError, TracklogError
 from .._paths import check_file_name
 from .._tables import table_columns
@@ -37,8 +38,8 @@ from ._series import SeriesSource
 
 _log = logging.getLogger("tracklog.ui")
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 5005
+DEFAULT_HOST = UI_HOST
+DEFAULT_PORT = UI_PORT
 
 _RUN_ID = re.compile(r"^[0-9a-f]{1,64}$")
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
