@@ -56,6 +56,7 @@ from ..workspace import Workspace
 from . import _convert
 from ._errors import mlflow_errors
 from ._logged_models import LoggedModels
+from ._speed import remember_pyspark_is_absent
 from ._uri import workspace_path
 
 #: MLflow's id for the experiment runs go to when none is set; here, the one called "Default".
@@ -71,6 +72,7 @@ class TracklogStore(LoggedModels, AbstractStore):
 
     def __init__(self, store_uri: str | None = None, artifact_uri: str | None = None) -> None:
         super().__init__()
+        remember_pyspark_is_absent()
         with mlflow_errors():
             self.workspace = Workspace(workspace_path(store_uri))
         store = self.workspace.store
