@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+import tracklog
+
 from tests.capture.capture_support import PYTHON, cli, only_run, runs, script, stream_bytes, tracklog_run
 from tracklog._errors import TracklogError
 from tracklog.capture._recognise import MetricRules, Pattern, Recogniser
@@ -243,3 +245,16 @@ def test_a_real_transformers_trainer_s_log_lines_become_metrics(tmp_path):
     assert all(0.5 < p.value < 0.9 for p in loss)
     assert [p.value for p in run.get_metric_history("epoch")][:4] == [0.25, 0.5, 0.75, 1.0]
     assert {"grad_norm", "learning_rate", "train_loss", "train_runtime"} <= set(run.get_metrics())
+
+
+def test_an_epoch_line_alone_in_a_chunk_and_a_bar_ended_by_a_later_newline(tmp_path):
+    # The chunks a pipe delivers: "Epoch 3/10\n" alone, then a redrawn line whose "\n" comes later.
+    from tracklog.capture._recorder import OutputRecorder
+
+    run = tracklog.Experiment(tracklog.Workspace(tmp_path / "ws"), "e").start_logging("chunks")
+    recorder = OutputRecorder(run, "stdout", conventions=True)
+    for chunk in (b"Epoch 3/10\n", b"\r1/2 - loss: 0.9", b"\r2/2 - loss: 0.4", b"\n", b"\rloss=7", b"\rdone\n"):
+        recorder.feed(chunk)
+    recorder.close()
+    run.complete()
+    assert [(p.step, p.value) for p in run.get_metric_history("loss")] == [(3, 0.4)]

@@ -55,6 +55,7 @@ _NAME = rb"[A-Za-z_][\w.\-/]*"
 _LOGFMT_TOKEN = re.compile(rb'(' + _NAME + rb')=("(?:[^"\\]|\\.)*"|[^\s"]*)')
 _LOGFMT_LINE = re.compile(rb'[ \t]*(?:' + _NAME + rb'=(?:"(?:[^"\\]|\\.)*"|[^\s"]*)[ \t]+)*'
                           + _NAME + rb'=(?:"(?:[^"\\]|\\.)*"|[^\s"]*)[ \t]*')
+_NAME_ONLY = re.compile(_NAME)
 _NUMBER = re.compile(rb"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf)", re.IGNORECASE)
 _INTEGER = re.compile(rb"[-+]?\d+")
 _EPOCH = re.compile(rb"\s*Epoch\s+(\d+)(?:\s*/\s*\d+)?\s*:?\s*", re.IGNORECASE)
@@ -70,53 +71,70 @@ _TQDM = re.compile(rb".*\d\S*\s+\[[\d:]+(?:<[\d:?]+)?,\s*[^,\]]*(?:/s|/it|it/s|s
 
 def _number(raw: bytes) -> float | int | None:
     """The number ``raw`` spells (an int when it is one), else None; ``nan``/``inf`` count."""
-    first = raw[:1]
-    if not (first.isdigit() or first in b"-+.nNiI"):
-        return None  # the cheap rejection of text values (level=info)
-    try:
+    if raw.isdigit():
         return int(raw)
+    first = raw[:1]
+    if not (first.isdigit() or first in b"-+.nNiI") or not first:
+        return None  # the cheap rejection of text values (level=info)
+    if b"_" in raw:
+        return None  # float() reads 1_000; a log's 1_000 is rarely a number
+    try:
+        value = float(raw)
     except ValueError:
-        pass
-    if _NUMBER.fullmatch(raw) is None:
         return None
-    return float(raw)
-
-
-def _choose_step(pairs: list[tuple[str, Any]]) -> int | None:
-    """The integer value of the first of STEP_KEYS present among ``pairs``."""
-    found = {name: value for name, value in pairs if name in STEP_KEYS and type(value) is int}
-    for key in STEP_KEYS:
-        if key in found:
-            return found[key]
-    return None
+    if first in b"-+" and raw[1:].isdigit():
+        return int(raw)
+    return value
 
 
 def _with_step(pairs: list[tuple[str, Any]], default: int | None = None) -> dict[str, Any] | None:
-    step = _choose_step(pairs)
-    if step is None:
-        step = default
-        kept = pairs
-    else:
-        key = next(k for k in STEP_KEYS if any(n == k and type(v) is int and v == step for n, v in pairs))
-        kept = [(n, v) for n, v in pairs if n != key]
-    metrics = {name: value for name, value in kept}
-    if not metrics:
-        return None
-    return {"metrics": metrics, "step": step} if step is not None else {"metrics": metrics}
+    """Convention fields from a line's numeric pairs: the first of STEP_KEYS with an int value is the step."""
+    step_key = None
+    rank = len(STEP_KEYS)
+    for name, value in pairs:
+        if name in STEP_KEYS and type(value) is int:
+            where = STEP_KEYS.index(name)
+            if where < rank:
+                rank, step_key = where, name
+    if step_key is None:
+        if not pairs:
+            return None
+        metrics = dict(pairs)
+        return {"metrics": metrics, "step": default} if default is not None else {"metrics": metrics}
+    metrics = {}
+    step = None
+    for name, value in pairs:
+        if name == step_key and step is None:
+            step = value
+        else:
+            metrics[name] = value
+    return {"metrics": metrics, "step": step} if metrics else None
 
 
 def logfmt(line: bytes) -> dict[str, Any] | None:
     """Convention fields of a logfmt line (every token ``key=value``), else None."""
-    if _LOGFMT_LINE.fullmatch(line) is None:
-        return None
+    if b'"' in line:  # quoted values: the full grammar
+        if _LOGFMT_LINE.fullmatch(line) is None:
+            return None
+        items = _LOGFMT_TOKEN.findall(line)
+    else:  # the common case, split at C speed
+        items = []
+        for token in line.split():
+            key, sep, raw = token.partition(b"=")
+            if not sep or _NAME_ONLY.fullmatch(key) is None:
+                return None
+            items.append((key, raw))
+        if not items:
+            return None
     pairs: list[tuple[str, Any]] = []
-    for key, raw in _LOGFMT_TOKEN.findall(line):
+    for key, raw in items:
         if raw[:1] == b'"':
             raw = raw[1:-1]
         value = _number(raw) if raw else None
-        name = key.decode("ascii")
-        if value is not None and name not in TEXT_KEYS:
-            pairs.append((name, value))
+        if value is not None:
+            name = key.decode("ascii")
+            if name not in TEXT_KEYS:
+                pairs.append((name, value))
     return _with_step(pairs)
 
 
@@ -177,6 +195,18 @@ def python_dict(line: bytes) -> dict[str, Any] | None:
             # The Trainer's epoch is progress (0.25, then '1' at the end), never the step.
             pairs.append((key, float(item) if key == "epoch" else item))
     return _with_step(pairs)
+
+
+def _events(target: RunTarget, fields: dict[str, Any], ts: float) -> list[Event]:
+    """The events of recognised fields; a line's metrics one by one, through the conventions' fast path."""
+    metrics = fields.get("metrics")
+    if type(metrics) is not dict or not (len(fields) == 1 or (len(fields) == 2 and "step" in fields)):
+        return convention_events(target, fields, ts)  # a JSON line: every convention applies
+    step = fields.get("step")
+    events: list[Event] = []
+    for name, value in metrics.items():
+        events.extend(convention_events(target, {"metric": name, "value": value, "step": step}, ts))
+    return events
 
 
 class Pattern:
@@ -252,8 +282,9 @@ class Recogniser:
 
     def events(self, target: RunTarget, block: bytes, ts: float) -> list[Event]:
         """The metric, tag and param events of ``block`` (whole lines); never raises."""
-        if not self.patterns and b"=" not in block and b":" not in block and b"{" not in block:
-            return []  # the cheap rejection: none of the shapes is possible
+        if (not self.patterns and b"=" not in block and b":" not in block and b"{" not in block
+                and b"poch" not in block):
+            return []  # the cheap rejection: none of the shapes (nor an "Epoch 3/10" line) is possible
         events: list[Event] = []
         for line in block.split(b"\n"):
             if not line:
@@ -268,15 +299,15 @@ class Recogniser:
                 for pattern in self.patterns:
                     fields = pattern.fields(text)
                     if fields is not None:
-                        events.extend(convention_events(target, fields, ts))
+                        events.extend(_events(target, fields, ts))
                 continue
             if fields is not None:
-                events.extend(convention_events(target, fields, ts))
+                events.extend(_events(target, fields, ts))
         return events
 
     def line_events(self, target: RunTarget, line: bytes, ts: float) -> list[Event]:
         """The events of one line without its newline (the batch path of ``tracklog ingest``)."""
-        if not self.patterns and b"=" not in line and b":" not in line and b"{" not in line:
+        if not self.patterns and b"=" not in line and b":" not in line and b"{" not in line and b"poch" not in line:
             return []
         return self.events(target, line, ts)
 
