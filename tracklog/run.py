@@ -8,6 +8,7 @@ at once and raise a ``TracklogError`` subclass that says what to do.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import shutil
@@ -44,6 +45,7 @@ from ._values import (
     setting_value,
 )
 from .capture import OutputCapture, collect_outputs, outputs_snapshot
+from .models import Model
 from .pipeline import current
 from .pipeline.event import IMAGE, LIST, METRIC, ROW, TAG, Event
 
@@ -59,6 +61,8 @@ TYPE_TAG = "tracklog.run_type"
 ERROR_CODE_TAG = "tracklog.error_code"
 #: Azure's run types for what tracklog starts.
 INTERACTIVE, SCRIPT, CHILD = "azureml.interactive", "azureml.scriptrun", "azureml.childrun"
+#: Azure's chart payloads are kept as run files under this prefix (the UI draws them).
+CHARTS = "charts/"
 #: Status polling of wait_for_completion on a run another process ends.
 _POLL = 0.2
 # Runs whose outputs folder is collected when they end: run id -> (folder, files before).
@@ -441,6 +445,82 @@ class Run:
             self.upload_file(file_name, buffer)
         self._put(Event(self.id, IMAGE, name, file_name, step, _time()))
 
+    # -- Azure's charts -----------------------------------------------------------
+
+    def log_confusion_matrix(self, name: str, value: Mapping[str, Any] | str, description: str = "") -> None:
+        """Azure's confusion matrix: ``{"schema_type": "confusion_matrix", "data":
+        {"class_labels": [...], "matrix": [[...]]}}`` (a dict or its JSON)."""
+        self._azure_chart(name, value, "confusion_matrix", ("class_labels", "matrix"))
+
+    def log_accuracy_table(self, name: str, value: Mapping[str, Any] | str, description: str = "") -> None:
+        """Azure's accuracy table: data with probability_tables, percentile_tables,
+        probability_thresholds, percentile_thresholds, class_labels."""
+        self._azure_chart(name, value, "accuracy_table", ("probability_tables",))
+
+    def log_residuals(self, name: str, value: Mapping[str, Any] | str, description: str = "") -> None:
+        """Azure's residuals histogram: data with bin_edges and bin_counts."""
+        self._azure_chart(name, value, "residuals", ("bin_edges", "bin_counts"))
+
+    def log_predictions(self, name: str, value: Mapping[str, Any] | str, description: str = "") -> None:
+        """Azure's predictions vs. truth: data with bin_averages, bin_errors, bin_counts, bin_edges."""
+        self._azure_chart(name, value, "predictions", ("bin_averages", "bin_edges"))
+
+    def _azure_chart(self, name: str, value: Mapping[str, Any] | str, kind: str, needed: tuple[str, ...]) -> None:
+        """Keep one of Azure's chart payloads as ``charts/<name>.json``; get_metrics reads it back."""
+        self._check_open()
+        name = check_name(name)
+        body = json.loads(value) if isinstance(value, (str, bytes)) else dict(value)
+        if not isinstance(body, dict):
+            raise ValueError(f"{kind} {name!r}: give a dict (Azure's JSON shape), not {type(body).__name__}")
+        data = body.get("data", body)
+        missing = [k for k in needed if k not in data]
+        if missing:
+            raise ValueError(f"{kind} {name!r} lacks {', '.join(missing)} (Azure's {kind} shape)")
+        payload = {"schema_type": kind, "schema_version": body.get("schema_version", "1.0.0"), "data": data}
+        text = json.dumps(payload, allow_nan=True).encode("utf-8")
+        self.upload_file(f"{CHARTS}{_safe_file(name)}.json", io.BytesIO(text))
+
+    def register_model(
+        self,
+        model_name: str,
+        model_path: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        properties: Mapping[str, Any] | None = None,
+        model_framework: str | None = None,
+        model_framework_version: str | None = None,
+        description: str | None = None,
+        **_ignored: Any,
+    ) -> Model:
+        """Register the run's file or folder ``model_path`` (e.g. outputs/model.pkl) as the
+        next version of ``model_name`` in the workspace's registry; the Model."""
+        check_name(model_name, "model")
+        path = (model_path or "outputs").strip("/")
+        self._flush_if_live()
+        collect = _outputs_at_end.get(self.id)
+        if collect is not None and path.startswith("outputs"):  # Azure uploads ./outputs first
+            collect_outputs(self, collect[0], collect[1])
+            _outputs_at_end[self.id] = (collect[0], outputs_snapshot(collect[0]))
+        names = self._engine.store.list_files(self.id)
+        if path not in names and not any(n.startswith(path + "/") for n in names):
+            raise FileNotFoundError(
+                f"run {self.id} has no file or folder {path!r} to register (get_file_names() lists its files)"
+            )
+        extra = {}
+        if model_framework:
+            extra["azureml.modelFramework"] = model_framework
+        if model_framework_version:
+            extra["azureml.modelFrameworkVersion"] = model_framework_version
+        info = self._engine.store.create_model_version(
+            model_name,
+            f"runs:/{self.id}/{path}",
+            run_id=self.id,
+            model_path=path,
+            description=description,
+            tags={str(k): str(v) for k, v in (tags or {}).items()},
+            properties={**extra, **{str(k): str(v) for k, v in (properties or {}).items()}},
+        )
+        return Model._of(self._workspace, info)
+
     def tag(self, key: str, value: Any = None) -> None:
         """Set a tag; ``tag("name")`` alone is a valueless tag. Tags may be set on an
         ended run too (as in Azure ML and MLflow)."""
@@ -606,7 +686,20 @@ class Run:
         kinds = self._engine.store.metric_kinds(self.id)
         if name is not None:
             kinds = {name: kinds[name]} if name in kinds else {}
-        return {key: self._shape(key, kind) for key, kind in kinds.items()}
+        found = {key: self._shape(key, kind) for key, kind in kinds.items()}
+        found.update(self._charts(name))
+        return found
+
+    def _charts(self, name: str | None) -> dict[str, Any]:
+        """Azure's chart payloads (log_confusion_matrix, ...) by metric name."""
+        charts = {}
+        for file in self._engine.store.list_files(self.id):
+            if file.startswith(CHARTS) and file.endswith(".json"):
+                key = file[len(CHARTS):-5]
+                if name is None or _safe_file(name) == key:
+                    with self._engine.store.open_file(self.id, file) as handle:
+                        charts[name or key] = json.loads(handle.read())
+        return charts
 
     def _shape(self, name: str, kind: str) -> Any:
         points = self._engine.store.metric_history(self.id, name)
@@ -821,6 +914,10 @@ def _filter_matches(have: Mapping[str, str], wanted: str | Mapping[str, Any] | S
     if isinstance(wanted, Mapping):
         return all(k in have and (v is None or have[k] == str(v)) for k, v in wanted.items())
     return all(k in have for k in wanted)
+
+
+def _safe_file(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:100]
 
 
 def _utc(epoch: float | None) -> str | None:

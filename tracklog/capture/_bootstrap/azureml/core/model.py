@@ -1,0 +1,5 @@
+"""``azureml.core.model`` (tracklog's stand-in)."""
+
+from azureml.core import Model
+
+__all__ = ["Model"]

@@ -1,0 +1,5 @@
+"""``azureml.core.runconfig`` (tracklog's stand-in)."""
+
+from azureml.core import RunConfiguration
+
+__all__ = ["RunConfiguration"]
