@@ -1,28 +1,69 @@
-"""MLflow's module-level vocabulary over the same runs: start_run, log_metric, set_tag, ...
+"""MLflow's module-level tracking vocabulary over the same runs: ``import tracklog as mlflow``.
 
-A script written for ``mlflow`` should only need its import changed.
+start_run, log_metric, set_tag, log_artifact, get_run, search_runs, ... with
+MLflow's signatures and semantics (docs/mlflow_swap.md says exactly which).
+Everything beyond tracking (flavors, autolog, models) is the real mlflow's, with
+tracklog as its tracking store: ``MLFLOW_TRACKING_URI=tracklog:`` (docs/mlflow.md).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
 
 from . import _config
 from ._errors import ActiveRunError
+from ._mlflow_artifacts import optional_module
+from ._mlflow_client import MlflowClient, metric_event, tracking_location
+from ._mlflow_entities import (
+    NOTE_TAG,
+    PARENT_TAG,
+    RUN_NAME_TAG,
+    Experiment,
+    MlflowRequestError,
+    RunData,
+    ViewType,
+    tracklog_status,
+)
+from ._mlflow_entities import (
+    Run as RunEntity,
+)
+from ._mlflow_entities import (
+    RunInfo as RunInfoEntity,
+)
 from ._types import CANCELED, COMPLETED, FAILED
 from .pipeline import current
 from .run import Run
-from .workspace import Experiment, Workspace, set_default_location
+from .workspace import Experiment as TracklogExperiment
+from .workspace import Workspace, set_default_location
 
 __all__ = [
+    "ActiveRun",
     "active_run",
+    "create_experiment",
+    "delete_tag",
     "end_run",
+    "get_artifact_uri",
+    "get_experiment",
+    "get_experiment_by_name",
+    "get_run",
     "get_tracking_uri",
+    "last_active_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_image",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
+    "log_table",
+    "log_text",
+    "search_experiments",
+    "search_runs",
     "set_experiment",
     "set_tag",
     "set_tags",
@@ -30,20 +71,81 @@ __all__ = [
     "start_run",
 ]
 
-# MLflow's status words, and Azure ML's, onto tracklog's.
-_STATUSES = {
-    "FINISHED": COMPLETED,
-    "FAILED": FAILED,
-    "KILLED": CANCELED,
-    COMPLETED.upper(): COMPLETED,
-    CANCELED.upper(): CANCELED,
-}
+ENV_EXPERIMENT_NAME = "MLFLOW_EXPERIMENT_NAME"
+ENV_EXPERIMENT_ID = "MLFLOW_EXPERIMENT_ID"
+ENV_MLFLOW_RUN_ID = "MLFLOW_RUN_ID"
+DEFAULT_EXPERIMENT = "Default"
+
+
+class _State:
+    """The run that ended last in this process (MLflow's last_active_run)."""
+
+    last_run: Run | None = None
+
+
+_state = _State()
+
+
+class ActiveRun:
+    """What start_run() and active_run() return: MLflow's ``ActiveRun`` (``.info``, ``.data``,
+    a context manager), and the tracklog ``Run`` it wraps for everything else."""
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+
+    @property
+    def run(self) -> Run:
+        """The tracklog Run (Azure ML's vocabulary) behind this MLflow run."""
+        return self._run
+
+    @property
+    def id(self) -> str:
+        return self._run.id
+
+    @property
+    def info(self) -> RunInfoEntity:
+        """MLflow's ``run.info``: ``run_id``, ``status`` (RUNNING, FINISHED, ...), ms times."""
+        return self._entity().info
+
+    @property
+    def data(self) -> RunData:
+        """MLflow's ``run.data`` as of now: latest metrics, params, tags."""
+        return self._entity().data
+
+    def _entity(self) -> RunEntity:
+        return MlflowClient(self._run.workspace.child_location()).get_run(self._run.id)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._run, name)
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        """FINISHED, or FAILED when an exception escapes (KILLED for Ctrl-C and SIGTERM)."""
+        _state.last_run = self._run
+        self._run.__exit__(exc_type, exc, tb)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (ActiveRun, Run)):
+            return other.id == self.id
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun: run_id={self.id!r}>"
+
+
+# -- where runs go -----------------------------------------------------------------
 
 
 def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
-    """Where runs go from now on: a workspace folder (``file:`` and ``sqlite:`` URIs too),
-    or an MLflow tracking server's ``http(s)://`` URL."""
-    set_default_location(os.fspath(uri))
+    """Where runs go from now on: a workspace folder, ``tracklog:PATH``, or an MLflow
+    tracking server's ``http(s)://`` URL. MLflow's own backends (``file:``, ``sqlite:``,
+    ``databricks``) raise WorkspaceError: tracklog does not write them."""
+    set_default_location(tracking_location(uri))
 
 
 def get_tracking_uri() -> str:
@@ -51,61 +153,192 @@ def get_tracking_uri() -> str:
     return Workspace().path
 
 
-def set_experiment(experiment_name: str) -> Experiment:
-    """The experiment that start_run() uses from now on (created when missing)."""
-    experiment = Experiment(Workspace(), experiment_name)
+# -- experiments -------------------------------------------------------------------
+
+
+def create_experiment(
+    name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None
+) -> str:
+    """Create an experiment and return its id; an existing name raises (as MLflow)."""
+    return MlflowClient().create_experiment(name, artifact_location, tags)
+
+
+def get_experiment(experiment_id: str) -> Experiment:
+    """The experiment with this id; MlflowRequestError when there is none."""
+    return MlflowClient().get_experiment(experiment_id)
+
+
+def get_experiment_by_name(name: str) -> Experiment | None:
+    """The experiment called ``name``, or None."""
+    return MlflowClient().get_experiment_by_name(name)
+
+
+def search_experiments(
+    view_type: int = ViewType.ACTIVE_ONLY,
+    max_results: int | None = None,
+    filter_string: str | None = None,
+    order_by: Sequence[str] | None = None,
+) -> list[Experiment]:
+    """Experiments matching MLflow's filter string."""
+    return MlflowClient().search_experiments(view_type, max_results, filter_string, order_by)
+
+
+def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
+    """Make an experiment active for start_run(): by name (created when missing) or by id."""
+    if (experiment_name is None) == (experiment_id is None):
+        raise MlflowRequestError("Must specify exactly one of: `experiment_id` or `experiment_name`.")
+    client = MlflowClient()
+    if experiment_id is not None:
+        experiment = client.get_experiment(str(experiment_id))
+    else:
+        assert experiment_name is not None
+        TracklogExperiment(client.workspace, experiment_name)  # created when missing
+        found = client.get_experiment_by_name(experiment_name)
+        assert found is not None
+        experiment = found
+    if experiment.lifecycle_stage == "deleted":
+        raise MlflowRequestError(
+            f"Cannot set a deleted experiment {experiment.name!r} as the active experiment. "
+            "You can restore the experiment, or permanently delete the experiment to create "
+            "a new one."
+        )
     current.set_default_experiment(experiment.name)
     return experiment
 
 
+def _experiment_name(workspace: Workspace) -> str:
+    """The active experiment: set_experiment's, else MLFLOW_EXPERIMENT_NAME or _ID's, else Default.
+
+    The pipeline's registry keeps the name (so runs that logging records start go there
+    too); "Default" there means set_experiment was not called."""
+    chosen = current.default_experiment()
+    if chosen != DEFAULT_EXPERIMENT:
+        return chosen
+    name = os.environ.get(ENV_EXPERIMENT_NAME)
+    if name:
+        return name
+    experiment_id = os.environ.get(ENV_EXPERIMENT_ID)
+    if experiment_id:
+        return MlflowClient(workspace.child_location()).get_experiment(experiment_id).name
+    return chosen
+
+
+# -- runs --------------------------------------------------------------------------
+
+
 def start_run(
     run_id: str | None = None,
+    experiment_id: str | None = None,
     run_name: str | None = None,
     nested: bool = False,
+    parent_run_id: str | None = None,
     tags: Mapping[str, Any] | None = None,
-) -> Run:
-    """Start (or resume, by ``run_id``) a run and make it active; usable as ``with``.
+    description: str | None = None,
+    log_system_metrics: bool | None = None,
+) -> ActiveRun:
+    """Start a run (or resume one by ``run_id`` or MLFLOW_RUN_ID) and make it active; a
+    context manager that ends it FINISHED, or FAILED when an exception escapes.
 
-    Inside a process started by ``tracklog run`` (TRACKLOG_RUN_ID set), the first
-    start_run() resumes that run, as MLflow does with MLFLOW_RUN_ID.
+    An active run needs ``nested=True`` for a child, as in MLflow. Inside a process
+    started by ``tracklog run`` (TRACKLOG_RUN_ID set), the first start_run() resumes
+    that run, as MLflow does with MLFLOW_RUN_ID.
     """
+    if log_system_metrics:
+        raise MlflowRequestError(
+            "log_system_metrics is not part of `import tracklog as mlflow`; use the real mlflow "
+            "with MLFLOW_TRACKING_URI=tracklog: for system metrics"
+        )
     parent = current.active()
     if parent is not None and not nested:
         raise ActiveRunError(
-            f"run {parent.id} is already active; call end_run() first, or start_run(nested=True) "
-            "for a child run"
+            f"Run with UUID {parent.id} is already active. To start a new run, first end the "
+            "current run with mlflow.end_run(). To start a nested run, call start_run with nested=True"
         )
-    if run_id is None and parent is None and not nested:
-        run_id = os.environ.get(_config.ENV_RUN_ID) or None
-        if run_id is not None:
-            run = current.env_run()
-            assert run is not None
-            if run.target.closed:
-                run._reopen()
-            current.push(run)
-            if tags:
-                run.set_tags(tags)
-            return run
-    if run_id is not None:
-        run = Workspace().get_run(run_id)
-        run._reopen()
-        current.started(run)
+    tags = {str(k): v for k, v in (tags or {}).items()}
+    if description:
+        if NOTE_TAG in tags:
+            raise MlflowRequestError(
+                f"Description is already set via the tag {NOTE_TAG} in tags. Remove the key "
+                f"{NOTE_TAG} from the tags or omit the description."
+            )
+        tags[NOTE_TAG] = description
+    if run_id is None and parent is None and not nested and os.environ.get(_config.ENV_RUN_ID):
+        run = current.env_run()
+        assert isinstance(run, Run)
+        if run.target.closed:
+            run._reopen()
         current.push(run)
-        if tags:
-            run.set_tags(tags)
-        return run
-    if parent is not None:
-        run = Run._start(parent.experiment, run_name, parent=parent, tags=tags)
+        return _begun(run, tags)
+    if run_id is None:
+        run_id = os.environ.pop(ENV_MLFLOW_RUN_ID, None) or None  # MLflow uses it once
+    if run_id is not None:
+        return _resume(run_id, tags)
+    workspace = Workspace()
+    if parent_run_id is not None:
+        if parent is not None and parent.id != parent_run_id:
+            raise MlflowRequestError(
+                f"Current run with UUID {parent.id} does not match the specified parent_run_id "
+                f"{parent_run_id}. To start a new nested run under the parent run with UUID "
+                f"{parent.id}, first end the current run with mlflow.end_run()."
+            )
+        parent = workspace.get_run(parent_run_id)
+    if experiment_id is not None:
+        name = MlflowClient(workspace.child_location()).get_experiment(str(experiment_id)).name
+        experiment = TracklogExperiment(workspace, name)
+    elif isinstance(parent, Run):
+        experiment = parent.experiment
     else:
-        experiment = Experiment(Workspace(), current.default_experiment())
-        run = Run._start(experiment, run_name, tags=tags)
-    run.set_tag("mlflow.runName", run.name)
-    return run
+        experiment = TracklogExperiment(workspace, _experiment_name(workspace))
+    started = Run._start(experiment, run_name, parent=parent if isinstance(parent, Run) else None)
+    tags.setdefault(RUN_NAME_TAG, started.name)
+    if isinstance(parent, Run):
+        tags.setdefault(PARENT_TAG, parent.id)
+    return _begun(started, tags)
 
 
-def active_run() -> Run | None:
-    """The innermost run started with start_run() and not yet ended, or None."""
-    return current.active()
+def _resume(run_id: str, tags: Mapping[str, Any]) -> ActiveRun:
+    run = Workspace().get_run(run_id)
+    if run.info.lifecycle == "deleted":
+        raise MlflowRequestError(f"Cannot start run with ID {run_id} because it is in the deleted state.")
+    run._reopen()
+    current.started(run)
+    current.push(run)
+    return _begun(run, tags)
+
+
+def _begun(run: Run, tags: Mapping[str, Any]) -> ActiveRun:
+    if tags:
+        run.set_tags(tags)
+    return ActiveRun(run)
+
+
+def _active() -> Run:
+    """The active run; when there is none, start one, as MLflow's logging calls do (it is
+    then active_run(), and end_run() ends it). A run tracklog started on first use (a
+    logging record) is adopted rather than a second one started."""
+    run = current.active()
+    if run is not None:
+        assert isinstance(run, Run)
+        return run
+    fallback = current.current_run(create=False)
+    if isinstance(fallback, Run) and not fallback.target.closed and not os.environ.get(_config.ENV_RUN_ID):
+        current.push(fallback)
+        return fallback
+    return start_run().run
+
+
+def active_run() -> ActiveRun | None:
+    """The innermost run started with start_run() (or by a logging call) and not yet ended."""
+    run = current.active()
+    return ActiveRun(run) if isinstance(run, Run) else None
+
+
+def last_active_run() -> RunEntity | None:
+    """The active run, else the run that ended last in this process, as MLflow's Run entity."""
+    run = current.active() or _state.last_run
+    if not isinstance(run, Run):
+        return None
+    return MlflowClient(run.workspace.child_location()).get_run(run.id)
 
 
 def end_run(status: str = "FINISHED") -> None:
@@ -113,48 +346,212 @@ def end_run(status: str = "FINISHED") -> None:
     run = current.active()
     if run is None:
         return
-    final = _STATUSES.get(status.upper(), None)
-    if final is None:
-        raise ValueError(f"unknown run status {status!r}; use FINISHED, FAILED or KILLED")
+    assert isinstance(run, Run)
+    final = tracklog_status(status)
+    _state.last_run = run
     if final == COMPLETED:
         run.complete()
     elif final == FAILED:
         run.fail()
-    else:
+    elif final == CANCELED:
         run.cancel()
+    else:
+        raise ValueError(f"end_run: {status!r} is not an end status; use FINISHED, FAILED or KILLED")
 
 
-def _run() -> Run:
-    run = current.current_run()
-    assert run is not None
-    return run
+def get_run(run_id: str) -> RunEntity:
+    """The run as MLflow's entity, with its latest metrics, params and tags."""
+    return MlflowClient().get_run(run_id)
 
 
-def log_metric(key: str, value: Any, step: int | None = None) -> None:
-    """Log one metric point into the current run."""
-    _run().log(key, value, step=step)
+def search_runs(
+    experiment_ids: Sequence[str] | None = None,
+    filter_string: str = "",
+    run_view_type: int = ViewType.ACTIVE_ONLY,
+    max_results: int = 100_000,
+    order_by: Sequence[str] | None = None,
+    output_format: str = "pandas",
+    search_all_experiments: bool = False,
+    experiment_names: Sequence[str] | None = None,
+) -> Any:
+    """Runs matching MLflow's filter: a pandas DataFrame with MLflow's columns (run_id,
+    experiment_id, status, artifact_uri, start_time, end_time, metrics.*, params.*, tags.*),
+    or a list of Run entities with ``output_format="list"``. The active experiment by default."""
+    if output_format not in ("pandas", "list"):
+        raise ValueError(
+            f"Unsupported output format: {output_format}. Supported string values are 'pandas' or 'list'"
+        )
+    client = MlflowClient()
+    workspace = client.workspace
+    ids = [str(i) for i in experiment_ids or []]
+    for name in experiment_names or []:
+        found = client.get_experiment_by_name(name)
+        if found is not None:
+            ids.append(found.experiment_id)
+    if search_all_experiments and not ids and not experiment_names:
+        ids = [e.experiment_id for e in client.search_experiments(ViewType.ALL)]
+    elif not ids and not experiment_names:
+        found = client.get_experiment_by_name(_experiment_name(workspace))
+        ids = [found.experiment_id] if found is not None else []
+    runs = client.search_runs(ids, filter_string, run_view_type, max_results, order_by)
+    return runs if output_format == "list" else _frame(runs)
 
 
-def log_metrics(metrics: Mapping[str, Any], step: int | None = None) -> None:
-    """Log several metrics at one step into the current run."""
-    _run().log_metrics(metrics, step=step)
+def _frame(runs: list[RunEntity]) -> Any:
+    pandas = optional_module("pandas", 'search_runs(output_format="pandas")')
+    columns: dict[str, list[Any]] = {
+        "run_id": [], "experiment_id": [], "status": [], "artifact_uri": [], "start_time": [], "end_time": [],
+    }
+    sections: dict[str, dict[str, list[Any]]] = {"metrics": {}, "params": {}, "tags": {}}
+    for i, run in enumerate(runs):
+        info = run.info
+        for key in ("run_id", "experiment_id", "status", "artifact_uri"):
+            columns[key].append(getattr(info, key))
+        columns["start_time"].append(pandas.to_datetime(info.start_time, unit="ms", utc=True))
+        columns["end_time"].append(pandas.to_datetime(info.end_time, unit="ms", utc=True))
+        for section, values in (("metrics", run.data.metrics), ("params", run.data.params), ("tags", run.data.tags)):
+            missing = float("nan") if section == "metrics" else None
+            table = sections[section]
+            for key in table:
+                table[key].append(values.get(key, missing))
+            for key in [k for k in values if k not in table]:
+                table[key] = [missing] * i + [values[key]]
+    data: dict[str, list[Any]] = dict(columns)
+    for section, table in sections.items():
+        data.update({f"{section}.{key}": value for key, value in table.items()})
+    return pandas.DataFrame(data)
 
 
-def log_param(key: str, value: Any) -> None:
-    """Set a param of the current run (immutable once set)."""
-    _run().log_param(key, value)
+# -- logging into the active run ---------------------------------------------------
 
 
-def log_params(params: Mapping[str, Any]) -> None:
-    """Set several params of the current run."""
-    _run().log_params(params)
+def log_metric(
+    key: str,
+    value: Any,
+    step: int | None = None,
+    timestamp: int | None = None,
+    synchronous: bool | None = None,
+    run_id: str | None = None,
+) -> None:
+    """Log one metric point into the active run: step 0 when none is given (as MLflow),
+    ``timestamp`` in ms (now by default)."""
+    if run_id is not None:
+        MlflowClient().log_metric(run_id, key, value, timestamp, step)
+        return
+    run = _active()
+    if timestamp is None:
+        run.log(key, value, step=0 if step is None else step)
+        return
+    event = metric_event(run.id, key, value, step, timestamp)
+    if event is not None:
+        run.target.pipeline.put(event)
 
 
-def set_tag(key: str, value: Any) -> None:
-    """Set a tag of the current run."""
-    _run().tag(key, value)
+def log_metrics(
+    metrics: Mapping[str, Any],
+    step: int | None = None,
+    synchronous: bool | None = None,
+    run_id: str | None = None,
+    timestamp: int | None = None,
+) -> None:
+    """Log several metrics at one step (0 when none is given)."""
+    for key, value in metrics.items():
+        log_metric(key, value, step=step, timestamp=timestamp, run_id=run_id)
 
 
-def set_tags(tags: Mapping[str, Any]) -> None:
-    """Set several tags of the current run."""
-    _run().set_tags(tags)
+def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
+    """Set a param of the active run (immutable once set); returns ``value``."""
+    _active().log_param(key, value)
+    return value
+
+
+def log_params(params: Mapping[str, Any], synchronous: bool | None = None, run_id: str | None = None) -> None:
+    """Set several params of the active run (or of ``run_id``)."""
+    if run_id is not None:
+        MlflowClient().log_batch(run_id, params=list(params.items()))
+    else:
+        _active().log_params(params)
+
+
+def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
+    """Set a tag of the active run."""
+    _active().tag(key, value)
+
+
+def set_tags(tags: Mapping[str, Any], synchronous: bool | None = None) -> None:
+    """Set several tags of the active run."""
+    _active().set_tags(tags)
+
+
+def delete_tag(key: str) -> None:
+    """Remove a tag from the active run (MlflowRequestError when it has no such tag)."""
+    client, rid = _client_and_run()
+    client.delete_tag(rid, key)
+
+
+# -- artifacts of the active run ---------------------------------------------------
+
+
+def _client_and_run(run_id: str | None = None) -> tuple[MlflowClient, str]:
+    if run_id is not None:
+        return MlflowClient(), run_id
+    run = _active()
+    return MlflowClient(run.workspace.child_location()), run.id
+
+
+def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None) -> None:
+    """Copy a local file into the active run (under ``artifact_path/``)."""
+    client, rid = _client_and_run(run_id)
+    client.log_artifact(rid, local_path, artifact_path)
+
+
+def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None) -> None:
+    """Copy a local folder's files into the active run (under ``artifact_path/``)."""
+    client, rid = _client_and_run(run_id)
+    client.log_artifacts(rid, local_dir, artifact_path)
+
+
+def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
+    """Write text as a file of the active run."""
+    client, rid = _client_and_run(run_id)
+    client.log_text(rid, text, artifact_file)
+
+
+def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> None:
+    """Write a dict as JSON (YAML for .yaml/.yml) into the active run."""
+    client, rid = _client_and_run(run_id)
+    client.log_dict(rid, dictionary, artifact_file)
+
+
+def log_figure(
+    figure: Any, artifact_file: str, *, save_kwargs: Mapping[str, Any] | None = None, run_id: str | None = None
+) -> None:
+    """Save a matplotlib or plotly figure into the active run."""
+    client, rid = _client_and_run(run_id)
+    client.log_figure(rid, figure, artifact_file, save_kwargs=save_kwargs)
+
+
+def log_image(
+    image: Any,
+    artifact_file: str | None = None,
+    key: str | None = None,
+    step: int | None = None,
+    timestamp: int | None = None,
+    synchronous: bool | None = None,
+) -> None:
+    """Save a numpy array or PIL image into the active run (``artifact_file``, or ``key``+``step``)."""
+    client, rid = _client_and_run()
+    client.log_image(rid, image, artifact_file, key, step, timestamp)
+
+
+def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
+    """Write a dict of columns or a pandas DataFrame as MLflow's table JSON into the active run."""
+    client, rid = _client_and_run(run_id)
+    client.log_table(rid, data, artifact_file)
+
+
+def get_artifact_uri(artifact_path: str | None = None) -> str:
+    """The active run's artifact root (``file://.../runs/<run_id>``), or a path inside it."""
+    run = _active()
+    root = MlflowClient.artifact_uri(run.workspace, run.id)
+    return root if not artifact_path else f"{root}/{artifact_path.lstrip('/')}"

@@ -1,0 +1,553 @@
+"""MlflowClient for ``import tracklog as mlflow``: MLflow's lower-level tracking calls over a workspace.
+
+Writes go the way every tracklog write goes: metrics and tags are events on the
+run's pipeline (enqueued, never waited on); params, files and status act at
+once. Every read flushes first, so it sees what this process logged.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import posixpath
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ._errors import RunNotFoundError, WorkspaceError
+from ._mlflow_artifacts import dict_bytes, figure_bytes, image_bytes, table_bytes
+from ._mlflow_entities import (
+    LOGGED_ARTIFACTS_TAG,
+    RUN_NAME_TAG,
+    Experiment,
+    FileInfo,
+    Metric,
+    MlflowRequestError,
+    Run,
+    ViewType,
+    experiment_entity,
+    metric_entity,
+    run_entity,
+    tracklog_status,
+)
+from ._mlflow_search import experiment_row, filter_rows, order_rows, run_row
+from ._paths import check_file_name
+from ._types import COMPLETED, FAILED, ExperimentInfo
+from ._types import RunInfo as StoredRun
+from ._values import UNCONVERTIBLE, check_name, point_step, point_value, setting_value
+from .pipeline import current
+from .pipeline.event import IMAGE, METRIC, TAG, Event
+from .store import SQLiteStore
+from .workspace import Workspace
+
+__all__ = ["MlflowClient", "metric_event", "tracking_location"]
+
+#: MLflow's id of its default experiment; here, the experiment called "Default".
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
+_IMAGE_KEY = re.compile(r"^[a-zA-Z0-9_\-./ ]+$")
+
+
+def tracking_location(uri: str | os.PathLike[str] | None) -> str | None:
+    """The workspace a tracking URI names: a folder, ``tracklog:PATH`` (bare ``tracklog:``:
+    the default workspace, None), or an MLflow server's ``http(s)://`` URL.
+
+    MLflow's own backends (``file:``, ``sqlite:``, ``databricks``, ``postgresql:``, ...)
+    are refused with a WorkspaceError: tracklog writes none of them, and turning one
+    into a local folder would hide your runs where MLflow would not look.
+    """
+    if uri is None:
+        return None
+    text = os.fspath(uri)
+    if text.startswith(("http://", "https://")):
+        return text
+    if text.startswith("tracklog:"):
+        rest = text[len("tracklog:"):]
+        rest = rest[2:] if rest.startswith("///") else rest
+        return rest or None
+    scheme = _SCHEME.match(text)
+    if text.split(":")[0].split("-")[0] == "databricks" or (scheme and len(scheme.group(1)) > 1):
+        name = scheme.group(1) if scheme else text
+        raise WorkspaceError(
+            f"tracking URI {text!r}: {name!r} is one of MLflow's own backends, which "
+            "`import tracklog as mlflow` does not write. Give a workspace folder ('./.tracklog'), "
+            "'tracklog:PATH', or an MLflow server's http(s):// URL; or keep the real mlflow "
+            "(`import mlflow`) for that backend, and set MLFLOW_TRACKING_URI=tracklog:PATH to log "
+            "into a tracklog workspace"
+        )
+    return text
+
+
+def metric_event(run_id: str, key: str, value: Any, step: int | None, timestamp_ms: int | None) -> tuple | None:  # type: ignore[type-arg]
+    """One metric point as MLflow logs it (step 0 when none is given; time in ms), as the
+    pipeline's plain-tuple event, or None when the value cannot be stored (one warning)."""
+    name = check_name(key)
+    converted = point_value(name, value)
+    if converted is UNCONVERTIBLE:
+        return None
+    if step is None or type(step) is not int:
+        step = 0 if step is None else (point_step(step) or 0)
+    ts = time.time() if timestamp_ms is None else timestamp_ms / 1000.0
+    return (run_id, METRIC, name, converted, step, ts, 0, "", "", None)
+
+
+def _key_value(item: Any, what: str) -> tuple[str, Any]:
+    if hasattr(item, "key") and hasattr(item, "value"):
+        return item.key, item.value
+    if isinstance(item, (tuple, list)) and len(item) >= 2:
+        return item[0], item[1]
+    raise TypeError(f"log_batch: a {what} must be a {what.capitalize()} entity or a (key, value) tuple, got {item!r}")
+
+
+class MlflowClient:
+    """MLflow's ``MlflowClient`` over a tracklog workspace (``tracking_uri`` as set_tracking_uri takes)."""
+
+    def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None) -> None:
+        self._location = tracking_location(tracking_uri)
+        self._fixed = tracking_uri is not None
+
+    # -- where ----------------------------------------------------------------------
+
+    @property
+    def workspace(self) -> Workspace:
+        """The workspace written to: the one given, else the one set_tracking_uri names now."""
+        return Workspace(self._location) if self._fixed else Workspace()
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.workspace.path
+
+    def _flush(self, workspace: Workspace) -> None:
+        workspace.flush()
+
+    @staticmethod
+    def artifact_uri(workspace: Workspace, run_id: str) -> str:
+        """The run's artifact root: its folder in the workspace (beside ``logs/`` and
+        ``outputs/``), as a ``file://`` URI; ``runs:/<id>`` on a remote store."""
+        store = workspace.store
+        if isinstance(store, SQLiteStore):
+            return Path(store.run_dir(run_id)).as_uri()
+        return f"runs:/{run_id}"
+
+    # -- experiments ------------------------------------------------------------------
+
+    def _experiment(self, workspace: Workspace, record: Any) -> Experiment:
+        store = workspace.store
+        root = Path(store.root, "runs").as_uri() if isinstance(store, SQLiteStore) else "runs:/"
+        if isinstance(record, ExperimentInfo):
+            return experiment_entity(record, root)
+        created = int(record.created * 1000) if record.created else None
+        updated = int(record.updated * 1000) if record.updated else created
+        return Experiment(record.experiment_id, record.name, record.artifact_location or root,
+                          record.lifecycle, dict(record.tags), created, updated)
+
+    def _records(self, workspace: Workspace, name: str | None = None) -> list[Any]:
+        store = workspace.store
+        if isinstance(store, SQLiteStore):
+            return list(store.experiment_records(name))
+        infos = store.list_experiments()
+        return [i for i in infos if name is None or i.name == name]
+
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None
+    ) -> str:
+        """A new experiment's id; MlflowRequestError (RESOURCE_ALREADY_EXISTS) when the name is taken."""
+        workspace = self.workspace
+        name = check_name(name, "experiment")
+        if self._records(workspace, name):
+            raise MlflowRequestError(f"Experiment(name={name}) already exists.", "RESOURCE_ALREADY_EXISTS")
+        texts = {str(k): str(v) for k, v in (tags or {}).items()}
+        store = workspace.store
+        if isinstance(store, SQLiteStore):
+            return str(store.create_experiment(name, artifact_location, texts).experiment_id)
+        if artifact_location or texts:
+            raise MlflowRequestError(
+                f"create_experiment with tags or an artifact location is not supported on a remote "
+                f"store ({workspace.path})"
+            )
+        return store.get_or_create_experiment(name).experiment_id
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """The experiment with this id ("0": the Default experiment); MlflowRequestError when none."""
+        workspace = self.workspace
+        found = self._experiment_by_id(workspace, str(experiment_id))
+        if found is None:
+            raise MlflowRequestError(
+                f"No Experiment with id={experiment_id} exists", "RESOURCE_DOES_NOT_EXIST"
+            )
+        return found
+
+    def _experiment_by_id(self, workspace: Workspace, experiment_id: str) -> Experiment | None:
+        if experiment_id == DEFAULT_EXPERIMENT_ID and not any(
+            r.experiment_id == DEFAULT_EXPERIMENT_ID for r in self._records(workspace)
+        ):
+            info = workspace.store.get_or_create_experiment(DEFAULT_EXPERIMENT_NAME)
+            experiment_id = info.experiment_id
+        for record in self._records(workspace):
+            if record.experiment_id == experiment_id:
+                return self._experiment(workspace, record)
+        return None
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """The experiment called ``name``, or None."""
+        workspace = self.workspace
+        records = self._records(workspace, name)
+        return self._experiment(workspace, records[0]) if records else None
+
+    def search_experiments(
+        self,
+        view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int | None = None,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> list[Experiment]:
+        """Experiments matching MLflow's filter (``name LIKE 'a%'``, ``tags.team = 'x'``)."""
+        workspace = self.workspace
+        experiments = [self._experiment(workspace, r) for r in self._records(workspace)]
+        experiments = [e for e in experiments if _view_matches(e.lifecycle_stage, view_type)]
+        experiments = filter_rows(experiments, experiment_row, filter_string)
+        experiments = order_rows(experiments, experiment_row, order_by or ["last_update_time DESC"])
+        return experiments[:max_results] if max_results else experiments
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        """Set one tag of an experiment."""
+        self.workspace.store.set_experiment_tag(str(experiment_id), check_name(key, "tag"), str(value))
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Mark an experiment deleted (restore_experiment undoes it)."""
+        self.workspace.store.set_experiment_lifecycle(str(experiment_id), "deleted")
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self.workspace.store.set_experiment_lifecycle(str(experiment_id), "active")
+
+    # -- runs ---------------------------------------------------------------------------
+
+    def _stored(self, workspace: Workspace, run_id: str) -> StoredRun:
+        try:
+            return workspace.store.get_run(run_id)
+        except RunNotFoundError:
+            raise MlflowRequestError(f"Run '{run_id}' not found", "RESOURCE_DOES_NOT_EXIST") from None
+
+    def _entity(self, workspace: Workspace, stored: StoredRun) -> Run:
+        store = workspace.store
+        run_id = stored.run_id
+        if isinstance(store, SQLiteStore):
+            latest = {k: p.value for k, p in store.latest_points(run_id).items()}
+        else:
+            kinds = store.metric_kinds(run_id)
+            latest = {k: v for k, v in store.last_values(run_id).items() if kinds.get(k) == METRIC}
+        return run_entity(stored, self.artifact_uri(workspace, run_id), latest,
+                          store.get_params(run_id), store.get_tags(run_id))
+
+    def create_run(
+        self,
+        experiment_id: str,
+        start_time: int | None = None,
+        tags: Mapping[str, Any] | None = None,
+        run_name: str | None = None,
+    ) -> Run:
+        """A new Running run (not made active: ``set_terminated`` ends it). Never ended, it
+        reads FAILED once this process is gone (tracklog sees its owner die)."""
+        workspace = self.workspace
+        experiment = self.get_experiment(str(experiment_id))
+        name = check_name(run_name, "run") if run_name else current.script_name()
+        stored = workspace.store.create_run(experiment.experiment_id, name)
+        values = {RUN_NAME_TAG: name, **{str(k): v for k, v in (tags or {}).items()}}
+        self.log_batch(stored.run_id, tags=list(values.items()))
+        self._flush(workspace)
+        return self._entity(workspace, self._stored(workspace, stored.run_id))
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with its latest metrics, params and tags (after a flush)."""
+        workspace = self.workspace
+        self._flush(workspace)
+        return self._entity(workspace, self._stored(workspace, run_id))
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | str,
+        filter_string: str = "",
+        run_view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> list[Run]:
+        """Runs of these experiments matching MLflow's filter, newest first unless ``order_by``."""
+        workspace = self.workspace
+        self._flush(workspace)
+        ids = [experiment_ids] if isinstance(experiment_ids, (str, int)) else list(experiment_ids)
+        runs: list[Run] = []
+        for experiment_id in ids:
+            experiment = self._experiment_by_id(workspace, str(experiment_id))
+            if experiment is None:
+                continue
+            for stored in workspace.store.search_runs(experiment_id=experiment.experiment_id):
+                if _view_matches(stored.lifecycle, run_view_type):
+                    runs.append(self._entity(workspace, stored))
+        runs.sort(key=lambda r: (r.info.start_time, r.info.run_id), reverse=True)
+        runs = filter_rows(runs, run_row, filter_string)
+        runs = order_rows(runs, run_row, order_by)
+        return runs[:max_results]
+
+    def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> None:
+        """End a run with MLflow's status word (FINISHED by default)."""
+        final = tracklog_status(status or "FINISHED")
+        for live in current.started_runs():  # a run this process started ends the way it would itself
+            if live.id == run_id:
+                ending = {COMPLETED: "complete", FAILED: "fail"}.get(final, "cancel")
+                getattr(live, ending)()
+                return
+        workspace = self.workspace
+        stored = self._stored(workspace, run_id)
+        self._flush(workspace)
+        ended = time.time() if end_time is None else end_time / 1000.0
+        workspace.store.set_status(stored.run_id, final, ended, None)
+
+    def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
+        """Change a run's status or name."""
+        if status is not None:
+            final = tracklog_status(status)
+            workspace = self.workspace
+            ended = None if final == "Running" else time.time()
+            workspace.store.set_status(self._stored(workspace, run_id).run_id, final, ended, None)
+        if name is not None:
+            self.workspace.store.set_run_name(run_id, check_name(name, "run"))
+            self.set_tag(run_id, RUN_NAME_TAG, name)
+
+    def delete_run(self, run_id: str) -> None:
+        """Mark a run deleted: searches leave it out (restore_run brings it back)."""
+        self.workspace.store.set_run_lifecycle(run_id, "deleted")
+
+    def restore_run(self, run_id: str) -> None:
+        self.workspace.store.set_run_lifecycle(run_id, "active")
+
+    # -- logging ------------------------------------------------------------------------
+
+    def _put(self, workspace: Workspace, run_id: str, events: list[Any]) -> None:
+        if events:
+            workspace.engine.target(run_id).pipeline.put_many(events)
+
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: Any,
+        timestamp: int | None = None,
+        step: int | None = None,
+        synchronous: bool | None = None,
+    ) -> None:
+        """Log one metric point (step 0 when none is given; timestamp in ms)."""
+        self.log_batch(run_id, metrics=[(key, value, timestamp, step)])
+
+    def log_param(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> Any:
+        """Set a param (ParamConflictError when it holds another value); returns ``value``."""
+        self.log_batch(run_id, params=[(key, value)])
+        return value
+
+    def set_tag(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> None:
+        """Set a tag (its value as text)."""
+        self.log_batch(run_id, tags=[(key, value)])
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag; MlflowRequestError when the run has no such tag (as MLflow)."""
+        workspace = self.workspace
+        stored = self._stored(workspace, run_id)
+        self._flush(workspace)
+        if key not in workspace.store.get_tags(stored.run_id):
+            raise MlflowRequestError(f"No tag with name: {key} in run with id {run_id}", "RESOURCE_DOES_NOT_EXIST")
+        workspace.store.delete_tags(stored.run_id, [key])
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Iterable[Any] = (),
+        params: Iterable[Any] = (),
+        tags: Iterable[Any] = (),
+        synchronous: bool | None = None,
+    ) -> None:
+        """Log metrics (Metric entities or ``(key, value[, timestamp_ms, step])`` tuples),
+        params and tags (entities or ``(key, value)`` tuples) in one go."""
+        workspace = self.workspace
+        stored = self._stored(workspace, run_id)
+        run_id = stored.run_id
+        events: list[Any] = []
+        for item in metrics:
+            if isinstance(item, Metric) or hasattr(item, "timestamp"):
+                key, value, ts, step = item.key, item.value, item.timestamp, getattr(item, "step", 0)
+            else:
+                parts = list(item) + [None, None]
+                key, value, ts, step = parts[0], parts[1], parts[2], parts[3]
+            event = metric_event(run_id, key, value, step, ts)
+            if event is not None:
+                events.append(event)
+        now = time.time()
+        for item in tags:
+            key, value = _key_value(item, "tag")
+            key = check_name(key, "tag")
+            text = setting_value("tag", key, value)
+            if text is not UNCONVERTIBLE:
+                events.append(Event(run_id, TAG, key, text, None, now))
+        for item in params:
+            key, value = _key_value(item, "param")
+            key = check_name(key, "param")
+            text = setting_value("param", key, value)
+            if text is not UNCONVERTIBLE:
+                workspace.store.set_param(run_id, key, text)
+        self._put(workspace, run_id, events)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every numeric point of one metric, by step: Metric(key, value, timestamp_ms, step)."""
+        workspace = self.workspace
+        stored = self._stored(workspace, run_id)
+        self._flush(workspace)
+        if key not in workspace.store.metric_kinds(stored.run_id):
+            return []
+        points = workspace.store.metric_history(stored.run_id, key)
+        return [m for m in (metric_entity(key, p.value, p.timestamp, p.step) for p in points) if m is not None]
+
+    # -- artifacts ------------------------------------------------------------------------
+
+    def _put_bytes(self, run_id: str, artifact_file: str, data: bytes) -> None:
+        workspace = self.workspace
+        workspace.store.put_file(self._stored(workspace, run_id).run_id, check_file_name(artifact_file), io.BytesIO(data))
+
+    def log_artifact(self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+        """Copy a local file into the run, under ``artifact_path/`` when given."""
+        source = os.fspath(local_path)
+        if os.path.isdir(source):
+            self.log_artifacts(run_id, source, posixpath.join(artifact_path or "", os.path.basename(source.rstrip(os.sep))))
+            return
+        if not os.path.isfile(source):
+            raise FileNotFoundError(f"log_artifact: no file at {source!r}")
+        name = check_file_name(posixpath.join(artifact_path or "", os.path.basename(source)))
+        workspace = self.workspace
+        workspace.store.put_file(self._stored(workspace, run_id).run_id, name, source)
+
+    def log_artifacts(self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+        """Copy every file under a local folder into the run (under ``artifact_path/``)."""
+        root = os.fspath(local_dir)
+        if not os.path.isdir(root):
+            raise FileNotFoundError(f"log_artifacts: no folder at {root!r}")
+        workspace = self.workspace
+        run_id = self._stored(workspace, run_id).run_id
+        for folder, _dirs, files in os.walk(root):
+            for file in sorted(files):
+                local = os.path.join(folder, file)
+                rel = os.path.relpath(local, root).replace(os.sep, "/")
+                workspace.store.put_file(run_id, check_file_name(posixpath.join(artifact_path or "", rel)), local)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        """Write ``text`` (UTF-8) as a run file."""
+        self._put_bytes(run_id, artifact_file, text.encode("utf-8"))
+
+    def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
+        """Write a dict as JSON, or YAML for a .yaml/.yml file."""
+        self._put_bytes(run_id, artifact_file, dict_bytes(dictionary, artifact_file))
+
+    def log_figure(
+        self, run_id: str, figure: Any, artifact_file: str, *, save_kwargs: Mapping[str, Any] | None = None
+    ) -> None:
+        """Save a matplotlib or plotly figure as a run file."""
+        self._put_bytes(run_id, artifact_file, figure_bytes(figure, artifact_file, save_kwargs))
+
+    def log_image(
+        self,
+        run_id: str,
+        image: Any,
+        artifact_file: str | None = None,
+        key: str | None = None,
+        step: int | None = None,
+        timestamp: int | None = None,
+        synchronous: bool | None = None,
+    ) -> None:
+        """Save a numpy array or PIL image: as ``artifact_file``, or (``key``, ``step``) under
+        ``images/`` as MLflow names them, also shown as an image series in tracklog's UI."""
+        if artifact_file is not None and any(a is not None for a in (key, step, timestamp)):
+            raise TypeError("log_image: give either artifact_file, or key (with step and timestamp), not both")
+        if artifact_file is None and key is None:
+            raise TypeError("log_image: give artifact_file (a static image) or key (an image series)")
+        if artifact_file is not None:
+            self._put_bytes(run_id, artifact_file, image_bytes(image, artifact_file))
+            return
+        assert key is not None
+        if not _IMAGE_KEY.match(key):
+            raise ValueError(
+                "log_image: the key may only contain alphanumerics, underscores (_), dashes (-), "
+                f"periods (.), spaces ( ) and slashes (/); got {key!r}"
+            )
+        step = step or 0
+        timestamp = timestamp or int(time.time() * 1000)
+        name = f"images/{key.replace('/', '~')}+step+{step}+timestamp+{timestamp}+{uuid.uuid4()}.png"
+        self._put_bytes(run_id, name, image_bytes(image, name))
+        workspace = self.workspace
+        self._put(workspace, run_id, [Event(run_id, IMAGE, check_name(key), name, step, timestamp / 1000.0)])
+        self.set_tag(run_id, "mlflow.loggedImages", "True")
+
+    def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
+        """Write a dict of columns or a DataFrame as MLflow's table JSON, appended to the
+        table already in that file; the run's ``mlflow.loggedArtifacts`` tag lists it."""
+        workspace = self.workspace
+        run_id = self._stored(workspace, run_id).run_id
+        try:
+            with workspace.store.open_file(run_id, check_file_name(artifact_file)) as file:
+                existing: bytes | None = file.read()
+        except FileNotFoundError:
+            existing = None
+        self._put_bytes(run_id, artifact_file, table_bytes(data, artifact_file, existing))
+        self._flush(workspace)
+        listed = json.loads(workspace.store.get_tags(run_id).get(LOGGED_ARTIFACTS_TAG, "[]"))
+        entry = {"path": artifact_file, "type": "table"}
+        if entry not in listed:
+            self.set_tag(run_id, LOGGED_ARTIFACTS_TAG, json.dumps([*listed, entry]))
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        """The files and folders directly under ``path`` in the run (its root by default)."""
+        workspace = self.workspace
+        run_id = self._stored(workspace, run_id).run_id
+        self._flush(workspace)
+        prefix = path.strip("/") + "/" if path and path.strip("/") else ""
+        found: dict[str, FileInfo] = {}
+        for name in workspace.store.list_files(run_id):
+            if not name.startswith(prefix):
+                continue
+            head, sep, _ = name[len(prefix):].partition("/")
+            full = prefix + head
+            if sep:
+                found[full] = FileInfo(full, True, None)
+            else:
+                with workspace.store.open_file(run_id, name) as file:
+                    found[full] = FileInfo(full, False, file.seek(0, os.SEEK_END))
+        return [found[k] for k in sorted(found)]
+
+    def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
+        """Copy a run file, or every file under a run folder, to ``dst_path`` (a new
+        temporary folder by default); returns the local path of what ``path`` names."""
+        workspace = self.workspace
+        run_id = self._stored(workspace, run_id).run_id
+        self._flush(workspace)
+        clean = path.strip("/")
+        names = [n for n in workspace.store.list_files(run_id) if not clean or n == clean or n.startswith(clean + "/")]
+        if not names:
+            raise MlflowRequestError(f"run {run_id} has no artifact {path!r}", "RESOURCE_DOES_NOT_EXIST")
+        dest_root = os.path.abspath(dst_path) if dst_path is not None else tempfile.mkdtemp()
+        for name in names:
+            dest = os.path.join(dest_root, *name.split("/"))
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            with workspace.store.open_file(run_id, name) as source, open(dest, "wb") as out:
+                shutil.copyfileobj(source, out)
+        return os.path.join(dest_root, *clean.split("/")) if clean else dest_root
+
+
+def _view_matches(lifecycle: str | None, view_type: int) -> bool:
+    deleted = lifecycle == "deleted"
+    if view_type == ViewType.ALL:
+        return True
+    return deleted if view_type == ViewType.DELETED_ONLY else not deleted
