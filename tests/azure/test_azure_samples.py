@@ -183,3 +183,14 @@ def test_unchanged_v1_script_under_tracklog_run(tmp_path):
     assert done.returncode == 0, done.stderr
     (run,) = tracklog.Workspace().get_runs()
     assert run.get_metrics() == {"accuracy": [0.5, 0.6, 0.7]} and run.get_tags()["kind"] == "v1"
+
+
+def test_tracklog_models_lists_registered_versions(tmp_path):
+    run = Experiment(Workspace(), "m").start_logging()
+    with open("outputs/model.pkl", "w") as f:
+        f.write("m")
+    run.register_model("clf", "outputs/model.pkl")
+    run.complete()
+    done = subprocess.run([sys.executable, "-m", "tracklog", "models"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "clf" in done.stdout and "outputs/model.pkl" in done.stdout

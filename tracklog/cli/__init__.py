@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from .._errors import TracklogError
-from . import _capture, _logs, _receive, _runs, _sync, _ui
+from . import _capture, _logs, _models, _receive, _runs, _sync, _ui
 from ._common import UsageError, add_global_options, say
 
 # Modules that add sub-commands; each has register(subparsers) -> None.
-_COMMAND_MODULES = (_runs, _logs, _ui, _capture, _sync, _receive)
+_COMMAND_MODULES = (_runs, _logs, _ui, _capture, _sync, _receive, _models)
 
 #: Global options that take a value: skipped when looking for the sub-command's name.
 _VALUE_OPTIONS = ("--workspace", "-w")
