@@ -109,7 +109,9 @@ def active() -> HasTarget | None:
 
 
 def env_run() -> HasTarget | None:
-    """The run named by TRACKLOG_RUN_ID (in TRACKLOG_WORKSPACE), or None."""
+    """The run named by TRACKLOG_RUN_ID (in TRACKLOG_WORKSPACE), or None. Raises what
+    opening it raised (a run not found, a damaged workspace): again at once, without
+    reopening, for RETRY_AFTER seconds."""
     run_id = os.environ.get(_config.ENV_RUN_ID)
     if not run_id:
         return None
@@ -117,20 +119,29 @@ def env_run() -> HasTarget | None:
     key = (run_id, os.environ.get(_config.ENV_WORKSPACE, ""))
     with reg.lock:
         if reg.env is None or reg.env_key != key:
-            if reg.open_env is None or _failed_recently("env"):
+            if reg.open_env is None:
                 return None
-            try:
-                workspace = os.environ.get(_config.ENV_WORKSPACE) or None
-                reg.env = _opening("env", reg.open_env, run_id, workspace)
-            except Exception as exc:
-                _diag.warn_once(
-                    ("env-run", run_id), "tracklog: cannot log into run %s named by %s (%s); "
-                    "records go to another run or are held (tried again after %g s)",
-                    run_id, _config.ENV_RUN_ID, exc, RETRY_AFTER,
-                )
-                return None
+            failed = _failed_recently("env")
+            if failed is not None:
+                raise failed.with_traceback(None)
+            workspace = os.environ.get(_config.ENV_WORKSPACE) or None
+            reg.env = _opening("env", reg.open_env, run_id, workspace)
             reg.env_key = key
         return reg.env
+
+
+def _env_run_or_none() -> HasTarget | None:
+    """env_run() for the sources: a run that cannot be opened is one warning, and None."""
+    try:
+        return env_run()
+    except Exception as exc:
+        _diag.warn_once(
+            ("env-run", os.environ.get(_config.ENV_RUN_ID)),
+            "tracklog: cannot log into run %s named by %s (%s); records go to another run or "
+            "wait for one (tried again after %g s)",
+            os.environ.get(_config.ENV_RUN_ID), _config.ENV_RUN_ID, exc, RETRY_AFTER,
+        )
+        return None
 
 
 def _failed_recently(what: str) -> Exception | None:
@@ -157,7 +168,7 @@ def current_run(create: bool = True) -> HasTarget | None:
     stack = _registry.stack
     if stack:
         return stack[-1]
-    run = env_run()
+    run = _env_run_or_none()
     if run is not None or not create:
         return run if run is not None else _registry.auto
     return _auto()
