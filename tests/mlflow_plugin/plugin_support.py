@@ -120,7 +120,7 @@ def _walk(client: Any, run_id: str, path: str) -> set[str]:
 
 
 def _model_files(location: str) -> set[str]:
-    folder = location[len("file://"):] if location.startswith("file://") else location
+    folder = location.removeprefix("file://")
     return {
         os.path.relpath(os.path.join(d, f), folder).replace(os.sep, "/")
         for d, _, files in os.walk(folder) for f in files

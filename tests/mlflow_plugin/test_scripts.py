@@ -16,7 +16,7 @@ from tests.mlflow_plugin.plugin_support import SCRIPTS, mlflow_record, run_scrip
 mlflow = pytest.importorskip("mlflow", reason="mlflow is in the test extra: pip install -e .[test]")
 pytest.importorskip("sklearn", reason="scikit-learn runs the autolog example")
 
-import tracklog  # noqa: E402
+import tracklog
 
 SCRIPT = SCRIPTS / "sklearn_autolog.py"
 EXPERIMENT = "diabetes"

@@ -12,12 +12,17 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.mlflow_plugin.plugin_support import PYTHON, TRACKLOG, TracklogMLflowServer, clean_env
+from tests.mlflow_plugin.plugin_support import (
+    PYTHON,
+    TRACKLOG,
+    TracklogMLflowServer,
+    clean_env,
+)
 
 mlflow = pytest.importorskip("mlflow", reason="mlflow is in the test extra: pip install -e .[test]")
 
-import tracklog  # noqa: E402
-from tracklog.handlers import RunHandler  # noqa: E402
+import tracklog
+from tracklog.handlers import RunHandler
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
