@@ -37,7 +37,7 @@ def run_script(script: str | Path, cwd: Path, *, tracking_uri: str | None, args:
     command = [PYTHON, str(script), *(args or [])]
     if under_tracklog_run is not None:
         command = [TRACKLOG, "run", "--workspace", under_tracklog_run, "--", *command]
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    done = subprocess.run(command, check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode == 0, f"{command} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
     return done
 
