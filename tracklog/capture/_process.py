@@ -335,6 +335,9 @@ def child_env(
     location = run.workspace.child_location()
     env[_config.ENV_RUN_ID] = run.id
     env[_config.ENV_WORKSPACE] = location
+    if "://" not in location and not location.startswith(("file:", "sqlite:")):
+        # The child's MLflow logs into this workspace; its runs become the run's children (docs/mlflow.md).
+        env.setdefault(_config.ENV_MLFLOW_TRACKING_URI, "tracklog:" + os.path.abspath(location))
     if env.get(_config.ENV_TRACKING_URI):
         env[_config.ENV_TRACKING_URI] = location
     env[ENV_OUTPUT_CAPTURED] = run.id
