@@ -782,7 +782,7 @@ class Run:
                     "so child_run(run_id=...) finds an existing child only"
                 )
             return child
-        return Run._start(self.experiment, name, parent=self, tags=None, outputs=outputs, run_type=CHILD)
+        return Run._start(self.experiment, name, parent=self, tags=None, outputs=outputs)
 
     def create_children(
         self, count: int | None = None, tag_key: str | None = None, tag_values: Sequence[str] | None = None
@@ -796,7 +796,7 @@ class Run:
         for value in values:
             tags = {tag_key: value} if tag_key is not None and value is not None else None
             children.append(
-                Run._start(self.experiment, None, parent=self, tags=tags, run_type=CHILD, make_current=False)
+                Run._start(self.experiment, None, parent=self, tags=tags, make_current=False)
             )
         return children
 

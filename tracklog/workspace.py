@@ -13,7 +13,7 @@ from ._values import check_name
 from .engine import Engine, engine_for
 from .pipeline import current
 from ._script_run import ScriptRunConfig, submit
-from .run import INTERACTIVE, Run
+from .run import Run
 from .store import Store, is_pending_experiment, redact_uri
 
 __all__ = ["Experiment", "Workspace"]
@@ -251,7 +251,7 @@ class Experiment:
         """
         return Run._start(
             self, display_name or name, tags=tags, outputs=outputs or None,
-            snapshot_directory=snapshot_directory, run_type=INTERACTIVE,
+            snapshot_directory=snapshot_directory,
         )
 
     def submit(self, config: ScriptRunConfig, tags: dict[str, object] | None = None, **_ignored: object) -> Run:

@@ -338,6 +338,13 @@ def child_env(
     if "://" not in location and not location.startswith(("file:", "sqlite:")):
         # The child's MLflow logs into this workspace; its runs become the run's children (docs/mlflow.md).
         env.setdefault(_config.ENV_MLFLOW_TRACKING_URI, "tracklog:" + os.path.abspath(location))
+    # An OpenTelemetry-instrumented child, in any language, names the run in its resource,
+    # so what it exports to `tracklog receive` joins this run (docs/otel_structlog.md).
+    resource = [
+        pair for pair in env.get("OTEL_RESOURCE_ATTRIBUTES", "").split(",")
+        if pair.strip() and pair.split("=", 1)[0].strip() != "tracklog.run_id"
+    ]
+    env["OTEL_RESOURCE_ATTRIBUTES"] = ",".join([*resource, f"tracklog.run_id={run.id}"])
     if env.get(_config.ENV_TRACKING_URI):
         env[_config.ENV_TRACKING_URI] = location
     env[ENV_OUTPUT_CAPTURED] = run.id
