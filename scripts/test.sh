@@ -6,14 +6,7 @@ cd "$(dirname "$0")/.."
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 fi
-# torch (its scalars, SummaryWriter, the Trainer test) from the machine's local CPU wheel
-# when it has one, and before the test extra: accelerate needs torch, and pip must find it
-# installed rather than pull a multi-GB CUDA build.
-if ! python3 -c 'import torch' 2>/dev/null; then
-    for wheel in /opt/wheels/torch-*+cpu-*.whl; do
-        [ -e "$wheel" ] && python3 -m pip install -q "$wheel" && break
-    done
-fi
+bash scripts/install_torch.sh
 # The test extra holds every test need; under CI a test skipped for a missing one fails.
 python3 -m pip install -q -e '.[test]'
 python3 -m pytest -q "$@"
