@@ -15,6 +15,7 @@ from .._provenance import PROVENANCE_TAG_NAMES, describe
 from .._tables import table_columns, to_text
 from .._types import RUNNING, RunInfo
 from ..store import KeySummary, Store
+from ._azure import run_charts, run_models
 from ._series import SeriesSource, chart_type
 
 #: How many values of a string metric, rows of a table or images the run page gets.
@@ -97,7 +98,8 @@ def _user_tags(tags: dict[str, str]) -> dict[str, str]:
 
 
 def run_detail(store: Store, source: SeriesSource, run_id: str) -> dict[str, Any]:
-    """One run: its record, tags, params, children, files, log files and metric list."""
+    """One run: its record, tags, params, children, files, log files, metric list,
+    models registered from it and its Azure chart files."""
     info = store.get_run(run_id)
     run_id = info.run_id
     files = [name for name in store.list_files(run_id) if _served(store, run_id, name)]
@@ -121,6 +123,8 @@ def run_detail(store: Store, source: SeriesSource, run_id: str) -> dict[str, Any
             {"name": s.name, "kind": s.kind, "points": s.count, "type": chart_type(s)}
             for s in source.summaries(run_id)
         ],
+        "models": run_models(store, run_id),
+        "azure_charts": run_charts(store, run_id, files, open_run_file),
     }
 
 

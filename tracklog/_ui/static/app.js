@@ -305,6 +305,141 @@
     return { dispose() { disposed = true; clearTimeout(timer); setLive(false); } };
   }
 
+  // -- models and Azure charts (run page) ---------------------------------------------
+  /* Inline SVG built with createElementNS; every label goes in as a text node. */
+
+  const SVGNS = "http://www.w3.org/2000/svg";
+  const AW = 420, AH = 220, PAD = { l: 44, r: 10, t: 10, b: 34 };
+
+  function s(tag, attrs, ...kids) {
+    const el = document.createElementNS(SVGNS, tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value == null) continue;
+      if (key === "text") el.textContent = value; else el.setAttribute(key, value);
+    }
+    for (const kid of kids.flat(Infinity)) if (kid) el.append(kid);
+    return el;
+  }
+
+  const num = v => typeof v === "number" && isFinite(v);
+  const short = v => num(v) ? (Math.abs(v) >= 1000 || (v !== 0 && Math.abs(v) < 0.01) ? v.toPrecision(3) : String(+v.toFixed(3))) : "";
+
+  /* A frame with axes, ticks and labels; returns the svg and scale functions. */
+  function frame(kind, xr, yr, xLabel, yLabel) {
+    const [x0, x1] = xr[0] === xr[1] ? [xr[0] - 1, xr[1] + 1] : xr;
+    const [y0, y1] = yr[0] === yr[1] ? [yr[0] - 1, yr[1] + 1] : yr;
+    const X = v => PAD.l + (v - x0) / (x1 - x0) * (AW - PAD.l - PAD.r);
+    const Y = v => AH - PAD.b - (v - y0) / (y1 - y0) * (AH - PAD.t - PAD.b);
+    const el = s("svg", { class: "azure-svg", "data-kind": kind, viewBox: `0 0 ${AW} ${AH}`, role: "img" },
+      s("line", { x1: PAD.l, y1: AH - PAD.b, x2: AW - PAD.r, y2: AH - PAD.b, class: "axis" }),
+      s("line", { x1: PAD.l, y1: PAD.t, x2: PAD.l, y2: AH - PAD.b, class: "axis" }),
+      [0, 0.5, 1].map(f => [
+        s("text", { x: X(x0 + f * (x1 - x0)), y: AH - PAD.b + 13, "text-anchor": "middle", class: "tick", text: short(x0 + f * (x1 - x0)) }),
+        s("text", { x: PAD.l - 4, y: Y(y0 + f * (y1 - y0)) + 3, "text-anchor": "end", class: "tick", text: short(y0 + f * (y1 - y0)) })]),
+      s("text", { x: (PAD.l + AW - PAD.r) / 2, y: AH - 4, "text-anchor": "middle", class: "label", text: xLabel }),
+      s("text", { x: 10, y: (PAD.t + AH - PAD.b) / 2, "text-anchor": "middle", class: "label",
+        transform: `rotate(-90 10 ${(PAD.t + AH - PAD.b) / 2})`, text: yLabel }));
+    return { el, X, Y };
+  }
+
+  function legend(names) {
+    return h("div", { class: "legend-row" }, names.map((n, i) =>
+      h("span", null, h("span", { class: "swatch", style: `background:${COLORS[i % COLORS.length]}` }), n)));
+  }
+
+  /* Rows are true classes, columns predicted ones; each cell shaded by its share of the row. */
+  function confusionMatrix(d) {
+    const labels = (d.class_labels || []).map(String);
+    const rows = Array.isArray(d.matrix) ? d.matrix : [];
+    return h("div", { class: "scroll" }, h("table", { class: "grid confusion" },
+      h("thead", null, h("tr", null, h("th", { class: "muted" }, "true \\ predicted"), labels.map(l => h("th", { title: l }, l)))),
+      h("tbody", null, rows.map((row, i) => {
+        const cells = Array.isArray(row) ? row : [];
+        const total = cells.reduce((a, v) => a + (num(v) ? v : 0), 0) || 1;
+        return h("tr", null, h("th", { title: labels[i] ?? String(i) }, labels[i] ?? String(i)), cells.map(v => h("td", {
+          class: "num mono",
+          style: num(v) ? `background: rgba(26,115,232,${(0.08 + 0.8 * v / total).toFixed(3)})` : null,
+        }, num(v) ? short(v) : "")));
+      }))));
+  }
+
+  /* Bars over bins: groups of one bar per series, x from the bin edges. */
+  function bars(kind, edges, series, xLabel, yLabel) {
+    const n = Math.max(0, ...series.map(sr => sr.values.length));
+    const e = edges.length === n + 1 && edges.every(num) ? edges : Array.from({ length: n + 1 }, (_, i) => i);
+    const vals = series.flatMap(sr => sr.values.filter(num));
+    const f = frame(kind, [e[0], e[n] ?? e[0]], [Math.min(0, ...vals), Math.max(0, ...vals)], xLabel, yLabel);
+    for (let i = 0; i < n; i++) {
+      const left = f.X(e[i]), w = (f.X(e[i + 1]) - left) / series.length;
+      series.forEach((sr, k) => {
+        const v = sr.values[i];
+        if (!num(v)) return;
+        const y = f.Y(Math.max(0, v)), y0 = f.Y(Math.min(0, v));
+        f.el.append(s("rect", { class: "bar", x: left + k * w + 0.5, y, width: Math.max(0.5, w - 1), height: Math.max(0.5, y0 - y),
+          fill: COLORS[k % COLORS.length] }, s("title", { text: `${sr.name} [${short(e[i])}, ${short(e[i + 1])}): ${short(v)}` })));
+      });
+    }
+    return f.el;
+  }
+
+  /* One ROC curve per class from probability_tables ([TP, FP, TN, FN] per threshold). */
+  function accuracyTable(d) {
+    const tables = Array.isArray(d.probability_tables) ? d.probability_tables : [];
+    const labels = (d.class_labels || tables.map((_, i) => i)).map(String);
+    const f = frame("accuracy_table", [0, 1], [0, 1], "false positive rate", "true positive rate");
+    f.el.append(s("line", { x1: f.X(0), y1: f.Y(0), x2: f.X(1), y2: f.Y(1), class: "diag" }));
+    tables.forEach((table, k) => {
+      const pts = (Array.isArray(table) ? table : []).map(c => {
+        const [tp, fp, tn, fn] = Array.isArray(c) ? c : [];
+        if (![tp, fp, tn, fn].every(num)) return null;
+        return [fp + tn ? fp / (fp + tn) : 0, tp + fn ? tp / (tp + fn) : 0];
+      }).filter(Boolean).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      if (pts.length) f.el.append(s("polyline", { class: "curve", fill: "none", stroke: COLORS[k % COLORS.length],
+        points: pts.map(([x, y]) => `${f.X(x).toFixed(1)},${f.Y(y).toFixed(1)}`).join(" ") }));
+    });
+    return [f.el, legend(labels.slice(0, tables.length))];
+  }
+
+  function residuals(d) {
+    return bars("residuals", d.bin_edges || [], [{ name: "count", values: d.bin_counts || [] }], "residual", "count");
+  }
+
+  /* Per bin of true values: the bin's centre (true) beside the mean prediction. */
+  function predictions(d) {
+    const edges = d.bin_edges || [], avg = d.bin_averages || [];
+    const truth = avg.map((_, i) => num(edges[i]) && num(edges[i + 1]) ? (edges[i] + edges[i + 1]) / 2 : null);
+    return [bars("predictions", edges, [{ name: "true", values: truth }, { name: "predicted", values: avg }], "true value", "value"),
+      legend(["true (bin centre)", "predicted (mean)"])];
+  }
+
+  const AZURE = {
+    confusion_matrix: ["confusion matrix", confusionMatrix],
+    accuracy_table: ["accuracy table", accuracyTable],
+    residuals: ["residuals", residuals],
+    predictions: ["predictions", predictions],
+  };
+
+  function azureCard(c, runId) {
+    const known = c.kind && AZURE[c.kind];
+    let body;
+    try { body = known ? known[1](c.data || {}) : h("p", { class: "muted" }, c.note || "not a chart"); }
+    catch (err) { body = h("p", { class: "muted" }, "cannot draw: " + err.message); }
+    return h("div", { class: "card azure", "data-chart": c.name, "data-kind": c.kind || "" },
+      h("h3", null, h("span", null, c.name), h("span", { class: "kind" }, known ? known[0] : "chart file")), body,
+      h("div", { class: "foot" }, h("span", null, c.file), h("a", { href: fileUrl(runId, c.file), target: "_blank", rel: "noopener" }, "JSON")));
+  }
+
+  function modelsTable(models) {
+    if (!models || !models.length) return h("p", { class: "muted" }, "No models registered from this run.");
+    const pairs = obj => Object.entries(obj || {}).map(([k, v]) => h("span", { class: "chip" }, h("b", null, k), v === "" ? "" : "=" + v));
+    return h("table", { class: "grid", id: "models" },
+      h("thead", null, h("tr", null, ["Name", "Version", "Path", "Tags", "Properties", "Description"].map(t => h("th", null, t)))),
+      h("tbody", null, models.map(m => h("tr", null,
+        h("td", { class: "model-name" }, m.name), h("td", { class: "num" }, m.version),
+        h("td", { class: "mono" }, m.path), h("td", null, pairs(m.tags)), h("td", null, pairs(m.properties)),
+        h("td", null, m.description)))));
+  }
+
   // -- run page ---------------------------------------------------------------------------
 
   function runView(runId) {
@@ -313,11 +448,14 @@
     const head = h("div", { id: "run-head" });
     const cards = h("div", { class: "cards", id: "charts" });
     const other = h("div", { id: "run-other" });
+    const azure = h("div", { id: "azure-charts" });
+    const models = h("div", { id: "run-models" });
     const logs = logsPanel(runId);
     const side = h("div");
     app.append(head,
       h("h2", null, "Metrics"), cards,
-      other,
+      other, azure,
+      h("h2", null, "Models"), models,
       h("h2", null, "Logs"), logs.el,
       side);
 
@@ -466,6 +604,10 @@
       renderHead(detail);
       renderMetrics(data.metrics);
       renderSide(detail);
+      const found = detail.azure_charts || [];
+      fill(azure, found.length ? h("h2", null, "Charts") : null,
+        found.length ? h("div", { class: "cards" }, found.map(c => azureCard(c, runId))) : null);
+      fill(models, modelsTable(detail.models));
       const running = detail.run.status === "Running";
       setLive(running);
       if (running) timer = setTimeout(() => load(false).catch(console.warn), 2500);
