@@ -9,6 +9,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import (
     INTERNAL_ERROR,
     INVALID_PARAMETER_VALUE,
+    NOT_IMPLEMENTED,
     RESOURCE_ALREADY_EXISTS,
     RESOURCE_DOES_NOT_EXIST,
 )
@@ -47,3 +48,40 @@ def mlflow_errors() -> Iterator[None]:
     except TracklogError as exc:
         code = next((c for kind, c in _CODES if isinstance(exc, kind)), INTERNAL_ERROR)
         raise MlflowException(str(exc), code) from exc
+
+
+class Unsupported(MlflowException, NotImplementedError):
+    """What a tracklog: workspace does not keep (traces, datasets, gateway, scorers, ...):
+    MLflow's own error type for its callers, and a NotImplementedError for the places in
+    MLflow's server and tracing that fall back when a store lacks a feature."""
+
+
+def refuse_unsupported(cls: type, base: type) -> None:
+    """Give ``cls`` a method raising Unsupported, with a clear message, for each method of
+    ``base`` it does not override whose base version only raises NotImplementedError."""
+    for name, member in vars(base).items():
+        if name.startswith("__") or not callable(member):
+            continue
+        if getattr(cls, name, None) is not member:
+            continue  # cls or one of its mixins implements it
+        if _only_raises_not_implemented(member):
+            setattr(cls, name, _refusal(name))
+
+
+def _only_raises_not_implemented(function: object) -> bool:
+    code = getattr(function, "__code__", None)
+    names = set(getattr(code, "co_names", ()))
+    return "NotImplementedError" in names and names <= {"NotImplementedError", "__class__", "__name__"}
+
+
+def _refusal(name: str):  # type: ignore[no-untyped-def]
+    def refuse(self: object, *args: object, **kwargs: object) -> None:
+        raise Unsupported(
+            f"{name}: a tracklog: workspace keeps runs, metrics, params, tags, artifacts, inputs, "
+            "logged models and the model registry, not this (use an MLflow server with a SQL "
+            "backend for traces, datasets, gateway endpoints and scorers)",
+            NOT_IMPLEMENTED,
+        )
+
+    refuse.__name__ = name
+    return refuse

@@ -31,7 +31,7 @@ from ..store import SQLiteStore
 from ..store._registry_types import ModelVersionInfo, RegisteredModelInfo
 from ..workspace import Workspace
 from ._convert import ms
-from ._errors import mlflow_errors
+from ._errors import mlflow_errors, refuse_unsupported
 from ._uri import workspace_path
 
 _MODELS_PREFIX = "models:/"
@@ -247,3 +247,7 @@ class TracklogRegistryStore(AbstractStore):
         return self.create_model_version(
             dst_name, f"models:/{src_mv.name}/{src_mv.version}", src_mv.run_id, model_id=src_mv.model_id
         )
+
+
+# Webhooks and what else the workspace does not keep: MLflow's error, with a clear message.
+refuse_unsupported(TracklogRegistryStore, AbstractStore)

@@ -54,7 +54,7 @@ from ..store import SQLiteStore
 from ..store._tracking_records import ACTIVE, DELETED, ModelMetric, RunInput
 from ..workspace import Workspace
 from . import _convert
-from ._errors import mlflow_errors
+from ._errors import mlflow_errors, refuse_unsupported
 from ._logged_models import LoggedModels
 from ._speed import remember_pyspark_is_absent
 from ._uri import workspace_path
@@ -424,6 +424,10 @@ class TracklogStore(LoggedModels, AbstractStore):
             f"{run_id}; use an MLflow server with a SQL backend for tracing",
             INVALID_STATE,
         )
+
+
+# What the workspace does not keep raises MLflow's error with a clear message.
+refuse_unsupported(TracklogStore, AbstractStore)
 
 
 def _model_item(direction: str, model_id: str, step: int | None) -> RunInput:
