@@ -25,6 +25,7 @@ from ._mlflow_entities import (
     MlflowRequestError,
     RunData,
     ViewType,
+    experiment_entity,
     tracklog_status,
 )
 from ._mlflow_entities import (
@@ -191,11 +192,10 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
     if experiment_id is not None:
         experiment = client.get_experiment(str(experiment_id))
     else:
-        assert experiment_name is not None
-        TracklogExperiment(client.workspace, experiment_name)  # created when missing
-        found = client.get_experiment_by_name(experiment_name)
-        assert found is not None
-        experiment = found
+        workspace = client.workspace
+        info = workspace.store.get_or_create_experiment(experiment_name)
+        # A remote store lists the experiment only once its sender has created it.
+        experiment = client.get_experiment_by_name(experiment_name) or experiment_entity(info, "runs:/")
     if experiment.lifecycle_stage == "deleted":
         raise MlflowRequestError(
             f"Cannot set a deleted experiment {experiment.name!r} as the active experiment. "

@@ -880,7 +880,9 @@ class Run:
             self.fail(exc)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Run) and other.id == self.id
+        if isinstance(other, Run):
+            return other.id == self.id
+        return NotImplemented  # an MLflow ActiveRun compares itself to the Run it wraps
 
     def __hash__(self) -> int:
         return hash(self.id)
