@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import requests
+from tests.store.conftest import MLflowServer
 
 PYTHON = sys.executable
 TRACKLOG = os.path.join(os.path.dirname(sys.executable), "tracklog")
@@ -42,54 +39,15 @@ def run_script(script: str | Path, cwd: Path, *, tracking_uri: str | None, args:
     return done
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class TracklogMLflowServer:
+class TracklogMLflowServer(MLflowServer):
     """``mlflow server --backend-store-uri tracklog:PATH`` on 127.0.0.1, two workers."""
 
     def __init__(self, root: Path, workspace: Path) -> None:
-        self.root = root
+        super().__init__(root, f"tracklog:{workspace}")
         self.workspace = workspace
-        self.port = free_port()
-        self.uri = f"http://127.0.0.1:{self.port}"
-        self.log = root / "server.log"
-        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 180.0) -> None:
-        command = [
-            PYTHON, "-m", "mlflow", "server", "--backend-store-uri", f"tracklog:{self.workspace}",
-            "--host", "127.0.0.1", "--port", str(self.port), "--workers", "2",
-        ]
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=clean_env(),
-                                         cwd=self.root, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"mlflow server exited: {self.log.read_text()[-3000:]}")
-            try:
-                if requests.get(self.uri + "/health", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"mlflow server did not start within {timeout}s: {self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        os.killpg(proc.pid, signal.SIGTERM)  # the server and its workers: our own process group
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        super().start(timeout)
 
 
 def mlflow_record(client: Any, experiment_name: str) -> dict[str, dict[str, Any]]:

@@ -35,22 +35,25 @@ def _server_env() -> dict[str, str]:
 
 
 class MLflowServer:
-    """``mlflow server`` on 127.0.0.1 with a SQLite backend; stop() and start() keep port and data."""
+    """``mlflow server`` on 127.0.0.1, two workers, with a SQLite backend (or the one given,
+    such as ``tracklog:PATH``); stop() and start() keep port and data."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, backend_store_uri: str | None = None) -> None:
         self.root = root
         self.port = free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
         self.db = root / "mlflow.db"
         self.artifacts = root / "artifacts"
+        self.backend_store_uri = backend_store_uri
         self.log = root / "server.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 120.0) -> None:
+        backend = ["--backend-store-uri", self.backend_store_uri] if self.backend_store_uri else [
+            "--backend-store-uri", f"sqlite:///{self.db}", "--artifacts-destination", str(self.artifacts),
+        ]
         command = [
-            sys.executable, "-m", "mlflow", "server",
-            "--backend-store-uri", f"sqlite:///{self.db}",
-            "--artifacts-destination", str(self.artifacts),
+            sys.executable, "-m", "mlflow", "server", *backend,
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", "2",
         ]
         with open(self.log, "ab") as log:
