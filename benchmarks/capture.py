@@ -84,6 +84,13 @@ def _best_of_pairs(first, second, repeat: int) -> tuple[float, float]:
     return min(a), min(b)
 
 
+def _shell_redirect(python: str, script: str, out: str, env: dict[str, str]) -> float:
+    """Seconds for the peer: the job run by sh with its stdout redirected to a file."""
+    start = time.perf_counter()
+    subprocess.run(["sh", "-c", f'"{python}" "{script}" > "{out}"'], env=env, check=True)
+    return time.perf_counter() - start
+
+
 def bench_run(lines: int, repeat: int, tmp: str) -> tuple[float, float, int]:
     script = os.path.join(tmp, "child.py")
     with open(script, "w") as handle:
@@ -93,9 +100,7 @@ def bench_run(lines: int, repeat: int, tmp: str) -> tuple[float, float, int]:
     python = sys.executable
 
     def plain() -> float:
-        start = time.perf_counter()
-        subprocess.run(["sh", "-c", f'"{python}" "{script}" > "{out}"'], env=env, check=True)
-        return time.perf_counter() - start
+        return _shell_redirect(python, script, out, env)
 
     counter = [0]
 
@@ -147,9 +152,7 @@ def bench_metrics(lines: int, repeat: int, tmp: str) -> tuple[float, float, floa
     python = sys.executable
 
     def plain() -> float:
-        start = time.perf_counter()
-        subprocess.run(["sh", "-c", f'"{python}" "{script}" > "{out}"'], env=env, check=True)
-        return time.perf_counter() - start
+        return _shell_redirect(python, script, out, env)
 
     counter = [0]
 
