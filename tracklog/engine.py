@@ -10,8 +10,7 @@ import threading
 import time
 from typing import Sequence
 
-from . import _lifecycle
-from .exporters import route_from_env
+from . import _lifecycle, exporters
 from .pipeline import Pipeline, RunTarget, flush_all
 from .pipeline.registry import set_run_lookup
 from .store import Store, open_store
@@ -127,11 +126,13 @@ class _Lookup:
 
 def _route_from_env_once() -> None:
     # TRACKLOG_OTLP=1 turns OTLP routing on in any process, with no code change:
-    # checked once, just before the process's first writer thread starts.
+    # checked once, just before the process's first writer thread starts. The
+    # OpenTelemetry SDK is imported (through exporters.route_from_env) only then.
     global _env_checked
     if not _env_checked:
         _env_checked = True
-        route_from_env()
+        if exporters.otlp_requested():
+            exporters.route_from_env()
 
 
 def _after_fork_in_child() -> None:

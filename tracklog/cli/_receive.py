@@ -8,9 +8,9 @@ import signal
 import sys
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import _config
+from .. import _config, receivers
 from .._errors import RunNotFoundError
 from ..receivers import (
     DEFAULT_GRPC_PORT,
@@ -18,11 +18,13 @@ from ..receivers import (
     DEFAULT_HTTP_PORT,
     DEFAULT_IDLE,
     DEFAULT_MAX_BYTES,
-    OTLPReceiver,
     is_loopback,
 )
 from ..run import Run
 from ..workspace import Workspace
+
+if TYPE_CHECKING:
+    from ..receivers import OTLPReceiver
 
 #: The bearer token every request must carry, when --token is not given.
 ENV_TOKEN = "TRACKLOG_RECEIVER_TOKEN"
@@ -78,7 +80,9 @@ def make_receiver(workspace: Workspace, args: argparse.Namespace, host: str, pre
         return run
 
     options: dict[str, Any] = vars(args)
-    return OTLPReceiver(
+    # grpc, protobuf and the HTTP server load here, when a receiver is made
+    # (tracklog.receivers' __getattr__), not with `tracklog --help` or `tracklog run`.
+    return receivers.OTLPReceiver(
         open_run,
         attach_run,
         host=host,

@@ -19,9 +19,9 @@ import sys
 import time
 from typing import TextIO
 
-from .. import _config
+from .. import _config, store
 from .._errors import TracklogError
-from ..store import counts_text, send_pending, sync_run
+from ..store import counts_text
 from ..workspace import Workspace
 from ._common import local_location, resolve_run
 from ._format import plural
@@ -71,7 +71,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         raise TracklogError("give the MLflow server to sync to: --to http://host:5000")
     workspace = Workspace(local_location(args.workspace), create=False)
     info = resolve_run(workspace, args.run).info
-    result = sync_run(
+    result = store.sync_run(
         workspace.store, info, target, children=not args.no_children, progress=_bar, say=_say
     )
     print(f"run {info.run_id} -> {result.server} run {result.remote_id}: {_summary(result.counts)}")
@@ -148,7 +148,7 @@ class Progress:
 
 def _sync_pending(target: str | None, timeout: float) -> int:
     """Send every leftover spool to its server (or ``target``), and say how it went."""
-    root, results = send_pending(target, timeout, _bar)
+    root, results = store.send_pending(target, timeout, _bar)
     if not results:
         print(f"nothing pending in {root}")
         return 0

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
+from .. import _ui as ui_server
 from .._errors import TracklogError
-from .._ui import DEFAULT_HOST, DEFAULT_PORT, make_server
-from ..receivers import OTLPReceiver
+from .._ui import DEFAULT_HOST, DEFAULT_PORT
 from ..workspace import Workspace
 from ._common import open_workspace
 from ._receive import add_receiver_options, describe, make_receiver
+
+if TYPE_CHECKING:
+    from ..receivers import OTLPReceiver
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -47,7 +51,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
     workspace = Workspace(args.workspace) if args.otlp else open_workspace(args)
     receiver: OTLPReceiver | None = make_receiver(workspace, args, args.host, "otlp_") if args.otlp else None
     try:
-        server = make_server(workspace, args.host, args.port)
+        # The server's modules load here, when `tracklog ui` runs (tracklog._ui's __getattr__).
+        server = ui_server.make_server(workspace, args.host, args.port)
     except OSError as exc:
         if receiver is not None:
             receiver.close()

@@ -20,6 +20,7 @@ __all__ = [
     "make_log_exporter",
     "make_metric_exporter",
     "make_resource",
+    "otlp_requested",
     "resolve_protocol",
 ]
 
@@ -39,7 +40,14 @@ DEFAULT_BATCH_SIZE = 512
 DEFAULT_SCHEDULE_DELAY = 1.0
 DEFAULT_METRIC_INTERVAL = 60.0
 
+_TRUE = ("1", "true", "yes", "on")
+
 _SIGNAL_ENV = {"logs": "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "metrics": "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"}
+
+
+def otlp_requested() -> bool:
+    """Whether ``TRACKLOG_OTLP`` is true (1, true, yes, on): read without importing the SDK."""
+    return os.environ.get(ENV_OTLP, "").strip().lower() in _TRUE
 
 
 def resolve_protocol(protocol: str | None, signal: str) -> str:

@@ -193,13 +193,10 @@ def _at_exit() -> None:
         _diag.logger.debug("tracklog: stopping OTLP routing at exit failed", exc_info=True)
 
 
-_TRUE = ("1", "true", "yes", "on")
-
-
 def route_from_env() -> OTLPSink | None:
     """Start routing when ``TRACKLOG_OTLP`` is true (1, true, yes, on) and none is active;
     configuration comes from the standard ``OTEL_*`` variables. Never raises."""
-    if os.environ.get(cfg.ENV_OTLP, "").strip().lower() not in _TRUE:
+    if not cfg.otlp_requested():
         return None
     with _lock:
         if _route is not None:

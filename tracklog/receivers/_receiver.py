@@ -8,16 +8,22 @@ the run's own ``python.log`` and ``spans.jsonl``.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import threading
 from typing import Any
 
-from .._errors import TracklogError
 from ._export import Exporter
 from ._grpc import start_grpc
 from ._http import OTLPHTTPServer
 from ._runs import AttachRun, OpenRun, Runs
+from ._settings import (
+    DEFAULT_GRPC_PORT,
+    DEFAULT_HOST,
+    DEFAULT_HTTP_PORT,
+    DEFAULT_IDLE,
+    DEFAULT_MAX_BYTES,
+    ReceiverConfigError,
+    is_loopback,
+)
 
 __all__ = [
     "DEFAULT_GRPC_PORT",
@@ -29,32 +35,6 @@ __all__ = [
     "ReceiverConfigError",
     "is_loopback",
 ]
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_HTTP_PORT = 4318
-DEFAULT_GRPC_PORT = 4317
-#: Seconds without data after which a service's run ends.
-DEFAULT_IDLE = 300.0
-#: The largest request body taken, compressed or decompressed (bytes).
-DEFAULT_MAX_BYTES = 32 * 1024 * 1024
-
-
-class ReceiverConfigError(TracklogError):
-    """The receiver's settings are unsafe or impossible (a public address with no token, a taken port)."""
-
-
-def is_loopback(host: str) -> bool:
-    """True when ``host`` is a loopback address or ``localhost``."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        try:
-            return all(ipaddress.ip_address(info[4][0]).is_loopback for info in socket.getaddrinfo(host, None))
-        except (OSError, ValueError):
-            return False
-
 
 class OTLPReceiver:
     """OTLP/HTTP and OTLP/gRPC into runs; ``None`` for a port leaves that protocol off, 0 picks a free one."""

@@ -71,6 +71,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
 def open_store(location: str, *, create: bool = True) -> Store:
     """The store for a workspace path (or ``file:`` / ``sqlite:`` URI), or an MLflow server URL."""
     if location.startswith(("http://", "https://")):
