@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import TracklogError
 from ..pipeline.conventions import convention_events, has_conventions
+from ._templates import NAME, LineTemplate, learn
 
 if TYPE_CHECKING:
     from ..pipeline.event import Event
@@ -51,7 +52,7 @@ MAX_DICT = 8192
 #: Longest line any built-in recogniser looks at.
 MAX_LINE = 16384
 
-_NAME = rb"[A-Za-z_][\w.\-/]*"
+_NAME = NAME
 _LOGFMT_TOKEN = re.compile(rb'(' + _NAME + rb')=("(?:[^"\\]|\\.)*"|[^\s"]*)')
 _LOGFMT_LINE = re.compile(rb'[ \t]*(?:' + _NAME + rb'=(?:"(?:[^"\\]|\\.)*"|[^\s"]*)[ \t]+)*'
                           + _NAME + rb'=(?:"(?:[^"\\]|\\.)*"|[^\s"]*)[ \t]*')
@@ -272,19 +273,25 @@ class MetricRules:
 class Recogniser:
     """Metric events from the whole lines of output blocks of one stream."""
 
-    __slots__ = ("builtin", "epoch", "json", "patterns")
+    __slots__ = ("builtin", "epoch", "json", "patterns", "template")
 
     def __init__(self, builtin: bool = True, patterns: Sequence[Pattern] = (), json_lines: bool = True) -> None:
         self.builtin = builtin
         self.patterns = list(patterns)
         self.json = json_lines
         self.epoch: int | None = None
+        #: The shape of the last logfmt line read one by one: tried first on a whole block.
+        self.template: LineTemplate | None = None
 
     def events(self, target: RunTarget, block: bytes, ts: float) -> list[Event]:
         """The metric, tag and param events of ``block`` (whole lines); never raises."""
         if (not self.patterns and b"=" not in block and b":" not in block and b"{" not in block
                 and b"poch" not in block):
             return []  # the cheap rejection: none of the shapes (nor an "Epoch 3/10" line) is possible
+        if self.builtin and b"=" in block:
+            found = self._by_template(target, block, ts)
+            if found is not None:
+                return found  # type: ignore[return-value]  # POINTS tuples (see pipeline.event)
         events: list[Event] = []
         for line in block.split(b"\n"):
             if not line:
@@ -304,6 +311,27 @@ class Recogniser:
             if fields is not None:
                 events.extend(_events(target, fields, ts))
         return events
+
+    def _by_template(self, target: RunTarget, block: bytes, ts: float) -> list[tuple[Any, ...]] | None:
+        """The block's points read by the template of its lines' shape, when all of them have it."""
+        lines = block.count(b"\n") + (not block.endswith(b"\n"))
+        template = self.template
+        if template is not None and block.startswith(template.first):
+            found = template.points(target, block, lines, ts)
+            if found is not None:
+                return found
+        if lines < 2:
+            return None
+        # A new shape (or the first): learn it from the block's first line, then try it on the block.
+        end = block.find(b"\n")
+        line = block[:end] if end >= 0 else block
+        if b"=" not in line or line[-1:] == b"]" or logfmt(line) is None:
+            return None
+        template = learn(line, _number, STEP_KEYS, TEXT_KEYS)
+        if template is None:
+            return None
+        self.template = template
+        return template.points(target, block, lines, ts)
 
     def line_events(self, target: RunTarget, line: bytes, ts: float) -> list[Event]:
         """The events of one line without its newline (the batch path of ``tracklog ingest``)."""

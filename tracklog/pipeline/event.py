@@ -16,6 +16,8 @@ PARAM = "param"
 LOG = "log"
 #: A captured output line; ``name`` is the file, ``logger`` the stream, ``value`` bytes.
 OUTPUT = "output"
+#: Many points of one metric at one time, as a fast-path layout only (see below).
+POINTS = "points"
 
 
 class Event(NamedTuple):
@@ -51,19 +53,30 @@ EVENT_FIELDS = 10
 #: A log record that carried one metric point: the log event's ten fields, then the
 #: point's name, value and step (13 in all). It stands for two events, the point first.
 LOG_WITH_POINT = 13
+#: A third layout has Event's ten fields with kind POINTS: ``value`` is a list of
+#: values and ``step`` a list of steps of the same length, all of metric ``name`` at
+#: time ``ts`` (the metric lines of one chunk of output). It stands for one METRIC
+#: event per point, in order; the run store takes the lists as they are.
 
 #: Turns a plain tuple of Event's fields into an Event without a Python-level call.
 _as_event = tuple.__new__
 
 
 def as_events(items: Sequence[Any]) -> list[Event]:
-    """Queue items (Events, or the two plain-tuple layouts above) as Events."""
+    """Queue items (Events, or the plain-tuple layouts above) as Events."""
     events = []
     append = events.append
     for item in items:
         if type(item) is tuple:
             if len(item) == EVENT_FIELDS:
-                append(_as_event(Event, item))
+                if item[1] == POINTS:
+                    run_id, _, name, values, steps, ts = item[:6]
+                    events.extend(
+                        _as_event(Event, (run_id, METRIC, name, value, step, ts, 0, "", "", None))
+                        for value, step in zip(values, steps)
+                    )
+                else:
+                    append(_as_event(Event, item))
             else:
                 run_id, _, _, _, _, ts, _, _, _, _, name, value, step = item
                 append(_as_event(Event, (run_id, METRIC, name, value, step, ts, 0, "", "", None)))

@@ -20,6 +20,9 @@ from .._types import MetricPoint
 _LITTLE = sys.byteorder == "little"
 _INT64 = (-(2**63), 2**63 - 1)
 _make_point = partial(tuple.__new__, MetricPoint)
+_FLOAT = {float}
+_INT = {int}
+_NUMBERS = {float, int}
 
 
 def _pack(typecode: str, items: Sequence[Any]) -> bytes:
@@ -39,15 +42,20 @@ def _unpack(typecode: str, blob: bytes) -> array:  # type: ignore[type-arg]
 
 def pack_chunk(steps: list[int], values: list[Any], times: list[float]) -> dict[str, Any]:
     """The columns of one chunk row for these points (same length, arrival order)."""
-    if all(type(v) is float for v in values):
+    # Whole-list operations that run in C: a chunk holds up to a batch of points.
+    types = set(map(type, values))
+    if types == _FLOAT:
         encoding, vals = "f8", _pack("d", values)
-    elif all(type(v) is int for v in values) and _INT64[0] <= min(values) and max(values) <= _INT64[1]:
+    elif types == _INT and _INT64[0] <= min(values) and max(values) <= _INT64[1]:
         encoding, vals = "i8", _pack("q", values)
     else:
         encoding = "json"
         vals = json.dumps(values, ensure_ascii=False).encode("utf-8")
-    numeric = [v for v in values if (type(v) is float or type(v) is int) and math.isfinite(v)]
-    ordered = all(a <= b for a, b in zip(steps, steps[1:]))
+    if types <= _NUMBERS and math.isfinite(sum(values)):
+        numeric = values  # a NaN or an infinity would make the sum one of them
+    else:
+        numeric = [v for v in values if (type(v) is float or type(v) is int) and math.isfinite(v)]
+    ordered = steps == sorted(steps)
     max_step = max(steps)
     # The value at the highest step, the latest to arrive among equals.
     last_index = len(steps) - 1 - steps[::-1].index(max_step)

@@ -20,6 +20,7 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import replace
+from itertools import repeat
 from typing import IO, Any, Callable, Iterator, Sequence
 
 from .. import _config, _diag
@@ -34,7 +35,16 @@ from .._output_format import encode_output
 from .._paths import copy_source, join_inside
 from .._rank import current_rank
 from .._types import CRASHED, RUNNING, ExperimentInfo, MetricPoint, RunInfo
-from ..pipeline.event import LOG, METRIC, METRIC_KINDS, OUTPUT, PARAM, TAG, Event
+from ..pipeline.event import (
+    LOG,
+    METRIC,
+    METRIC_KINDS,
+    OUTPUT,
+    PARAM,
+    POINTS,
+    TAG,
+    Event,
+)
 from ..pipeline.sink import RetryLater, Stalled
 from ._base import Store, the_run
 from ._chunks import pack_chunk, unpack_points
@@ -249,6 +259,14 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
                 else:
                     if kind == OUTPUT:
                         lines[(ev[0], ev[2])].append(encode_output(ev, rank))
+                    elif kind == POINTS:  # many points of one metric (see pipeline.event)
+                        key = (ev[0], ev[2])
+                        group = groups.get(key)
+                        if group is None:
+                            group = groups[key] = ([], [], [], METRIC)
+                        group[0].extend(ev[4])
+                        group[1].extend(ev[3])
+                        group[2].extend(repeat(ev[5], len(ev[3])))
                     elif kind == TAG:
                         tags.append((self._run_pk(conn, ev[0]), ev[2], ev[3]))
                     elif kind == PARAM:

@@ -1,0 +1,188 @@
+"""Line templates: a job's repeated logfmt metric line, read a whole chunk at a time.
+
+A training loop prints one line shape thousands of times (``step=12 loss=0.31
+acc=0.9``). Once the per-line recogniser has read such a line, a template made
+from it (its keys in order, and for each value whether it is text, the step or
+a metric) reads a whole chunk of output with bytes operations that run in C
+(split, slice, join, ``map(float, ...)``), and its columns become one POINTS
+event per metric (see ``tracklog.pipeline.event``).
+
+A template takes a chunk only when every line of it is read the same way by the
+per-line recogniser: each line starts with the first key and has exactly the
+template's keys in order, a number where it had a metric (an integer where it
+had the step; a fraction where a preferred step field is a metric), text where
+it had text; no quote, ``]``, tab, backspace or lone ``\\r``; no value the
+conventions would convert or warn about (an int beyond 64 bits). Any other
+chunk goes to the per-line recogniser, as before.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from .._errors import InvalidNameError
+from .._values import check_name
+from ..pipeline.event import POINTS
+
+#: Tokens a template line may have.
+MAX_TOKENS = 64
+#: A logfmt key, as the per-line recogniser reads it too.
+NAME = rb"[A-Za-z_][\w.\-/]*"
+_KEY = re.compile(NAME)
+# Bytes that make the per-line recogniser read a line otherwise than by its tokens
+# (a "\r" too, unless it ends a line).
+_ODD = (b'"', b"]", b"\x08", b"\t", b"\x0b", b"\x0c")
+# A plain integer among the values of a column joined by spaces.
+_INT_TOKEN = re.compile(rb"(?:^| )[-+]?\d+(?= |$)")
+_INT64 = 2**63
+# What a field of the template is: never a metric (a TEXT_KEYS field), text, the step,
+# a metric, or a metric that must stay fractional (a step field preferred to the step).
+_ANY, _TEXT, _STEP, _METRIC, _FRACTION = range(5)
+
+
+class LineTemplate:
+    """One line shape: its keys in order, what each value is, and the metric names."""
+
+    __slots__ = ("fields", "first", "number", "width")
+
+    def __init__(self, fields: list[tuple[bytes, int, str]], number: Callable[[bytes], Any]) -> None:
+        self.fields = fields  # (b"key=", kind, metric name)
+        self.first = fields[0][0]
+        self.width = len(fields)
+        self.number = number
+
+    def points(self, target: Any, block: bytes, lines: int, ts: float) -> list[tuple[Any, ...]] | None:
+        """POINTS events for ``block`` when every one of its ``lines`` is this shape, else None."""
+        first, width = self.first, self.width
+        if (
+            (b"\n" + block).count(b"\n" + first) != lines
+            or block.count(b" " + first)
+            or any(odd in block for odd in _ODD)
+            or block.count(b"\r") != block.count(b"\r\n")
+        ):
+            return None
+        tokens = block.split()
+        if len(tokens) != lines * width:
+            return None
+        steps: list[int] | None = None
+        found = []
+        for index, (key, kind, name) in enumerate(self.fields):
+            joined = b" ".join(tokens[index::width])
+            if not joined.startswith(key) or joined.count(b" " + key) != lines - 1:
+                return None
+            if kind == _ANY:
+                continue
+            raw = joined[len(key):].replace(b" " + key, b" ")
+            if kind == _TEXT:
+                number = self.number
+                if any(value and number(value) is not None for value in raw.split(b" ")):
+                    return None
+                continue
+            if b"_" in raw:
+                return None  # int() and float() read 1_000; the per-line recogniser does not
+            values = _numbers(raw, kind)
+            if values is None:
+                return None
+            if kind == _STEP:
+                steps = values
+            else:
+                found.append((name, values))
+        # Everything is read: only now the step counters move.
+        counters = target.steps
+        run_id = target.run_id
+        events = []
+        for name, values in found:
+            if steps is None:
+                start = counters.get(name, 0)
+                counters[name] = start + lines
+                these: list[int] = list(range(start, start + lines))
+            else:
+                these = steps
+                top = max(steps)
+                if top >= counters.get(name, 0):
+                    counters[name] = top + 1
+            events.append((run_id, POINTS, name, values, these, ts, 0, "", "", None))
+        return events
+
+
+def _numbers(raw: bytes, kind: int) -> list[Any] | None:
+    """A column's values (joined by spaces) as the per-line recogniser reads them, or None
+    when one is not a number of the kind, or an int beyond 64 bits."""
+    values = raw.split(b" ")
+    try:
+        ints: list[Any] = list(map(int, values))
+    except ValueError:
+        if kind == _STEP:
+            return None  # a fractional or text step: the per-line path decides
+        try:
+            floats: list[Any] = list(map(float, values))
+        except ValueError:
+            return None  # text where the template has a metric
+        if not any(map(bytes.isdigit, values)) and (
+            (b"-" not in raw and b"+" not in raw) or _INT_TOKEN.search(raw) is None
+        ):
+            return floats
+        if kind == _FRACTION:
+            return None  # an integer there would be the line's step
+        mixed = [int(v) if _INT_TOKEN.fullmatch(v) else float(v) for v in values]
+        if any(type(v) is int and not -_INT64 <= v < _INT64 for v in mixed):
+            return None
+        return mixed
+    if kind == _FRACTION or min(ints) < -_INT64 or max(ints) >= _INT64:
+        return None
+    return ints
+
+
+def learn(
+    line: bytes,
+    number: Callable[[bytes], Any],
+    step_keys: tuple[str, ...],
+    text_keys: frozenset[str],
+) -> LineTemplate | None:
+    """The template of a logfmt line without quotes, or None when it has no metric to read.
+
+    ``number`` is the per-line recogniser's number reader; ``step_keys`` and
+    ``text_keys`` its step fields (in order of preference) and its never-metric fields.
+    """
+    tokens = line.split()
+    if b'"' in line or not tokens or len(tokens) > MAX_TOKENS:
+        return None
+    keys, raws = [], []
+    for token in tokens:
+        key, sep, raw = token.partition(b"=")
+        if not sep or _KEY.fullmatch(key) is None:
+            return None
+        keys.append(key)
+        raws.append(raw)
+    if len(set(keys)) != len(keys):
+        return None
+    try:
+        names = [key.decode("ascii") for key in keys]
+    except UnicodeDecodeError:
+        return None
+    values = [number(raw) if raw else None for raw in raws]
+    rank = len(step_keys)
+    step_at = None
+    for i, (name, value) in enumerate(zip(names, values)):
+        if name in step_keys and type(value) is int and step_keys.index(name) < rank:
+            rank, step_at = step_keys.index(name), i
+    fields: list[tuple[bytes, int, str]] = []
+    for i, (key, name, value) in enumerate(zip(keys, names, values)):
+        if name in text_keys:
+            kind = _ANY
+        elif value is None:
+            kind = _TEXT
+        elif i == step_at:
+            kind = _STEP
+        else:
+            try:
+                name = check_name(name)
+            except InvalidNameError:
+                return None
+            # A step field preferred to the line's step must stay fractional, or it would be the step.
+            kind = _FRACTION if name in step_keys and step_keys.index(name) < rank else _METRIC
+        fields.append((key + b"=", kind, name))
+    if not any(kind in (_METRIC, _FRACTION) for _, kind, _ in fields):
+        return None
+    return LineTemplate(fields, number)
