@@ -148,6 +148,33 @@ def test_records_with_odd_field_types_keep_their_point_and_line(run):
     assert [r["message"] for r in run.get_logs()] == ["no time", "42"]
 
 
+class _Shouting(logging.LogRecord):
+    """A record factory's class that rewrites every message (as translation layers do)."""
+
+    def getMessage(self):
+        return super().getMessage().upper()
+
+
+_MESSAGES = [
+    ("no args", (), logging.LogRecord, "no args"),
+    ("%d items", (3,), logging.LogRecord, "3 items"),
+    ("%(n)s left", ({"n": 2},), logging.LogRecord, "2 left"),
+    (ValueError("not a str"), (), logging.LogRecord, "not a str"),
+    ("quiet", (), _Shouting, "QUIET"),
+]
+
+
+@pytest.mark.parametrize("metric", [False, True], ids=["plain", "metric"])
+@pytest.mark.parametrize(("msg", "args", "cls", "expected"), _MESSAGES, ids=[m[-1] for m in _MESSAGES])
+def test_the_log_line_has_the_message_getmessage_gives(run, msg, args, cls, expected, metric):
+    """The fast path's message is LogRecord.getMessage's: %-args, a dict arg, a message that
+    is not a str, a record class that overrides getMessage; with a point kept alongside."""
+    extra = {"metric": "m", "value": 1.5, "step": 4} if metric else None
+    RunHandler(run).handle(_record(msg, args, extra, cls=cls))
+    assert [r["message"] for r in run.get_logs()] == [expected]
+    assert [(p.step, p.value) for p in run.get_metric_history("m")] == ([(4, 1.5)] if metric else [])
+
+
 def test_log_lines_keep_time_to_the_microsecond(run, log):
     record = logging.LogRecord("train", logging.INFO, __file__, 1, "at a set time", (), None)
     record.created = 1700000000.123456

@@ -28,6 +28,8 @@ __all__ = ["RunHandler"]
 # Convention fields are recorded as run data, so the log line's "extra" leaves them out.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"} | FIELDS
 _N_STANDARD = len(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
+_LogRecord = logging.LogRecord
+_MISSING = object()
 
 
 class RunHandler(logging.Handler):
@@ -88,36 +90,44 @@ class RunHandler(logging.Handler):
             extra = len(fields) - _N_STANDARD
             if extra > 0:
                 extra -= ("message" in fields) + ("asctime" in fields)
-            created = record.created
-            # A finite float time (x - x is NaN for NaN and the infinities) and no traceback.
-            if type(created) is float and created - created == 0.0 and not (
-                record.exc_info or record.exc_text or record.stack_info
-            ):
+            if type(record) is _LogRecord:
                 # The two common records, enqueued as one plain tuple each (see Pipeline.put).
-                if extra <= 0:  # a plain record: one log line
-                    target.pipeline.put((
-                        target.run_id, LOG, self.filename, None, None, created,
-                        record.levelno, record.name, record.getMessage(), None,
-                    ))
-                    return
-                if "metric" in fields and extra == 1 + ("value" in fields) + ("step" in fields):
-                    # metric=, value=, step= and nothing else: a log line and one point. The
-                    # type checks of tracklog._values, inlined: a name it accepted before, an
-                    # int64 or float value, an int64 step or none. Anything else: _emit_fields.
-                    name, value, step = fields["metric"], fields.get("value"), fields.get("step")
-                    if (
-                        type(name) is str
-                        and name in NAMES
-                        and (type(value) is float or (type(value) is int and -(2**63) <= value < 2**63))
-                        and (step is None or (type(step) is int and -(2**63) <= step < 2**63))
-                        and not target.closed
-                    ):
+                # Fields are read from the dict: CPython 3.11 does not specialize attribute
+                # reads of an object whose __dict__ was taken, and each one costs a full lookup.
+                created = fields["created"]
+                # A finite float time (x - x is NaN for NaN and the infinities) and no traceback.
+                if type(created) is float and created - created == 0.0 and not (
+                    fields["exc_info"] or fields["exc_text"] or fields["stack_info"]
+                ):
+                    # LogRecord.getMessage, without its call for a message that needs no %.
+                    message = fields["msg"]
+                    if fields["args"] or type(message) is not str:
+                        message = record.getMessage()
+                    if extra <= 0:  # a plain record: one log line
                         target.pipeline.put((
                             target.run_id, LOG, self.filename, None, None, created,
-                            record.levelno, record.name, record.getMessage(), None,
-                            name, value, target.step_for(name, step),
+                            fields["levelno"], fields["name"], message, None,
                         ))
                         return
+                    value, step = fields.get("value", _MISSING), fields.get("step")
+                    if extra == 1 + (value is not _MISSING) + ("step" in fields) and "metric" in fields:
+                        # metric=, value=, step= and nothing else: a log line and one point. The
+                        # type checks of tracklog._values, inlined: a name it accepted before, an
+                        # int64 or float value, an int64 step or none. Anything else: _emit_fields.
+                        name = fields["metric"]
+                        if (
+                            type(name) is str
+                            and name in NAMES
+                            and (type(value) is float or (type(value) is int and -(2**63) <= value < 2**63))
+                            and (step is None or (type(step) is int and -(2**63) <= step < 2**63))
+                            and not target.closed
+                        ):
+                            target.pipeline.put((
+                                target.run_id, LOG, self.filename, None, None, created,
+                                fields["levelno"], fields["name"], message, None,
+                                name, value, target.step_for(name, step),
+                            ))
+                            return
             self._emit_fields(target, record, fields, extra)
         except RecursionError:
             raise
