@@ -7,14 +7,16 @@
 Each variant runs in its own fresh Python process (so peak RSS is its own) and
 logs N points of one metric. Printed per variant: end-to-end points/s until
 durable (after complete()/end_run()/close()), caller-side microseconds per
-call (the logging loop alone), and peak RSS. The fast variants (a), (b), (c)
-and (f) run --repeat times and keep their best caller and end-to-end times
-(shared machines are noisy; every variant gets the same treatment). Then the
+call (the logging loop alone), and peak RSS. The fast variants (a), (b), (c),
+(f), (n), (p) and (q) run --repeat times in turns (a, b, c, ..., then a, b, c,
+... again), so that noise from other processes on a shared machine hits each
+of them alike, and keep their best caller and end-to-end times. Then the
 ratios the issue asks for, and the 1,000,000-point RSS and read-back checks.
 
 (b) and (c) run again on --sustained records: one burst of logging calls
 much longer than a second. tracklog's writer waits for a burst to end at most
 a second, so here it shares the GIL with the caller for most of the loop.
+They run --sustained-repeat times in turns too, keeping the best of each.
 """
 
 from __future__ import annotations
@@ -196,15 +198,28 @@ def _spawn(name: str, n: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _best(name: str, n: int, repeat: int) -> dict:
-    """The best caller and end-to-end times (and the largest RSS) of ``repeat`` runs."""
-    runs = [_spawn(name, n) for _ in range(repeat)]
-    return {
-        "n": n,
-        "caller": min(r["caller"] for r in runs),
-        "total": min(r["total"] for r in runs),
-        "rss": max(r["rss"] for r in runs),
-    }
+def _best_in_turns(counts: dict[str, int], repeat: int) -> dict[str, dict | Exception]:
+    """Per variant, the best caller and end-to-end times (and the largest RSS) of ``repeat``
+    runs taken in turns, as capture.py's _best_of_pairs; a variant that fails, its error."""
+    runs: dict[str, list[dict]] = {key: [] for key in counts}
+    failed: dict[str, Exception] = {}
+    for _ in range(repeat):
+        for key, n in counts.items():
+            if key not in failed:
+                try:
+                    runs[key].append(_spawn(key, n))
+                except (subprocess.CalledProcessError, ValueError) as exc:
+                    failed[key] = exc
+    best: dict[str, dict | Exception] = dict(failed)
+    for key, done in runs.items():
+        if key not in failed:
+            best[key] = {
+                "n": counts[key],
+                "caller": min(r["caller"] for r in done),
+                "total": min(r["total"] for r in done),
+                "rss": max(r["rss"] for r in done),
+            }
+    return best
 
 
 def main() -> None:
@@ -214,7 +229,10 @@ def main() -> None:
     parser.add_argument("--batch-points", type=int, default=20_000, help="points for (e)")
     parser.add_argument("--big", type=int, default=1_000_000)
     parser.add_argument("--sustained", type=int, default=1_000_000, help="records for the long-burst (b)/(c)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of (a), (b), (c), (f); the best is kept")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of (a), (b), (c), (f), (n), (p), (q), in turns; the best of each is kept")
+    parser.add_argument("--sustained-repeat", type=int, default=1,
+                        help="runs of the long-burst (b) and (c), in turns; the best of each is kept")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -224,10 +242,13 @@ def main() -> None:
     counts = {"a": args.points, "b": args.points, "c": args.points, "d": args.mlflow_points,
               "e": args.batch_points, "f": args.points, "n": args.points, "p": args.points, "q": args.points}
     results = {}
+    fast = _best_in_turns({key: n for key, n in counts.items() if key in "abcfnpq"}, args.repeat)
     print(f"{'variant':<34} {'points':>9} {'points/s e2e':>14} {'us/call':>9} {'peak RSS MB':>12}")
     for key, n in counts.items():
         try:
-            r = _best(key, n, args.repeat) if key in "abcfnpq" else _spawn(key, n)
+            r = fast[key] if key in fast else _spawn(key, n)
+            if isinstance(r, Exception):
+                raise r
         except (subprocess.CalledProcessError, ValueError) as exc:
             print(f"({key}) {VARIANTS[key][0]:<30} failed: {exc}")
             continue
@@ -256,14 +277,18 @@ def main() -> None:
     print(f"(b)-(n) RunHandler over NullHandler, metric= record   {over('b', 'n')}   target <= 1.5 us")
     print(f"(p)-(q) RunHandler over NullHandler, plain record     {over('p', 'q')}   target <= 1.5 us")
     if args.sustained:
-        b, c = _best("b", args.sustained, 1), _best("c", args.sustained, 1)
+        burst = _best_in_turns({"b": args.sustained, "c": args.sustained}, args.sustained_repeat)
+        b, c = burst["b"], burst["c"]
         print()
-        print(f"{args.sustained:,} records in one burst: (b) {b['caller'] / b['n'] * 1e6:.2f} us/call, "
-              f"{b['n'] / b['total']:,.0f}/s e2e; (c) {c['caller'] / c['n'] * 1e6:.2f} us/call, "
-              f"{c['n'] / c['total']:,.0f}/s e2e")
-        print(f"(b)/(c) end to end   {c['total'] / b['total']:>8.2f}")
-        burst = b["caller"] / c["caller"]
-        print(f"(b)/(c) caller us    {burst:>8.2f}   target <= 0.6  {'met' if burst <= 0.6 else 'MISSED'}")
+        if isinstance(b, Exception) or isinstance(c, Exception):
+            print(f"{args.sustained:,} records in one burst: failed: {b if isinstance(b, Exception) else c}")
+        else:
+            print(f"{args.sustained:,} records in one burst: (b) {b['caller'] / b['n'] * 1e6:.2f} us/call, "
+                  f"{b['n'] / b['total']:,.0f}/s e2e; (c) {c['caller'] / c['n'] * 1e6:.2f} us/call, "
+                  f"{c['n'] / c['total']:,.0f}/s e2e")
+            print(f"(b)/(c) end to end   {c['total'] / b['total']:>8.2f}")
+            caller = b["caller"] / c["caller"]
+            print(f"(b)/(c) caller us    {caller:>8.2f}   target <= 0.6  {'met' if caller <= 0.6 else 'MISSED'}")
     big = _spawn("big", args.big)
     print()
     print(f"{args.big:,} points via run.log: peak RSS {big['log_rss']:.1f} MB (target < 200), "

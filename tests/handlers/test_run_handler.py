@@ -175,6 +175,22 @@ def test_the_log_line_has_the_message_getmessage_gives(run, msg, args, cls, expe
     assert [(p.step, p.value) for p in run.get_metric_history("m")] == ([(4, 1.5)] if metric else [])
 
 
+@pytest.mark.parametrize(("levelno", "written"), [(True, 1), (20.7, 20)], ids=["bool", "float"])
+def test_a_levelno_that_is_not_an_int_is_written_as_one(run, levelno, written):
+    """A filter that sets levelno to a bool or a float: the line stays JSON, levelno as %d makes it."""
+
+    def odd_level(record):
+        record.levelno = levelno
+        return True
+
+    handler = RunHandler(run)
+    handler.addFilter(odd_level)
+    handler.handle(_record("odd level", extra={"metric": "m", "value": 1.0}))
+    (line,) = run.get_logs()
+    assert line["message"] == "odd level" and line["levelno"] == written and type(line["levelno"]) is int
+    assert [p.value for p in run.get_metric_history("m")] == [1.0]
+
+
 def test_log_lines_keep_time_to_the_microsecond(run, log):
     record = logging.LogRecord("train", logging.INFO, __file__, 1, "at a set time", (), None)
     record.created = 1700000000.123456
