@@ -195,3 +195,44 @@ def test_tracklog_otlp_still_routes(tmp_path: Path) -> None:
         TRACKLOG_OTLP_SHUTDOWN_TIMEOUT="0.5",
     )
     assert "routed True True" in done.stdout, done.stdout + done.stderr
+
+
+def test_tracklog_otlp_with_an_sdk_that_cannot_import_warns_and_keeps_the_run(tmp_path: Path) -> None:
+    """``TRACKLOG_OTLP=1`` with a broken OpenTelemetry SDK: one warning, no exception in the
+    caller, and the run's metrics are stored as without routing."""
+    code = """
+        sys.modules["opentelemetry.sdk"] = None  # any import of the SDK now raises ImportError
+        import logging
+        logging.basicConfig()
+        import tracklog
+        ws = tracklog.Workspace("ws")
+        run = tracklog.Experiment(ws, "e").start_logging()
+        run.log("loss", 0.5)
+        run.log("loss", 0.25)
+        run.complete()
+        print("points", [p.value for p in ws.get_run(run.id).get_metric_history("loss")])
+    """
+    done, _modules = _run(code, tmp_path, TRACKLOG_OTLP="1")
+    assert done.returncode == 0, done.stderr
+    assert "points [0.5, 0.25]" in done.stdout, done.stdout + done.stderr
+    assert done.stderr.count("TRACKLOG_OTLP=1 but OTLP routing could not start") == 1, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_broken_sdk_does_not_stop_an_unrouted_program(tmp_path: Path) -> None:
+    """Without ``TRACKLOG_OTLP``, a program whose OpenTelemetry SDK cannot import logs its runs
+    with no warning at all (the SDK is never asked for)."""
+    code = """
+        sys.modules["opentelemetry.sdk"] = None
+        import logging
+        logging.basicConfig()
+        import tracklog
+        ws = tracklog.Workspace("ws")
+        with tracklog.Experiment(ws, "e").start_logging() as run:
+            run.log("loss", 0.5)
+        print("points", [p.value for p in ws.get_run(run.id).get_metric_history("loss")])
+    """
+    done, _modules = _run(code, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "points [0.5]" in done.stdout, done.stdout + done.stderr
+    assert done.stderr == "", done.stderr

@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Sequence
 
-from . import _lifecycle, exporters
+from . import _diag, _lifecycle, exporters
 from .pipeline import Pipeline, RunTarget, flush_all
 from .pipeline.registry import set_run_lookup
 from .store import Store, open_store
@@ -132,7 +132,10 @@ def _route_from_env_once() -> None:
     if not _env_checked:
         _env_checked = True
         if exporters.otlp_requested():
-            exporters.route_from_env()
+            try:
+                exporters.route_from_env()
+            except Exception as exc:  # the SDK failed to import: runs go on, unrouted
+                _diag.logger.warning("tracklog: TRACKLOG_OTLP=1 but OTLP routing could not start: %s", exc)
 
 
 def _after_fork_in_child() -> None:
