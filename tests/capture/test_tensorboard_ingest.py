@@ -27,7 +27,8 @@ def _by_name(ws: Path) -> dict[str, object]:
 
 
 def _scalars(folder: Path, tag: str, steps: range, scale: float = 1.0) -> None:
-    writer = tensorboardX.SummaryWriter(str(folder))
+    # The suffix keeps two writers of one second apart: the file name holds the time in seconds.
+    writer = tensorboardX.SummaryWriter(str(folder), filename_suffix="." + tag.replace("/", "_"))
     for step in steps:
         writer.add_scalar(tag, scale * step, step)
     writer.close()

@@ -315,6 +315,8 @@ ENV_LOGGING_CAPTURE = "TRACKLOG_LOGGING_CAPTURE"
 #: The folder holding this tracklog package, for a child Python that cannot import it itself.
 ENV_BOOTSTRAP_HOME = "TRACKLOG_BOOTSTRAP_HOME"
 ENV_OTLP = "TRACKLOG_OTLP"
+#: The MLFLOW_TRACKING_URI that tracklog run set for the child (the bootstrap's cue; see child_env).
+ENV_MLFLOW_URI_SET = "TRACKLOG_MLFLOW_URI_SET"
 BOOTSTRAP_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bootstrap")
 
 
@@ -335,9 +337,18 @@ def child_env(
     location = run.workspace.child_location()
     env[_config.ENV_RUN_ID] = run.id
     env[_config.ENV_WORKSPACE] = location
-    if "://" not in location and not location.startswith(("file:", "sqlite:")):
-        # The child's MLflow logs into this workspace; its runs become the run's children (docs/mlflow.md).
-        env.setdefault(_config.ENV_MLFLOW_TRACKING_URI, "tracklog:" + os.path.abspath(location))
+    env.pop(ENV_MLFLOW_URI_SET, None)
+    if (
+        logging_capture
+        and "://" not in location
+        and not location.startswith(("file:", "sqlite:"))
+        and _config.ENV_MLFLOW_TRACKING_URI not in env
+    ):
+        # The child's MLflow logs into this workspace; its runs become the run's children
+        # (docs/mlflow.md). The bootstrap takes the variable away again in a Python that has
+        # no tracklog installed: its MLflow would know no store for the tracklog: scheme.
+        uri = "tracklog:" + os.path.abspath(location)
+        env[_config.ENV_MLFLOW_TRACKING_URI] = env[ENV_MLFLOW_URI_SET] = uri
     # An OpenTelemetry-instrumented child, in any language, names the run in its resource,
     # so what it exports to `tracklog receive` joins this run (docs/otel_structlog.md).
     resource = [

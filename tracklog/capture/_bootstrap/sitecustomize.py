@@ -12,6 +12,10 @@ still prints when nothing is configured. tracklog itself is imported only when
 the first record arrives. Then the ``sitecustomize`` this one shadows, if any,
 runs as it would have.
 
+Under tracklog run, a Python without tracklog installed loses the
+``MLFLOW_TRACKING_URI=tracklog:...`` that tracklog run set (its MLflow would know no
+such store): its MLflow logs where it would have without tracklog.
+
 One thing the program can see: SIGTERM, left at its default, gets a handler that
 ends the program as ``sys.exit(143)`` would (``finally`` blocks and exit run, so
 what it logged is flushed, its own runs end Canceled), instead of killing it
@@ -181,6 +185,35 @@ def _default_sigterm_in_child():
         _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
 
 
+def _installed(name):
+    """True when a distribution ``name`` is installed where this Python looks (its
+    ``*.dist-info`` folder on sys.path): what MLflow needs to find tracklog's store."""
+    prefix = name + "-"
+    for entry in _sys.path:
+        if not isinstance(entry, str) or not entry:
+            continue
+        try:
+            names = _os.listdir(entry)
+        except OSError:
+            continue
+        for item in names:
+            if item.startswith(prefix) and item.endswith(".dist-info"):
+                return True
+    return False
+
+
+def _mlflow_uri_guard():
+    """tracklog run pointed MLflow at its workspace (``MLFLOW_TRACKING_URI=tracklog:...``).
+    In a Python without tracklog installed MLflow knows no store for that scheme and every
+    MLflow call would fail, so the variable goes: such a program's MLflow logs where it
+    would have without tracklog run. A value the program or the user set is never touched."""
+    marked = _os.environ.get("TRACKLOG_MLFLOW_URI_SET")
+    if not marked or _os.environ.get("MLFLOW_TRACKING_URI") != marked:
+        return
+    if not _installed("tracklog"):
+        del _os.environ["MLFLOW_TRACKING_URI"]
+
+
 def _chain():
     """Run the sitecustomize this one shadows, as site.py would have."""
     try:
@@ -204,6 +237,10 @@ except Exception:
     pass
 try:
     _catch_sigterm()
+except Exception:
+    pass
+try:
+    _mlflow_uri_guard()
 except Exception:
     pass
 _chain()
