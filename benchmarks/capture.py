@@ -17,7 +17,7 @@
 Both run as a script normally runs: the interpreter's default buffering
 (PYTHONUNBUFFERED removed) and compiled bytecode cached (PYTHONDONTWRITEBYTECODE
 removed; one warm-up round first, not counted). Each figure is the best of
-``--repeat`` runs, taken in turns. Run: ``python benchmarks/capture.py [--lines N] [--metric-lines N] [--cri-lines N] [--repeat R]``.
+``--repeat`` runs, taken in turns. Run: ``python benchmarks/capture.py [--lines N] [--metric-lines N] [--cri-lines N] [--repeat R] [--only metrics,ingest]``.
 A target missed is printed as a plain ``MISSED`` line.
 """
 
@@ -236,6 +236,48 @@ def _verdict(ok: bool, what: str) -> None:
         print(f"MISSED: {what}")
 
 
+def _section_run(args: argparse.Namespace, tmp: str) -> None:
+    plain_s, run_s, kept = bench_run(args.lines, args.repeat, tmp)
+    print(f"child printing {args.lines:,} lines (best of {args.repeat})")
+    print(f"  shell redirection to a file   {plain_s:8.3f} s")
+    print(f"  tracklog run --quiet          {run_s:8.3f} s   ratio {run_s / plain_s:5.2f}x (target <= 1.5x)"
+          f"   lines kept {kept:,}")
+
+
+def _section_print(args: argparse.Namespace, tmp: str) -> None:
+    plain_p, captured_p, ending = bench_print(args.lines, args.repeat, tmp)
+    print(f"in-process print() of {args.lines:,} lines to a file (best of {args.repeat})")
+    print(f"  no capture                    {args.lines / plain_p:12,.0f} lines/s")
+    print(f"  run.capture_output()          {args.lines / captured_p:12,.0f} lines/s"
+          f"   throughput {plain_p / captured_p:5.2f}x (target >= 0.7x)")
+    print(f"  then run.complete()           {ending:8.3f} s   (the writer storing what was left)")
+
+
+def _section_metrics(args: argparse.Namespace, tmp: str) -> None:
+    plain_m, run_m, off_m, empty_m, points = bench_metrics(args.metric_lines, args.repeat, tmp)
+    ratio = run_m / plain_m
+    print(f"child printing {args.metric_lines:,} metric lines (best of {args.repeat})")
+    print(f"  shell redirection to a file   {plain_m:8.3f} s")
+    print(f"  tracklog run --quiet          {run_m:8.3f} s   ratio {ratio:5.2f}x (target <= 1.5x)"
+          f"   points stored {points:,}")
+    print(f"  tracklog run --no-metrics     {off_m:8.3f} s   ratio {off_m / plain_m:5.2f}x")
+    print(f"  tracklog run -- true          {empty_m:8.3f} s   (fixed cost; per line with recognition "
+          f"{(run_m - empty_m) / args.metric_lines * 1e6:.1f} us against {plain_m / args.metric_lines * 1e6:.1f} us)")
+    _verdict(ratio <= 1.5, f"tracklog run on {args.metric_lines:,} metric lines is {ratio:.2f}x shell redirection "
+             "(target <= 1.5x)")
+
+
+def _section_ingest(args: argparse.Namespace, tmp: str) -> None:
+    loop_s, ingest_s, stored = bench_ingest(args.cri_lines, args.ingest_repeat, tmp)
+    speed = loop_s / ingest_s
+    print(f"{args.cri_lines:,}-line CRI container log (best of {args.ingest_repeat})")
+    print(f"  python loop, json.loads/line  {loop_s:8.3f} s   {args.cri_lines / loop_s:12,.0f} lines/s")
+    print(f"  tracklog ingest               {ingest_s:8.3f} s   {args.cri_lines / ingest_s:12,.0f} lines/s"
+          f"   speed {speed:5.2f}x of the loop (target >= 0.33x)   points stored {stored:,}")
+    _verdict(speed >= 1 / 3, f"tracklog ingest of a CRI log runs at {speed:.2f}x the json.loads loop (target >= 0.33x)")
+
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
@@ -243,37 +285,19 @@ def main() -> None:
     parser.add_argument("--metric-lines", type=int, default=100_000)
     parser.add_argument("--cri-lines", type=int, default=1_000_000)
     parser.add_argument("--ingest-repeat", type=int, default=2)
+    parser.add_argument("--only", default="run,print,metrics,ingest",
+                        help="the sections to run, comma-separated (default: all four)")
     args = parser.parse_args()
+    only = set(args.only.split(","))
     with tempfile.TemporaryDirectory() as tmp:
-        plain_s, run_s, kept = bench_run(args.lines, args.repeat, tmp)
-        print(f"child printing {args.lines:,} lines (best of {args.repeat})")
-        print(f"  shell redirection to a file   {plain_s:8.3f} s")
-        print(f"  tracklog run --quiet          {run_s:8.3f} s   ratio {run_s / plain_s:5.2f}x (target <= 1.5x)"
-              f"   lines kept {kept:,}")
-        plain_p, captured_p, ending = bench_print(args.lines, args.repeat, tmp)
-        print(f"in-process print() of {args.lines:,} lines to a file (best of {args.repeat})")
-        print(f"  no capture                    {args.lines / plain_p:12,.0f} lines/s")
-        print(f"  run.capture_output()          {args.lines / captured_p:12,.0f} lines/s"
-              f"   throughput {plain_p / captured_p:5.2f}x (target >= 0.7x)")
-        print(f"  then run.complete()           {ending:8.3f} s   (the writer storing what was left)")
-        plain_m, run_m, off_m, empty_m, points = bench_metrics(args.metric_lines, args.repeat, tmp)
-        ratio = run_m / plain_m
-        print(f"child printing {args.metric_lines:,} metric lines (best of {args.repeat})")
-        print(f"  shell redirection to a file   {plain_m:8.3f} s")
-        print(f"  tracklog run --quiet          {run_m:8.3f} s   ratio {ratio:5.2f}x (target <= 1.5x)"
-              f"   points stored {points:,}")
-        print(f"  tracklog run --no-metrics     {off_m:8.3f} s   ratio {off_m / plain_m:5.2f}x")
-        print(f"  tracklog run -- true          {empty_m:8.3f} s   (fixed cost; per line with recognition "
-              f"{(run_m - empty_m) / args.metric_lines * 1e6:.1f} us against {plain_m / args.metric_lines * 1e6:.1f} us)")
-        _verdict(ratio <= 1.5, f"tracklog run on {args.metric_lines:,} metric lines is {ratio:.2f}x shell redirection "
-                 "(target <= 1.5x)")
-        loop_s, ingest_s, stored = bench_ingest(args.cri_lines, args.ingest_repeat, tmp)
-        speed = loop_s / ingest_s
-        print(f"{args.cri_lines:,}-line CRI container log (best of {args.ingest_repeat})")
-        print(f"  python loop, json.loads/line  {loop_s:8.3f} s   {args.cri_lines / loop_s:12,.0f} lines/s")
-        print(f"  tracklog ingest               {ingest_s:8.3f} s   {args.cri_lines / ingest_s:12,.0f} lines/s"
-              f"   speed {speed:5.2f}x of the loop (target >= 0.33x)   points stored {stored:,}")
-        _verdict(speed >= 1 / 3, f"tracklog ingest of a CRI log runs at {speed:.2f}x the json.loads loop (target >= 0.33x)")
+        if "run" in only:
+            _section_run(args, tmp)
+        if "print" in only:
+            _section_print(args, tmp)
+        if "metrics" in only:
+            _section_metrics(args, tmp)
+        if "ingest" in only:
+            _section_ingest(args, tmp)
 
 
 if __name__ == "__main__":

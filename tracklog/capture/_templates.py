@@ -30,9 +30,6 @@ MAX_TOKENS = 64
 #: A logfmt key, as the per-line recogniser reads it too.
 NAME = rb"[A-Za-z_][\w.\-/]*"
 _KEY = re.compile(NAME)
-# Bytes that make the per-line recogniser read a line otherwise than by its tokens
-# (a "\r" too, unless it ends a line).
-_ODD = (b'"', b"]", b"\x08", b"\t", b"\x0b", b"\x0c")
 # A plain integer among the values of a column joined by spaces.
 _INT_TOKEN = re.compile(rb"(?:^| )[-+]?\d+(?= |$)")
 _INT64 = 2**63
@@ -56,10 +53,12 @@ class LineTemplate:
         """POINTS events for ``block`` when every one of its ``lines`` is this shape, else None."""
         first, width = self.first, self.width
         if (
-            (b"\n" + block).count(b"\n" + first) != lines
-            or block.count(b" " + first)
-            or any(odd in block for odd in _ODD)
-            or block.count(b"\r") != block.count(b"\r\n")
+            not block.startswith(first)
+            or block.count(b"\n" + first) != lines - 1
+            or b" " + first in block
+            or b'"' in block or b"]" in block or b"\x08" in block
+            or b"\t" in block or b"\x0b" in block or b"\x0c" in block
+            or (b"\r" in block and block.count(b"\r") != block.count(b"\r\n"))
         ):
             return None
         tokens = block.split()
@@ -68,26 +67,29 @@ class LineTemplate:
         steps: list[int] | None = None
         found = []
         for index, (key, kind, name) in enumerate(self.fields):
+            # Tokens hold no space, so " key=" starts a token: split there, every token has the key.
             joined = b" ".join(tokens[index::width])
-            if not joined.startswith(key) or joined.count(b" " + key) != lines - 1:
+            values = joined.split(b" " + key)
+            if len(values) != lines or not values[0].startswith(key):
                 return None
             if kind == _ANY:
                 continue
-            raw = joined[len(key):].replace(b" " + key, b" ")
+            values[0] = values[0][len(key):]
             if kind == _TEXT:
                 number = self.number
-                if any(value and number(value) is not None for value in raw.split(b" ")):
+                if any(value and number(value) is not None for value in values):
                     return None
                 continue
-            if b"_" in raw:
+            if joined.count(b"_") != lines * key.count(b"_"):
                 return None  # int() and float() read 1_000; the per-line recogniser does not
-            values = _numbers(raw, kind)
-            if values is None:
+            signed = joined.count(b"-") != lines * key.count(b"-") or b"+" in joined
+            numbers = _numbers(values, kind, signed)
+            if numbers is None:
                 return None
             if kind == _STEP:
-                steps = values
+                steps = numbers
             else:
-                found.append((name, values))
+                found.append((name, numbers))
         # Everything is read: only now the step counters move.
         counters = target.steps
         run_id = target.run_id
@@ -106,10 +108,9 @@ class LineTemplate:
         return events
 
 
-def _numbers(raw: bytes, kind: int) -> list[Any] | None:
-    """A column's values (joined by spaces) as the per-line recogniser reads them, or None
-    when one is not a number of the kind, or an int beyond 64 bits."""
-    values = raw.split(b" ")
+def _numbers(values: list[bytes], kind: int, signed: bool) -> list[Any] | None:
+    """A column's values as the per-line recogniser reads them (``signed``: some carry a
+    sign), or None when one is not a number of the kind, or an int beyond 64 bits."""
     try:
         ints: list[Any] = list(map(int, values))
     except ValueError:
@@ -119,9 +120,7 @@ def _numbers(raw: bytes, kind: int) -> list[Any] | None:
             floats: list[Any] = list(map(float, values))
         except ValueError:
             return None  # text where the template has a metric
-        if not any(map(bytes.isdigit, values)) and (
-            (b"-" not in raw and b"+" not in raw) or _INT_TOKEN.search(raw) is None
-        ):
+        if not any(map(bytes.isdigit, values)) and (not signed or _INT_TOKEN.search(b" ".join(values)) is None):
             return floats
         if kind == _FRACTION:
             return None  # an integer there would be the line's step
@@ -129,7 +128,10 @@ def _numbers(raw: bytes, kind: int) -> list[Any] | None:
         if any(type(v) is int and not -_INT64 <= v < _INT64 for v in mixed):
             return None
         return mixed
-    if kind == _FRACTION or min(ints) < -_INT64 or max(ints) >= _INT64:
+    if kind == _FRACTION:
+        return None
+    # 18 characters at most (17 digits and a sign): within 64 bits without comparing every value.
+    if max(map(len, values)) > 18 and (min(ints) < -_INT64 or max(ints) >= _INT64):
         return None
     return ints
 

@@ -51,18 +51,23 @@ def pack_chunk(steps: list[int], values: list[Any], times: list[float]) -> dict[
     else:
         encoding = "json"
         vals = json.dumps(values, ensure_ascii=False).encode("utf-8")
-    if types <= _NUMBERS and math.isfinite(sum(values)):
+    if types == _INT or (types <= _NUMBERS and math.isfinite(sum(values))):
         numeric = values  # a NaN or an infinity would make the sum one of them
     else:
         numeric = [v for v in values if (type(v) is float or type(v) is int) and math.isfinite(v)]
     ordered = steps == sorted(steps)
-    max_step = max(steps)
-    # The value at the highest step, the latest to arrive among equals.
-    last_index = len(steps) - 1 - steps[::-1].index(max_step)
+    if ordered:
+        min_step, max_step, last_index = steps[0], steps[-1], len(steps) - 1
+    else:
+        min_step, max_step = min(steps), max(steps)
+        # The value at the highest step, the latest to arrive among equals.
+        last_index = len(steps) - 1 - steps[::-1].index(max_step)
     last = values[last_index]
+    # The points of one output chunk share its time: one packed time, repeated.
+    ts = _pack("d", times[:1]) * len(times) if times.count(times[0]) == len(times) else _pack("d", times)
     return {
         "count": len(steps),
-        "min_step": min(steps),
+        "min_step": min_step,
         "max_step": max_step,
         "ordered": int(ordered),
         "min_value": min(numeric) if numeric else None,
@@ -73,7 +78,7 @@ def pack_chunk(steps: list[int], values: list[Any], times: list[float]) -> dict[
         "encoding": encoding,
         "steps": _pack("q", steps),
         "vals": vals,
-        "ts": _pack("d", times),
+        "ts": ts,
     }
 
 
