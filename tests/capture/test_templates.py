@@ -111,6 +111,9 @@ def test_an_int_appearing_where_a_preferred_step_field_was_fractional():
         ["step=1 loss=1", "step=2 acc=2", "step=3 loss=3"],  # another shape between
         ["step=1 loss=1", "loss=2 step=2"],  # the keys in another order
         ["step=1 loss=1 step=3", "step=5"],  # token counts that add up, misaligned
+        ["step=1 loss=1 step=2", "loss=3"],  # columns that line up, lines that do not
+        ["step=1", "loss=1 step=2 loss=3"],  # the same, the other way round
+        ["step=1 loss=1", " step=2 loss=2"],  # a leading space on one line
         ["step=1 loss=1", "epoch done", "step=2 loss=2"],  # prose
         ["step=1 loss=1", "step=2 loss=2\rstep=2 loss=3"],  # a redrawn line
         ["step=1 loss=1", "Epoch 3/10", "loss: 0.3 - acc: 0.9"],  # Keras lines after

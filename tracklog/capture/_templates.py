@@ -52,10 +52,10 @@ class LineTemplate:
     def points(self, target: Any, block: bytes, lines: int, ts: float) -> list[tuple[Any, ...]] | None:
         """POINTS events for ``block`` when every one of its ``lines`` is this shape, else None."""
         first, width = self.first, self.width
+        # With no first key after a space, and the first key on every line's first token
+        # (the column check below), each line starts a row of exactly `width` tokens.
         if (
-            not block.startswith(first)
-            or block.count(b"\n" + first) != lines - 1
-            or b" " + first in block
+            b" " + first in block
             or b'"' in block or b"]" in block or b"\x08" in block
             or b"\t" in block or b"\x0b" in block or b"\x0c" in block
             or (b"\r" in block and block.count(b"\r") != block.count(b"\r\n"))
@@ -80,9 +80,9 @@ class LineTemplate:
                 if any(value and number(value) is not None for value in values):
                     return None
                 continue
-            if joined.count(b"_") != lines * key.count(b"_"):
+            if b"_" in joined and joined.count(b"_") != lines * key.count(b"_"):
                 return None  # int() and float() read 1_000; the per-line recogniser does not
-            signed = joined.count(b"-") != lines * key.count(b"-") or b"+" in joined
+            signed = (b"-" in joined and joined.count(b"-") != lines * key.count(b"-")) or b"+" in joined
             numbers = _numbers(values, kind, signed)
             if numbers is None:
                 return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 import sys
 from array import array
 from functools import partial
@@ -26,10 +27,9 @@ _NUMBERS = {float, int}
 
 
 def _pack(typecode: str, items: Sequence[Any]) -> bytes:
-    packed = array(typecode, items)
-    if not _LITTLE:
-        packed.byteswap()
-    return packed.tobytes()
+    # struct converts each item with PyFloat_AsDouble / PyLong_AsLongLong: about twice as
+    # fast as array(typecode, items), which parses every item as an argument. Little endian.
+    return struct.pack(f"<{len(items)}{typecode}", *items)
 
 
 def _unpack(typecode: str, blob: bytes) -> array:  # type: ignore[type-arg]
