@@ -18,8 +18,12 @@ from pathlib import Path
 import pytest
 
 #: Modules the embedded default never needs: the remote store's HTTP stack, the
-#: OpenTelemetry SDK, the receiver's gRPC, the real mlflow, and tracklog's MLflow faces.
+#: OpenTelemetry SDK, the receiver's gRPC, the real mlflow, tracklog's MLflow faces, and
+#: ``dataclasses`` (with the ``inspect`` it imports: a fifth of ``tracklog run``'s start-up;
+#: the records are plain classes, ``tracklog._record``).
 HEAVY = (
+    "dataclasses",
+    "inspect",
     "opentelemetry.sdk",
     "requests",
     "urllib3",

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 
 from ._errors import WorkspaceError
+from ._record import FrozenRecord
 
 CONFIG_NAME = "config.json"
 _SUBFOLDERS = ("", ".azureml", "aml_config")
@@ -23,17 +23,33 @@ LOCAL_REGION = "local"
 DEFAULT_NAME = "local"
 
 
-@dataclass(frozen=True)
-class AzureNames:
+class AzureNames(FrozenRecord):
     """The names an Azure workspace is known by, and where its config came from."""
 
-    subscription_id: str | None = None
-    resource_group: str | None = None
-    workspace_name: str | None = None
-    region: str = LOCAL_REGION
+    __slots__ = ("subscription_id", "resource_group", "workspace_name", "region", "folder", "config_file")
+    subscription_id: str | None
+    resource_group: str | None
+    workspace_name: str | None
+    region: str
     #: the local workspace folder the config asks for (absolute), or None: the default
-    folder: str | None = None
-    config_file: str | None = None
+    folder: str | None
+    config_file: str | None
+
+    def __init__(
+        self,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        workspace_name: str | None = None,
+        region: str = LOCAL_REGION,
+        folder: str | None = None,
+        config_file: str | None = None,
+    ) -> None:
+        self.subscription_id = subscription_id
+        self.resource_group = resource_group
+        self.workspace_name = workspace_name
+        self.region = region
+        self.folder = folder
+        self.config_file = config_file
 
 
 def find_config(path: str | os.PathLike[str] | None = None, file_name: str | None = None) -> str | None:

@@ -12,11 +12,11 @@ Keys tracklog does not know are left alone (a newer tracklog may read them).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import _diag
 from ._errors import TracklogError
+from ._record import FrozenRecord
 
 try:
     import tomllib as _toml
@@ -29,14 +29,29 @@ except ImportError:  # Python 3.10
 FILES = ("tracklog.toml", "pyproject.toml")
 
 
-@dataclass(frozen=True)
-class ProjectConfig:
+class ProjectConfig(FrozenRecord):
     """The settings of one project file; ``path`` is None when there is none."""
 
-    path: str | None = None
-    metrics: tuple[str, ...] = ()  # --metrics patterns
-    builtin_metrics: bool = True  # false: as --no-metrics
-    extra: dict[str, Any] = field(default_factory=dict)  # every key, as read
+    __slots__ = ("path", "metrics", "builtin_metrics", "extra")
+    path: str | None
+    #: --metrics patterns
+    metrics: tuple[str, ...]
+    #: false: as --no-metrics
+    builtin_metrics: bool
+    #: every key, as read
+    extra: dict[str, Any]
+
+    def __init__(
+        self,
+        path: str | None = None,
+        metrics: tuple[str, ...] = (),
+        builtin_metrics: bool = True,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.path = path
+        self.metrics = metrics
+        self.builtin_metrics = builtin_metrics
+        self.extra = {} if extra is None else extra
 
 
 def find(start: str | None = None) -> str | None:

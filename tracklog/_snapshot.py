@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from dataclasses import dataclass
 from typing import Iterable
 
 from . import _diag
+from ._record import FrozenRecord
 
 #: The run's files under this prefix are its snapshot.
 PREFIX = "snapshot/"
@@ -25,12 +25,20 @@ MAX_BYTES = 300 * 1024 * 1024
 _ALWAYS_SKIPPED = (".git", "__pycache__", ".ipynb_checkpoints", "outputs", "logs", ".azureml", ".tracklog")
 
 
-@dataclass(frozen=True)
-class _Rule:
+class _Rule(FrozenRecord):
+    """One line of an ignore file, parsed."""
+
+    __slots__ = ("pattern", "negate", "directory_only", "anchored")
     pattern: str
     negate: bool
     directory_only: bool
     anchored: bool
+
+    def __init__(self, pattern: str, negate: bool, directory_only: bool, anchored: bool) -> None:
+        self.pattern = pattern
+        self.negate = negate
+        self.directory_only = directory_only
+        self.anchored = anchored
 
     def matches(self, rel: str, is_dir: bool) -> bool:
         if self.directory_only and not is_dir:

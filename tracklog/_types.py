@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+from ._record import FrozenRecord
 
 # Run statuses, in Azure ML's words; MLflow's words map onto them (see _fluent).
 RUNNING = "Running"
@@ -24,36 +25,94 @@ class MetricPoint(NamedTuple):
     rank: int | None = None
 
 
-@dataclass(frozen=True)
-class ExperimentInfo:
+class ExperimentInfo(FrozenRecord):
     """An experiment: a named group of runs."""
 
+    __slots__ = ("experiment_id", "name", "created")
     experiment_id: str
     name: str
     created: float
 
+    def __init__(self, experiment_id: str, name: str, created: float) -> None:
+        self.experiment_id = experiment_id
+        self.name = name
+        self.created = created
 
-@dataclass(frozen=True)
-class RunInfo:
+
+class RunInfo(FrozenRecord):
     """A run's control-plane record as stored (MLflow's ``run.info`` names work too)."""
 
+    __slots__ = (
+        "run_id",
+        "experiment_id",
+        "experiment_name",
+        "name",
+        "status",
+        "start_time",
+        "end_time",
+        "parent_run_id",
+        "error",
+        "owner_pid",
+        "owner_host",
+        "heartbeat",
+        "extra",
+        "lifecycle",
+        "description",
+        "user_id",
+    )
     run_id: str
     experiment_id: str
     experiment_name: str
     name: str
     status: str
     start_time: float
-    end_time: float | None = None
-    parent_run_id: str | None = None
-    error: str | None = None
-    owner_pid: int | None = None
-    owner_host: str | None = None
-    heartbeat: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    end_time: float | None
+    parent_run_id: str | None
+    error: str | None
+    owner_pid: int | None
+    owner_host: str | None
+    heartbeat: float | None
+    extra: dict[str, Any]
     #: "active", or "deleted" (MLflow's delete_run; restore_run makes it active again).
-    lifecycle: str = "active"
-    description: str | None = None
-    user_id: str | None = None
+    lifecycle: str
+    description: str | None
+    user_id: str | None
+
+    def __init__(
+        self,
+        run_id: str,
+        experiment_id: str,
+        experiment_name: str,
+        name: str,
+        status: str,
+        start_time: float,
+        end_time: float | None = None,
+        parent_run_id: str | None = None,
+        error: str | None = None,
+        owner_pid: int | None = None,
+        owner_host: str | None = None,
+        heartbeat: float | None = None,
+        extra: dict[str, Any] | None = None,
+        lifecycle: str = "active",
+        description: str | None = None,
+        user_id: str | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.experiment_id = experiment_id
+        self.experiment_name = experiment_name
+        self.name = name
+        self.status = status
+        self.start_time = start_time
+        self.end_time = end_time
+        self.parent_run_id = parent_run_id
+        self.error = error
+        self.owner_pid = owner_pid
+        self.owner_host = owner_host
+        self.heartbeat = heartbeat
+        self.extra = {} if extra is None else extra
+        self.lifecycle = lifecycle
+        self.description = description
+        self.user_id = user_id
 
     @property
     def run_name(self) -> str:

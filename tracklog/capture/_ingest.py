@@ -14,9 +14,9 @@ from __future__ import annotations
 import calendar
 import re
 import time
-from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
+from .._record import Record
 from ._formats import DECODERS, sniff
 from ._recognise import MetricRules
 from ._recorder import OutputRecorder
@@ -51,14 +51,26 @@ def split_timestamp(line: bytes) -> tuple[float | None, bytes]:
     return ts, line[match.end():]
 
 
-@dataclass
-class IngestResult:
+class IngestResult(Record):
     """What one ingest read: lines, the format, and the first and last line's own times (None: none had one)."""
 
-    lines: int = 0
-    format: str = "text"
-    first: float | None = None
-    last: float | None = None
+    __slots__ = ("lines", "format", "first", "last")
+    lines: int
+    format: str
+    first: float | None
+    last: float | None
+
+    def __init__(
+        self,
+        lines: int = 0,
+        format: str = "text",
+        first: float | None = None,
+        last: float | None = None,
+    ) -> None:
+        self.lines = lines
+        self.format = format
+        self.first = first
+        self.last = last
 
 
 class _Lines:

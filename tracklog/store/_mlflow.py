@@ -17,7 +17,6 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import replace
 from typing import IO, Any, Sequence
 
 from .. import _config, _diag
@@ -347,8 +346,8 @@ class MLflowStore(MLflowReads, Store):
                 if root is not None:
                     extra["artifact_uri"] = f"mlflow-artifacts:/{root}"
                 name = self._experiments[experiment_id].name if experiment_id in self._experiments else None
-                self._local[run_id] = replace(
-                    info, experiment_id=experiment_id, experiment_name=name or info.experiment_name, extra=extra
+                self._local[run_id] = info.replace(
+                    experiment_id=experiment_id, experiment_name=name or info.experiment_name, extra=extra
                 )
 
     def server_id(self, run_id: str) -> str | None:
@@ -459,7 +458,7 @@ class MLflowStore(MLflowReads, Store):
                 self.client.call("POST", "runs/update", update)
             except RemoteError:
                 pass
-        return replace(info, status=CRASHED, end_time=end, error=error)
+        return info.replace(status=CRASHED, end_time=end, error=error)
 
     def _raw_run(self, run_id: str) -> dict[str, Any]:
         sid = self._server_id(run_id)
@@ -528,7 +527,7 @@ class MLflowStore(MLflowReads, Store):
         if self._spool is not None and self._spool.cursor() >= position:
             self._pending.pop(info.run_id, None)
             return info
-        return replace(info, status=status, end_time=end, error=error)
+        return info.replace(status=status, end_time=end, error=error)
 
     def _by_prefix(self, prefix: str) -> RunInfo:
         found: dict[str, RunInfo] = {i: info for i, info in self._local.items() if i.startswith(prefix)}
@@ -598,8 +597,8 @@ class MLflowStore(MLflowReads, Store):
             local = self._local.get(run_id)
             if local is not None:
                 extra = {**local.extra, "mlflow_status": TO_MLFLOW_STATUS.get(status, "RUNNING")}
-                self._local[run_id] = replace(
-                    local, status=status, end_time=end_time, error=error or None, extra=extra
+                self._local[run_id] = local.replace(
+                    status=status, end_time=end_time, error=error or None, extra=extra
                 )
             else:
                 self._pending[run_id] = (status, end_time, error, position)

@@ -19,7 +19,6 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import replace
 from itertools import repeat
 from typing import IO, Any, Callable, Iterator, Sequence
 
@@ -452,7 +451,7 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
         self._known[info.run_id] = info
         waiting = self._deferred_status.get(info.run_id)
         if waiting is not None:  # written once the disk has room again
-            return replace(info, status=waiting[0], end_time=waiting[1], error=waiting[2])
+            return info.replace(status=waiting[0], end_time=waiting[1], error=waiting[2])
         if info.status == RUNNING and self._owner_dead(info):
             return self._mark_crashed(info)
         return info
@@ -475,7 +474,7 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
             self._tx(work)
         except (sqlite3.Error, TracklogError):
             pass  # reading must still work on a read-only or full workspace
-        return replace(info, status=CRASHED, end_time=end, error=error)
+        return info.replace(status=CRASHED, end_time=end, error=error)
 
     def get_run(self, run_id: str) -> RunInfo:
         sql = f"SELECT {_RUN_COLUMNS} FROM runs r JOIN experiments e USING (experiment_id) "
