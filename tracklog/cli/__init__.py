@@ -21,6 +21,25 @@ from ._common import UsageError, add_global_options, say
 # Modules that add sub-commands; each has register(subparsers) -> None.
 _COMMAND_MODULES = (_runs, _logs, _ui, _capture, _sync, _receive, _models)
 
+#: Each sub-command and the module that adds it, in the order ``--help`` lists them
+#: (tests/cli checks this against what the modules register). A command line that names
+#: one builds only that module's parsers: the others' are a third of ``tracklog run``'s parsing.
+_COMMANDS = {
+    "ls": _runs,
+    "show": _runs,
+    "metrics": _runs,
+    "logs": _logs,
+    "ui": _ui,
+    "run": _capture,
+    "ingest": _capture,
+    "sync": _sync,
+    "receive": _receive,
+    "models": _models,
+}
+
+#: Top-level options that print the help of every command.
+_HELP_OPTIONS = ("-h", "--help")
+
 #: Global options that take a value: skipped when looking for the sub-command's name.
 _VALUE_OPTIONS = ("--workspace", "-w")
 
@@ -37,15 +56,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{say(message, self.prog)}; see {self.prog} --help\n")
 
 
-def build_parser() -> _Parser:
-    """The argument parser with every registered sub-command."""
+def build_parser(command: str | None = None) -> _Parser:
+    """The argument parser with every registered sub-command, or only those of the module
+    that adds ``command`` (``tracklog --help`` and an unknown command need them all)."""
     parser = _Parser(
         prog="tracklog",
         description="Experiment runs from the logging your programs already do.",
     )
     add_global_options(parser, top_level=True)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in _COMMAND_MODULES:
+    for module in (_COMMANDS[command],) if command in _COMMANDS else _COMMAND_MODULES:
         module.register(subparsers)
     for subparser in subparsers.choices.values():
         add_global_options(subparser, top_level=False)
@@ -55,14 +75,21 @@ def build_parser() -> _Parser:
 
 def unknown_command(argv: Sequence[str], commands: Sequence[str]) -> str | None:
     """The sub-command name in ``argv`` when it is not one of ``commands``, else None."""
+    name = _command_name(argv)
+    return None if name is None or name in commands else name
+
+
+def _command_name(argv: Sequence[str], *, stop_at_help: bool = False) -> str | None:
+    """The first word of ``argv`` that is not a global option or its value: the sub-command's
+    name (None with ``stop_at_help`` when the top-level ``--help``, listing them all, comes first)."""
     tokens = iter(argv)
     for token in tokens:
-        if token == "--":
+        if token == "--" or (stop_at_help and token in _HELP_OPTIONS):
             return None
         if token in _VALUE_OPTIONS:
             next(tokens, None)
         elif not token.startswith("-"):
-            return None if token in commands else token
+            return token
     return None
 
 
@@ -76,10 +103,10 @@ def _no_such_command(name: str, commands: Sequence[str]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    typo = unknown_command(argv, parser.commands)
+    parser = build_parser(_command_name(argv, stop_at_help=True))
+    typo = unknown_command(argv, list(_COMMANDS))
     if typo is not None:
-        print(_no_such_command(typo, parser.commands), file=sys.stderr)
+        print(_no_such_command(typo, list(_COMMANDS)), file=sys.stderr)
         return 2
     try:
         args = parser.parse_args(argv)
