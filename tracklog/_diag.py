@@ -27,6 +27,11 @@ class _Guard(threading.local):
 #: tracklog, or does tracklog's own I/O (the writer, the sender, the OTLP thread).
 guard = _Guard()
 
+#: How many threads are inside :class:`doing_io` now. While it is 0 a source skips
+#: :func:`own_io`: reading ``guard.io`` costs a thread-local lookup on every record.
+io_threads = 0
+_io_lock = threading.Lock()
+
 
 def warn_once(key: object, msg: str, *args: object) -> None:
     """Log ``msg`` as a warning the first time ``key`` is seen in this process."""
@@ -38,8 +43,10 @@ def warn_once(key: object, msg: str, *args: object) -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _warned_lock
+    global _warned_lock, _io_lock, io_threads
     _warned_lock = threading.Lock()
+    _io_lock = threading.Lock()
+    io_threads = guard.io  # only the forking thread lives on in the child
 
 
 if hasattr(os, "register_at_fork"):
@@ -82,9 +89,15 @@ class doing_io:
     __slots__ = ()
 
     def __enter__(self) -> None:
+        global io_threads
         guard.depth += 1
         guard.io += 1
+        with _io_lock:
+            io_threads += 1
 
     def __exit__(self, *exc: object) -> None:
+        global io_threads
+        with _io_lock:
+            io_threads -= 1
         guard.io -= 1
         guard.depth -= 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import threading
 
 import pytest
 
@@ -368,3 +369,33 @@ def test_records_from_tracklogs_own_io_never_become_run_data(run):
     messages = [line["message"] for line in run.get_logs()]
     assert messages == ["server slow", "outside"]
     assert run.get_metrics() == {}
+
+
+def test_own_io_on_one_thread_leaves_the_other_threads_records_alone(run):
+    """While tracklog's sender thread talks to its store, that thread's library records are
+    passed on and the caller's records on other threads are still run data."""
+    handler = RunHandler(run)
+    io_logger = logging.getLogger("urllib3.connectionpool")
+    inside, done = threading.Event(), threading.Event()
+
+    def sender():
+        with tracklog._diag.doing_io():
+            inside.set()
+            handler.handle(io_logger.makeRecord(io_logger.name, logging.INFO, __file__, 1, "POST", (), None,
+                                                extra={"metric": "io", "value": 1.0}))
+            done.wait(30)
+
+    thread = threading.Thread(target=sender)
+    thread.start()
+    assert inside.wait(30)
+    try:
+        assert tracklog._diag.io_threads == 1
+        handler.handle(io_logger.makeRecord(io_logger.name, logging.INFO, __file__, 1, "caller", (), None,
+                                            extra={"metric": "loss", "value": 2.0}))
+    finally:
+        done.set()
+        thread.join(30)
+    assert tracklog._diag.io_threads == 0
+    run.flush()
+    assert [line["message"] for line in run.get_logs()] == ["caller"]
+    assert run.get_metrics() == {"loss": 2.0}

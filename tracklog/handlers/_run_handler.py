@@ -78,7 +78,7 @@ class RunHandler(logging.Handler):
         return record
 
     def emit(self, record: logging.LogRecord) -> None:
-        if _diag.guard.io and _diag.own_io(record.name):
+        if _diag.io_threads and _diag.own_io(record.name):
             return  # emitted by tracklog's own I/O (urllib3 under the sender): never run data
         try:
             run = self.run or current.current_run(create=False) or self._first_use(record)

@@ -93,7 +93,7 @@ class RunProcessor:
         self.filename = check_file_name(filename)
 
     def __call__(self, logger: Any, method_name: str, event_dict: EventDict) -> EventDict:
-        if _diag.guard.io and _diag.own_io(_logger_name(logger, event_dict)):
+        if _diag.io_threads and _diag.own_io(_logger_name(logger, event_dict)):
             return event_dict  # emitted by tracklog's own I/O: passed on, never run data
         try:
             self._record(logger, method_name, event_dict)
