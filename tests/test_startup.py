@@ -20,10 +20,13 @@ import pytest
 #: Modules the embedded default never needs: the remote store's HTTP stack, the
 #: OpenTelemetry SDK, the receiver's gRPC, the real mlflow, tracklog's MLflow faces, and
 #: ``dataclasses`` (with the ``inspect`` it imports: a fifth of ``tracklog run``'s start-up;
-#: the records are plain classes, ``tracklog._record``).
+#: the records are plain classes, ``tracklog._record``), and ``tracklog ingest``'s decoders.
 HEAVY = (
     "dataclasses",
     "inspect",
+    "calendar",
+    "tracklog.capture._ingest",
+    "tracklog.capture._formats",
     "opentelemetry.sdk",
     "requests",
     "urllib3",
@@ -120,7 +123,8 @@ def test_tracklog_help_lists_every_command_without_heavy_modules(tmp_path: Path)
 
 
 def test_lazy_names_resolve(tmp_path: Path) -> None:
-    """Every name of ``__all__`` (tracklog's, its exporters', receivers', UI's, store's) resolves on first use."""
+    """Every name of ``__all__`` (tracklog's, its exporters', receivers', UI's, store's, capture's)
+    resolves on first use."""
     code = """
         import tracklog
         assert set(tracklog.__all__) <= set(dir(tracklog)), set(tracklog.__all__) - set(dir(tracklog))
@@ -131,13 +135,16 @@ def test_lazy_names_resolve(tmp_path: Path) -> None:
         assert mlflow.ActiveRun.__name__ == "ActiveRun"
         for name in tracklog.__all__:
             getattr(tracklog, name)
-        from tracklog import _ui, exporters, receivers, store
-        for module in (exporters, receivers, _ui, store):
+        from tracklog import _ui, capture, exporters, receivers, store
+        for module in (exporters, receivers, _ui, store, capture):
             assert set(module.__all__) <= set(dir(module)), module
             for name in module.__all__:
                 getattr(module, name)
         from tracklog.exporters import OTLPSink, RunLogExporter, route_to_otlp
         from tracklog.receivers import OTLPReceiver
+        from tracklog.capture import IngestResult, ingest_lines
+        from tracklog.capture._formats import DECODERS
+        assert set(capture.FORMATS) == {"auto", *DECODERS}, capture.FORMATS  # --format's names, decoded
         print("resolved")
     """
     done, _modules = _run(code, tmp_path)
@@ -145,7 +152,9 @@ def test_lazy_names_resolve(tmp_path: Path) -> None:
     assert "resolved" in done.stdout
 
 
-@pytest.mark.parametrize("module", ["tracklog", "tracklog.exporters", "tracklog.receivers", "tracklog._ui"])
+@pytest.mark.parametrize(
+    "module", ["tracklog", "tracklog.exporters", "tracklog.receivers", "tracklog._ui", "tracklog.capture"]
+)
 def test_unknown_names_still_raise_attribute_error(module: str, tmp_path: Path) -> None:
     """A name no module has is an AttributeError, never an import of something else."""
     code = f"""

@@ -10,7 +10,7 @@ import shlex
 import sys
 from typing import IO, Any
 
-from .. import _config, _project_config
+from .. import _config, _project_config, capture
 from .._errors import RunNotFoundError, TracklogError
 from ..capture import (
     FORMATS,
@@ -21,7 +21,6 @@ from ..capture import (
     collect_outputs,
     default_run_name,
     find_synced_run,
-    ingest_lines,
     ingest_tensorboard,
     outputs_snapshot,
     signal_name,
@@ -255,7 +254,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             owned = True
         echo = sys.stdout.buffer if args.echo else None
         try:
-            result = ingest_lines(run, stream, args.stream, echo=echo, fmt=args.format, metrics=rules)
+            result = capture.ingest_lines(run, stream, args.stream, echo=echo, fmt=args.format, metrics=rules)
         except BaseException as exc:
             if owned:
                 if isinstance(exc, KeyboardInterrupt):
