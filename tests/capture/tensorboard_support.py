@@ -1,20 +1,27 @@
-"""Helpers for the TensorBoard tests: Event records built with tensorboard's own protos, framed by ours."""
+"""Helpers for the TensorBoard tests: Event records built with tensorboard's own protos, framed by ours,
+and the ``reader`` fixture that runs a test once with each Event decoder."""
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tracklog.capture._tfrecord import frame
+from tests.capture.capture_support import PYTHON, TIMEOUT, env
+from tracklog.capture import _tb_reader
+from tracklog.capture._tfrecord import OURS, Decoder, frame
 
 event_pb2 = pytest.importorskip("tensorboard.compat.proto.event_pb2")
 summary_pb2 = pytest.importorskip("tensorboard.compat.proto.summary_pb2")
 tensor_pb2 = pytest.importorskip("tensorboard.compat.proto.tensor_pb2")
 types_pb2 = pytest.importorskip("tensorboard.compat.proto.types_pb2")
 tensor_shape_pb2 = pytest.importorskip("tensorboard.compat.proto.tensor_shape_pb2")
+_tb_proto = pytest.importorskip("tracklog.capture._tb_proto")
 
 #: A 1x1 PNG.
 PNG = bytes.fromhex(
@@ -64,3 +71,44 @@ def scalar_tensor(dtype: int, content: bytes | None = None, **vals: list[object]
 
 def half_bits(value: float) -> int:
     return struct.unpack("<H", struct.pack("<e", value))[0]
+
+
+#: The two Event decoders: ours, and the tensorboard package's generated protobuf.
+READERS = ("tracklog", "tensorboard")
+
+
+def decoder_named(name: str) -> Decoder:
+    """The decoder itself, not through the choice."""
+    return OURS if name == "tracklog" else _tb_proto.DECODER
+
+
+@pytest.fixture(params=READERS)
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Each decoder in turn: chosen through TRACKLOG_TENSORBOARD_READER (pass ``reader_env`` to children)."""
+    monkeypatch.setenv(_tb_reader.ENV_READER, request.param)
+    _tb_reader.reset()
+    yield request.param
+    chosen = vars(_tb_reader).get("decoder")
+    _tb_reader.reset()
+    assert chosen is None or chosen.name == request.param, f"read with {chosen.name}, not {request.param}"
+
+
+def reader_env() -> dict[str, str]:
+    """The variable the ``reader`` fixture set, for a child (children get no TRACKLOG_* otherwise)."""
+    chosen = os.environ.get(_tb_reader.ENV_READER)
+    return {_tb_reader.ENV_READER: chosen} if chosen else {}
+
+
+#: What a child warns when the forced tensorboard decoder cannot load: a dual-decoder
+#: test that sees it did not test the official decoder.
+FALLBACK_WARNING = "Event protobuf could not be loaded"
+
+
+def tb_cli(ws: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """``python -m tracklog --workspace WS ARGS``, reading event files with the ``reader`` fixture's decoder."""
+    argv = [PYTHON, "-m", "tracklog", "--workspace", str(ws), *args]
+    done = subprocess.run(
+        argv, check=False, env=env(**reader_env()), capture_output=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL
+    )
+    assert FALLBACK_WARNING.encode() not in done.stderr, done.stderr.decode()
+    return done

@@ -7,17 +7,26 @@ from pathlib import Path
 
 import pytest
 
-from tests.capture.capture_support import cli, runs
-from tests.capture.tensorboard_support import PNG, scalar_event, write_events
+from tests.capture.capture_support import runs
+from tests.capture.tensorboard_support import (  # noqa: F401
+    PNG,
+    reader,
+    scalar_event,
+    tb_cli,
+    write_events,
+)
 from tracklog.capture._tensorboard import TAG_DIR, TAG_OFFSETS
 from tracklog.capture._tfrecord import frame
 
 tensorboardX = pytest.importorskip("tensorboardX")
 numpy = pytest.importorskip("numpy")
 
+#: Every test here runs once with each Event decoder (ours, tensorboard's protobuf).
+pytestmark = pytest.mark.usefixtures("reader")
+
 
 def _ingest(ws: Path, logdir: Path, *options: str) -> str:
-    result = cli(ws, "ingest", "--tensorboard", str(logdir), *options)
+    result = tb_cli(ws, "ingest", "--tensorboard", str(logdir), *options)
     assert result.returncode == 0, result.stderr.decode()
     return result.stderr.decode()
 
@@ -131,18 +140,20 @@ def test_a_torn_tail_is_read_once_it_is_whole(tmp_path):
 
 
 def test_a_damaged_record_is_skipped_with_one_warning_and_the_rest_kept(tmp_path):
+    """Two records failing their CRC and one that is no Event: skipped alike by both decoders."""
     logdir = tmp_path / "tb"
     event_file = logdir / "events.out.tfevents.1.host"
     records = [bytearray(frame(scalar_event("loss", float(step), step))) for step in range(6)]
     for bad in (2, 4):
         records[bad][-6] ^= 0x01  # a bit of the float: without the CRC check the value would just be wrong
+    records.insert(5, bytearray(frame(scalar_event("loss", 9.0, 9)[:-3])))  # a whole record, not a whole Event
     event_file.parent.mkdir(parents=True)
     event_file.write_bytes(b"".join(records))
-    result = cli(tmp_path / "ws", "ingest", "--tensorboard", str(logdir))
+    result = tb_cli(tmp_path / "ws", "ingest", "--tensorboard", str(logdir))
     assert result.returncode == 0
     stderr = result.stderr.decode()
     assert stderr.count("damaged records") == 2  # the one warning, and the summary's count
-    assert "2 damaged records skipped" in stderr
+    assert "3 damaged records skipped" in stderr
     (run,) = runs(tmp_path / "ws")
     assert [(p.step, p.value) for p in run.get_metric_history("loss")] == [(0, 0.0), (1, 1.0), (3, 3.0), (5, 5.0)]
 
@@ -170,8 +181,9 @@ def test_images_written_as_tf2_tensors_become_files(tmp_path):
 
 
 def test_a_missing_logdir_is_a_one_line_error_and_no_run(tmp_path):
-    result = cli(tmp_path / "ws", "ingest", "--tensorboard", str(tmp_path / "nowhere"))
+    result = tb_cli(tmp_path / "ws", "ingest", "--tensorboard", str(tmp_path / "nowhere"))
     assert result.returncode != 0
     assert "does not exist" in result.stderr.decode()
     assert "Traceback" not in result.stderr.decode()
     assert not (tmp_path / "ws").exists() or runs(tmp_path / "ws") == []
+

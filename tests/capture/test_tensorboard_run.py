@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.capture.capture_support import PYTHON, TIMEOUT, env, runs, script, tracklog_run
-from tests.capture.tensorboard_support import scalar_event, write_events
+from tests.capture.capture_support import (
+    PYTHON,
+    TIMEOUT,
+    env,
+    runs,
+    script,
+    tracklog_run,
+)
+from tests.capture.tensorboard_support import (  # noqa: F401
+    FALLBACK_WARNING,
+    reader,
+    reader_env,
+    scalar_event,
+    write_events,
+)
 from tracklog.capture._tensorboard import TAG_DIR
 
 #: A training script as people write it, with a pause (until ./go exists) so the test can look mid-run.
@@ -42,6 +55,7 @@ def _wait_for(check, timeout: float = 90.0):  # type: ignore[no-untyped-def]
     raise AssertionError(f"not seen within {timeout} s")
 
 
+@pytest.mark.usefixtures("reader")
 def test_a_summarywriter_jobs_scalars_chart_while_it_runs_and_all_are_there_at_the_end(tmp_path):
     pytest.importorskip("torch.utils.tensorboard")
     work = tmp_path / "job"
@@ -49,7 +63,7 @@ def test_a_summarywriter_jobs_scalars_chart_while_it_runs_and_all_are_there_at_t
     train = script(work, "train_with_summarywriter.py", TRAIN)
     ws = tmp_path / "ws"
     argv = [PYTHON, "-m", "tracklog", "--workspace", str(ws), "run", "--", PYTHON, str(train)]
-    proc = subprocess.Popen(argv, cwd=work, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, cwd=work, env=env(**reader_env()), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         def three_points():  # type: ignore[no-untyped-def]
             if not (ws / "tracklog.db").exists():
@@ -68,6 +82,7 @@ def test_a_summarywriter_jobs_scalars_chart_while_it_runs_and_all_are_there_at_t
             proc.kill()
             proc.communicate()
     assert proc.returncode == 0, err.decode()
+    assert FALLBACK_WARNING.encode() not in err
     assert b"trained" in out
     assert run.status == "Completed"
     assert [p.step for p in run.get_metric_history("loss")] == [0, 1, 2, 3, 4, 5]
@@ -90,13 +105,15 @@ WRITE = """
 """
 
 
+@pytest.mark.usefixtures("reader")
 def test_event_files_from_earlier_jobs_are_left_alone(tmp_path):
     pytest.importorskip("tensorboardX")
     work = tmp_path / "job"
     write_events(work / "old" / "events.out.tfevents.1.host", [scalar_event("old_loss", 1.0, 0)])
     writer = script(work, "write.py", WRITE)
-    result = tracklog_run(tmp_path / "ws", PYTHON, writer, "new", cwd=work)
+    result = tracklog_run(tmp_path / "ws", PYTHON, writer, "new", cwd=work, extra_env=reader_env())
     assert result.returncode == 0, result.stderr.decode()
+    assert FALLBACK_WARNING.encode() not in result.stderr
     (run,) = runs(tmp_path / "ws")
     assert set(run.get_metrics()) == {"acc"}
     assert run.get_tags()[TAG_DIR] == str(work / "new")
@@ -113,18 +130,23 @@ def test_no_tensorboard_turns_watching_off(tmp_path):
     assert TAG_DIR not in run.get_tags()
 
 
+@pytest.mark.usefixtures("reader")
 def test_tensorboard_dir_watches_a_folder_outside_the_working_directory(tmp_path):
     pytest.importorskip("tensorboardX")
     work = tmp_path / "job"
     elsewhere = tmp_path / "shared" / "tb"
     writer = script(work, "write.py", WRITE)
     options = ("--tensorboard", str(tmp_path / "shared"))
-    result = tracklog_run(tmp_path / "ws", PYTHON, writer, str(elsewhere), cwd=work, options=options)
+    result = tracklog_run(
+        tmp_path / "ws", PYTHON, writer, str(elsewhere), cwd=work, options=options, extra_env=reader_env()
+    )
     assert result.returncode == 0, result.stderr.decode()
+    assert FALLBACK_WARNING.encode() not in result.stderr
     (run,) = runs(tmp_path / "ws")
     assert [p.value for p in run.get_metric_history("acc")] == [0.0, 0.25, 0.5, 0.75]
 
 
+@pytest.mark.usefixtures("reader")
 def test_a_watcher_costs_little_while_nothing_changes(tmp_path):
     """Polling stats known files only: a second of watching a quiet tree takes a small share of a CPU."""
     from tracklog import Experiment, Workspace
@@ -145,6 +167,7 @@ def test_a_watcher_costs_little_while_nothing_changes(tmp_path):
     assert used < 1.0  # generous: typically a few hundredths of a second
 
 
+@pytest.mark.usefixtures("reader")
 def test_stopping_a_watcher_syncs_what_was_written_since_its_last_poll(tmp_path):
     """The last sync at the child's exit: records written after the last poll are not lost."""
     from tracklog import Experiment, Workspace
@@ -157,3 +180,35 @@ def test_stopping_a_watcher_syncs_what_was_written_since_its_last_poll(tmp_path)
     counts = watcher.stop()
     assert counts.points == 1
     assert [(p.step, p.value) for p in run.get_metric_history("loss")] == [(9, 0.5)]
+
+
+#: ``tracklog run`` in this interpreter, then the names of the loaded modules at the very end, to $MODULES.
+_RUN_AND_RECORD = """
+import atexit, json, os, runpy, sys
+atexit.register(lambda: json.dump(sorted(sys.modules), open(os.environ["MODULES"], "w")))
+sys.argv = ["tracklog", *sys.argv[1:]]
+try:
+    runpy.run_module("tracklog", run_name="__main__", alter_sys=True)
+except SystemExit as exc:
+    print("exit", exc.code)
+"""
+
+
+@pytest.mark.parametrize("writes_events", [False, True])
+def test_tensorboards_protobuf_loads_when_the_first_event_file_is_read_not_before(tmp_path, writes_events):
+    """Watching is on, yet a job with no event files never loads protobuf; the first file read does (auto)."""
+    pytest.importorskip("tensorboard")
+    work = tmp_path / "job"
+    writer = script(work, "write.py", WRITE if writes_events else "print('no summaries')\n")
+    modules = tmp_path / "modules.json"
+    argv = [PYTHON, "-c", _RUN_AND_RECORD, "--workspace", str(tmp_path / "ws"), "run", "--", PYTHON, str(writer), "tb"]
+    done = subprocess.run(
+        argv, check=False, cwd=work, env=env(MODULES=str(modules)), capture_output=True, timeout=TIMEOUT
+    )
+    assert b"exit 0" in done.stdout, done.stderr.decode()
+    loaded = set(json.loads(modules.read_text()))
+    assert ("tensorboard.compat.proto.event_pb2" in loaded) is writes_events
+    assert ("google.protobuf" in loaded) is writes_events
+    assert not any(name == "tensorflow" or name.startswith("tensorflow.") for name in loaded)
+    (run,) = runs(tmp_path / "ws")
+    assert len(run.get_metric_history("acc")) == (4 if writes_events else 0)

@@ -11,7 +11,9 @@ short adds a record twice at worst, never loses one.
 
 :class:`TensorBoardSync` is the work (``sync()`` as often as you like);
 :class:`TensorBoardWatcher` runs it on a thread while ``tracklog run``'s child
-runs; :func:`ingest_tensorboard` is ``tracklog ingest --tensorboard``.
+runs; :func:`ingest_tensorboard` is ``tracklog ingest --tensorboard``. Records are
+framed by our ``RecordReader`` and decoded by ``_tb_reader.decoder`` (tensorboard's
+protobuf when installed, else ours), chosen when the first record is read.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from .._errors import InvalidNameError, TracklogError
 from .._values import UNCONVERTIBLE, check_name, point_value
 from ..pipeline.event import IMAGE as IMAGE_KIND
 from ..pipeline.event import LOG, METRIC, TAG, Event
-from ._tfrecord import IMAGE, SCALAR, TEXT, DecodeError, RecordReader, decode_event
+from . import _tb_reader
+from ._tfrecord import IMAGE, SCALAR, TEXT, DecodeError, RecordReader
 
 if TYPE_CHECKING:
     from ..run import Run  # the type only: runs are opened, tagged and ended through the Run handed in
@@ -162,6 +165,7 @@ class _RunFiles:
         points = texts = images = undecodable = 0
         bad_before = reader.bad_data + reader.bad_headers
         batch: list[Event] = []
+        decode_event = _tb_reader.decoder.decode  # chosen (and tensorboard's protos loaded) on first use
         for record in reader.records():
             try:
                 event = decode_event(record)

@@ -6,16 +6,21 @@ file from a byte offset and remembers where the next record starts, so a file
 still being written is read again later from there: a torn tail (a record not
 yet whole) is left for the next read; a record whose data fails its CRC is
 skipped; a length that fails its CRC is skipped by looking for the next valid
-header. :func:`decode_event` decodes an ``Event`` by hand (a varint walker over
-the fields below), which keeps ``import tracklog`` free of generated protobuf
-modules and works the same with or without the ``tensorboard`` package.
+header. Both Event decoders share this framing (tensorboard's own record reader
+cannot resume at an offset; see docs/tensorboard.md).
+
+:func:`decode_event` decodes an ``Event`` by hand (a varint walker over the
+fields below): :data:`OURS`, used when the ``tensorboard`` package is not
+installed (``_tb_proto`` decodes with its generated protobuf when it is;
+``_tb_reader`` chooses). :func:`tensor_value` is where both read a tensor.
 """
 
 from __future__ import annotations
 
 import os
 import struct
-from typing import BinaryIO, Iterator, NamedTuple
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import BinaryIO, NamedTuple
 
 #: Bytes read from a file at a time; a record bigger than this is read whole.
 CHUNK = 8 << 20
@@ -194,6 +199,13 @@ class DecodeError(ValueError):
     """A record that is not a well-formed Event protobuf."""
 
 
+class Decoder(NamedTuple):
+    """An Event decoder: its name (``tracklog`` or ``tensorboard``) and ``decode``, which raises :class:`DecodeError`."""
+
+    name: str
+    decode: Callable[[bytes], TBEvent]
+
+
 def _varint(buf: bytes, pos: int) -> tuple[int, int]:
     result = shift = 0
     while True:
@@ -322,12 +334,28 @@ def _summary_value(data: bytes) -> SummaryValue | None:
         return SummaryValue(tag, IMAGE, encoded) if encoded else None
     if tensor is None:
         return None
-    dtype, elements, content, numbers, strings = _tensor(tensor)  # type: ignore[arg-type]
+    return tensor_value(tag, plugin, *_tensor(tensor))  # type: ignore[arg-type]
+
+
+def tensor_value(
+    tag: str,
+    plugin: str,
+    dtype: int,
+    elements: int,
+    content: bytes | None,
+    numbers: Mapping[int, Sequence[float | int]],
+    strings: Sequence[bytes],
+) -> SummaryValue | None:
+    """What a tensor-backed summary value holds, by its plugin: text, images, or one number.
+
+    Both decoders end here, so that which tensors count and how their numbers read is
+    decided once. ``numbers`` are the TensorProto's ``*_val`` fields by field number.
+    """
     if plugin == "text":
         return SummaryValue(tag, TEXT, "\n".join(_text(s) for s in strings)) if strings else None
     if plugin == "images":
         # tf.summary.image: [width, height, image, image, ...] as strings
-        return SummaryValue(tag, IMAGE, strings[2:]) if len(strings) > 2 else None
+        return SummaryValue(tag, IMAGE, list(strings[2:])) if len(strings) > 2 else None
     if plugin not in ("scalars", "") or elements != 1:
         return None
     number = _scalar(dtype, content, numbers)
@@ -406,7 +434,7 @@ def _repeated(number: int, wire: int, raw: object) -> list[float | int]:
 _VAL_FIELD = {1: 5, 2: 6, 3: 7, 4: 7, 5: 7, 6: 7, 17: 7, 9: 10, 10: 11, 14: 13, 19: 13, 22: 16, 23: 17}
 
 
-def _scalar(dtype: int, content: bytes | None, numbers: dict[int, list[float | int]]) -> float | int | None:
+def _scalar(dtype: int, content: bytes | None, numbers: Mapping[int, Sequence[float | int]]) -> float | int | None:
     """The one number of a scalar tensor, as a float for float types and an int otherwise."""
     value: float | int
     if content:
@@ -428,3 +456,7 @@ def _scalar(dtype: int, content: bytes | None, numbers: dict[int, list[float | i
     if isinstance(value, bool):
         return int(value)
     return float(value) if dtype in _FLOAT_TYPES else value
+
+
+#: Our decoder: the one used without the ``tensorboard`` package.
+OURS = Decoder("tracklog", decode_event)
