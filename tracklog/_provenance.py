@@ -74,10 +74,23 @@ def _collect() -> dict[str, str]:
         CWD: os.getcwd(),
     }
     script = sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c", "-m") else ""
+    if script and _is_tracklog_cli(script):
+        # tracklog run/ingest: the program is the job, in the working directory, not tracklog's
+        # own files (whose git, in a checkout of tracklog, would be tracklog's repository).
+        script = ""
     if script and os.path.exists(script):
         tags[SOURCE] = os.path.abspath(script)
     tags.update(_git(os.path.dirname(os.path.abspath(script)) if tags.get(SOURCE) else os.getcwd()))
     return tags
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _is_tracklog_cli(script: str) -> bool:
+    """True for ``python -m tracklog`` (its ``__main__.py``) and the ``tracklog`` console script."""
+    path = os.path.abspath(script)
+    return path.startswith(_PACKAGE + os.sep) or os.path.basename(path) == "tracklog"
 
 
 def _user() -> str:
@@ -89,11 +102,12 @@ def _user() -> str:
 
 def _git(folder: str) -> dict[str, str]:
     """Commit, branch, dirty flag and origin URL of the repository holding ``folder``."""
-    commit = _git_output(folder, "rev-parse", "HEAD")
-    if not commit:
+    # One git process for both: the commit, then the branch name ("HEAD" when detached).
+    heads = (_git_output(folder, "rev-parse", "HEAD", "--abbrev-ref", "HEAD") or "").splitlines()
+    if not heads or not heads[0]:
         return {}
+    commit, branch = heads[0], heads[1] if len(heads) > 1 else None
     tags = {GIT_COMMIT: commit}
-    branch = _git_output(folder, "rev-parse", "--abbrev-ref", "HEAD")
     if branch and branch != "HEAD":
         tags[GIT_BRANCH] = branch
     status = _git_output(folder, "status", "--porcelain", "--untracked-files=no")

@@ -82,3 +82,27 @@ def test_describe_reads_tracklog_and_mlflow_names_alike():
 def test_credentials_in_a_remote_url_never_become_a_tag():
     assert _without_credentials("https://u:tok@host/x.git") == "https://host/x.git"
     assert _without_credentials("git@github.com:team/x.git") == "git@github.com:team/x.git"
+
+
+def test_tracklog_run_records_the_jobs_repository_not_tracklogs(tmp_path):
+    """``python -m tracklog run`` from a checkout of tracklog: git is the job's working directory's."""
+    repo = tmp_path / "job"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "config", "user.email", "t@example.com")
+    _git(repo, "config", "user.name", "t")
+    (repo / "train.py").write_text("print('hi')\n")
+    _git(repo, "add", "train.py")
+    _git(repo, "commit", "-q", "-m", "one")
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    ws = tmp_path / "ws"
+    done = subprocess.run(
+        [PYTHON, "-m", "tracklog", "--workspace", str(ws), "run", "--quiet", "--", PYTHON, "train.py"],
+        cwd=repo, env=python_env(), capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    (run,) = tracklog.Workspace(ws).get_runs()
+    tags = run.get_tags()
+    assert tags["tracklog.git.commit"] == commit and tags["tracklog.git.branch"] == "main"
+    assert tags["tracklog.cwd"] == str(repo)
+    assert "tracklog.source" not in tags  # not tracklog's own __main__.py
