@@ -106,6 +106,10 @@ def test_tracklog_run_loads_no_heavy_module(tmp_path: Path) -> None:
     assert "exit 0" in done.stdout, done.stdout + done.stderr
     assert "tracklog.cli._capture" in modules
     assert _heavy(modules) == []
+    # Only the command module that adds ``run`` is imported: not the listings', UI's, receiver's, ...
+    others = ("_runs", "_logs", "_ui", "_sync", "_receive", "_models")
+    assert [m for m in modules if m in {f"tracklog.cli.{name}" for name in others}] == []
+    assert "tracklog.receivers" not in modules
     assert (tmp_path / "ws" / "tracklog.db").exists()
 
 

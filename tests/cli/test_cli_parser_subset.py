@@ -19,8 +19,8 @@ def test_the_command_table_is_what_the_modules_register_in_help_order() -> None:
     assert cli.build_parser().commands == _ALL
     for module in cli._COMMAND_MODULES:
         subparsers = argparse.ArgumentParser().add_subparsers()
-        module.register(subparsers)
-        assert list(subparsers.choices) == [name for name, owner in cli._COMMANDS.items() if owner is module]
+        cli.command_module(module).register(subparsers)
+        assert list(subparsers.choices) == [name for name, owner in cli._COMMANDS.items() if owner == module]
 
 
 def test_tracklog_run_builds_only_the_capture_commands() -> None:

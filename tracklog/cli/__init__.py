@@ -4,6 +4,10 @@ Each command group lives in its own module of this package exposing ``register(s
 this module only assembles them, gives every sub-command the global options, and
 turns every error into one line on stderr: exit status 2 for a wrong command line
 (argparse's convention), 1 for a TracklogError.
+
+A command line that names a command imports and builds only the module that adds it
+(PEP 562 ``__getattr__`` below): ``tracklog run`` loads ``_capture``, not the receiver's,
+the UI's or the listings' modules. ``tracklog --help`` and an unknown command load them all.
 """
 
 from __future__ import annotations
@@ -12,29 +16,29 @@ import argparse
 import difflib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Any, NoReturn
 
 from .._errors import TracklogError
-from . import _capture, _logs, _models, _receive, _runs, _sync, _ui
 from ._common import UsageError, add_global_options, say
 
-# Modules that add sub-commands; each has register(subparsers) -> None.
-_COMMAND_MODULES = (_runs, _logs, _ui, _capture, _sync, _receive, _models)
+#: The modules that add sub-commands (each has ``register(subparsers) -> None``), in the
+#: order ``--help`` lists their commands.
+_COMMAND_MODULES = ("_runs", "_logs", "_ui", "_capture", "_sync", "_receive", "_models")
 
 #: Each sub-command and the module that adds it, in the order ``--help`` lists them
-#: (tests/cli checks this against what the modules register). A command line that names
-#: one builds only that module's parsers: the others' are a third of ``tracklog run``'s parsing.
+#: (tests/cli checks this against what the modules register).
 _COMMANDS = {
-    "ls": _runs,
-    "show": _runs,
-    "metrics": _runs,
-    "logs": _logs,
-    "ui": _ui,
-    "run": _capture,
-    "ingest": _capture,
-    "sync": _sync,
-    "receive": _receive,
-    "models": _models,
+    "ls": "_runs",
+    "show": "_runs",
+    "metrics": "_runs",
+    "logs": "_logs",
+    "ui": "_ui",
+    "run": "_capture",
+    "ingest": "_capture",
+    "sync": "_sync",
+    "receive": "_receive",
+    "models": "_models",
 }
 
 #: Top-level options that print the help of every command.
@@ -65,12 +69,40 @@ def build_parser(command: str | None = None) -> _Parser:
     )
     add_global_options(parser, top_level=True)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (_COMMANDS[command],) if command in _COMMANDS else _COMMAND_MODULES:
-        module.register(subparsers)
+    for name in (_COMMANDS[command],) if command in _COMMANDS else _COMMAND_MODULES:
+        command_module(name).register(subparsers)
     for subparser in subparsers.choices.values():
         add_global_options(subparser, top_level=False)
     parser.commands = list(subparsers.choices)
     return parser
+
+
+def command_module(name: str) -> ModuleType:
+    """The command module ``name`` of this package (``"_capture"``), imported on first use."""
+    module = globals().get(name)
+    return module if isinstance(module, ModuleType) else __getattr__(name)
+
+
+def __getattr__(name: str) -> Any:
+    """A command module, imported the first time it is asked for (PEP 562). Each is imported
+    by its full name: ``from . import _runs`` would ask this very function for ``_runs`` again."""
+    if name == "_runs":
+        import tracklog.cli._runs as module
+    elif name == "_logs":
+        import tracklog.cli._logs as module
+    elif name == "_ui":
+        import tracklog.cli._ui as module
+    elif name == "_capture":
+        import tracklog.cli._capture as module
+    elif name == "_sync":
+        import tracklog.cli._sync as module
+    elif name == "_receive":
+        import tracklog.cli._receive as module
+    elif name == "_models":
+        import tracklog.cli._models as module
+    else:
+        raise AttributeError(f"module 'tracklog.cli' has no attribute {name!r}")
+    return module
 
 
 def unknown_command(argv: Sequence[str], commands: Sequence[str]) -> str | None:
