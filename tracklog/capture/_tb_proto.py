@@ -3,7 +3,7 @@
 The schema's own parser reads every field and wire shape writers use (packed or
 not, any order); what a summary value means is then decided as for our decoder,
 by :func:`~._tfrecord.tensor_value`. Importing this module loads protobuf and
-tensorboard's proto modules (about 0.1 s), so ``_tb_reader`` imports it when the
+tensorboard's proto modules (0.03 to 0.1 s), so ``_tb_reader`` imports it when the
 first event file is read, never with ``import tracklog``. No TensorFlow: only
 ``tensorboard.compat.proto`` is imported, which never looks for it.
 """

@@ -26,7 +26,7 @@ decoder: Decoder  # set by __getattr__ on first use
 
 
 def __getattr__(name: str) -> Any:
-    """``decoder`` on first use: importing tensorboard's protos costs about 0.1 s."""
+    """``decoder`` on first use: importing tensorboard's protos takes 0.03 to 0.1 s."""
     if name != "decoder":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     wanted = os.environ.get(ENV_READER, "").strip().lower() or "auto"
