@@ -18,7 +18,6 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections import defaultdict
 from itertools import repeat
 from typing import IO, Any, Callable, Iterator, Sequence
 
@@ -29,7 +28,7 @@ from .._errors import (
     TracklogError,
     WorkspaceError,
 )
-from .._logfile import encode_record
+from .._logfile import encode_record, encode_records
 from .._output_format import encode_output
 from .._paths import copy_source, join_inside
 from .._rank import current_rank
@@ -57,6 +56,8 @@ from ._sqlite_registry import RegistryTables
 from ._sqlite_tracking import TrackingTables
 
 _NAN = float("nan")
+#: A key no event has: the first item of a batch always looks its file and metric up.
+_NO_KEY: tuple[Any, Any] = (object(), object())
 
 _RUN_COLUMNS = (
     "r.run_id, r.experiment_id, e.name, r.name, r.status, r.start_time, r.end_time, "
@@ -240,7 +241,16 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
         groups: dict[tuple[str, str], tuple[list[int], list[Any], list[float], str]] = {}
         tags: list[tuple[int, str, str]] = []
         params: list[tuple[str, int, str, str]] = []
-        lines: dict[tuple[str, str], list[bytes]] = defaultdict(list)
+        # Each file's LOG and OUTPUT events in order, encoded once the loop is done; the
+        # files that got OUTPUT events too (their lines are encoded one event at a time).
+        logs: dict[tuple[str, str], list[Any]] = {}
+        mixed: set[tuple[str, str]] = set()
+        # The last log file's and the last metric's key and list: a batch is mostly long runs
+        # of one file and one metric, so most items skip the tuple key and its dict lookup.
+        log_key: tuple[Any, Any] = _NO_KEY
+        log_list: list[Any] = []
+        point_key: tuple[Any, Any] = _NO_KEY
+        group: tuple[list[int], list[Any], list[float], str] | None = None
         conn.execute("BEGIN IMMEDIATE")
         try:
             self._apply_deferred(conn)
@@ -248,35 +258,42 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
             # record's fields followed by its metric point (see Pipeline.put).
             for ev in events:
                 kind = ev[1]
-                if kind == LOG:  # the commonest kinds first
-                    lines[(ev[0], ev[2])].append(encode_record(ev, rank))
+                if kind == LOG or kind == OUTPUT:  # the commonest kinds first
+                    if ev[0] is not log_key[0] or ev[2] is not log_key[1]:
+                        log_key = (ev[0], ev[2])
+                        log_list = logs.setdefault(log_key, [])
+                    log_list.append(ev)
+                    if kind == OUTPUT:
+                        mixed.add(log_key)
+                        continue
                     if len(ev) != 13:
                         continue
-                    kind, key, value, step = METRIC, (ev[0], ev[10]), ev[11], ev[12]
+                    kind, run_id, name, value, step = METRIC, ev[0], ev[10], ev[11], ev[12]
                 elif kind in METRIC_KINDS:
-                    key, value, step = (ev[0], ev[2]), ev[3], ev[4]
+                    run_id, name, value, step = ev[0], ev[2], ev[3], ev[4]
                 else:
-                    if kind == OUTPUT:
-                        lines[(ev[0], ev[2])].append(encode_output(ev, rank))
-                    elif kind == POINTS:  # many points of one metric (see pipeline.event)
+                    if kind == POINTS:  # many points of one metric (see pipeline.event)
                         key = (ev[0], ev[2])
-                        group = groups.get(key)
-                        if group is None:
-                            group = groups[key] = ([], [], [], METRIC)
-                        group[0].extend(ev[4])
-                        group[1].extend(ev[3])
-                        group[2].extend(repeat(ev[5], len(ev[3])))
+                        many = groups.get(key)
+                        if many is None:
+                            many = groups[key] = ([], [], [], METRIC)
+                        many[0].extend(ev[4])
+                        many[1].extend(ev[3])
+                        many[2].extend(repeat(ev[5], len(ev[3])))
                     elif kind == TAG:
                         tags.append((self._run_pk(conn, ev[0]), ev[2], ev[3]))
                     elif kind == PARAM:
                         params.append((ev[0], self._run_pk(conn, ev[0]), ev[2], ev[3]))
                     continue
-                group = groups.get(key)
-                if group is None:
-                    group = groups[key] = ([], [], [], kind)
+                if group is None or run_id is not point_key[0] or name is not point_key[1]:
+                    point_key = (run_id, name)
+                    group = groups.get(point_key)
+                    if group is None:
+                        group = groups[point_key] = ([], [], [], kind)
                 group[0].append(step)
                 group[1].append(value)
                 group[2].append(ev[5])
+            lines = {key: self._encode_lines(chunk, key in mixed) for key, chunk in logs.items()}
             for key, (steps, values, times, kind) in groups.items():
                 key_id = key_ids.get(key) or new_keys.get(key)
                 if key_id is None:
@@ -292,7 +309,15 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
             raise
         self._deferred_done()
         key_ids.update(new_keys)
-        return {key: b"".join(chunk) for key, chunk in lines.items()}
+        return lines
+
+    def _encode_lines(self, events: list[Any], mixed: bool) -> bytes:
+        """One file's LOG (and OUTPUT) events as its lines, in order."""
+        if not mixed:
+            return encode_records(events, self._rank)
+        return b"".join(
+            encode_record(ev, self._rank) if ev[1] == LOG else encode_output(ev, self._rank) for ev in events
+        )
 
     @staticmethod
     def _insert_chunk(
