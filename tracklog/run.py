@@ -126,12 +126,13 @@ class Run:
         current.started(run)
         if make_current:
             current.push(run)
-        extra = {TYPE_TAG: run_type} if run_type else {}
-        run.set_tags({**collect_provenance(), **extra, **(tags or {})})
-        if make_current:
+            # The records held for the run go first, before anything else can reach it:
+            # collecting provenance runs git, and meanwhile other threads log into the run.
             held = current.take_held(run.id)
             if held:
                 run.target.pipeline.put_many(held)
+        extra = {TYPE_TAG: run_type} if run_type else {}
+        run.set_tags({**collect_provenance(), **extra, **(tags or {})})
         if outputs:
             run.track_outputs(outputs)
         if snapshot_directory:
