@@ -25,6 +25,15 @@ def _git(folder, *args):
     subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True)
 
 
+def _new_repo(folder, branch):
+    """An empty repository at ``folder`` on ``branch``, with a committer set."""
+    folder.mkdir()
+    _git(folder, "init", "-q", "-b", branch)
+    _git(folder, "config", "user.email", "t@example.com")
+    _git(folder, "config", "user.name", "t")
+    return folder
+
+
 def _tags_of_script_in(folder, tmp_path, *args):
     script = folder / "train.py"
     if not script.exists():
@@ -52,11 +61,7 @@ def test_a_run_records_user_host_python_version_command_and_cwd(tmp_path):
 
 def test_a_script_in_a_git_repository_records_commit_branch_and_dirty_flag(tmp_path):
     """The script's repository (not the cwd's) gives commit, branch, dirty and origin."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    _git(repo, "init", "-q", "-b", "feature")
-    _git(repo, "config", "user.email", "t@example.com")
-    _git(repo, "config", "user.name", "t")
+    repo = _new_repo(tmp_path / "repo", "feature")
     _git(repo, "remote", "add", "origin", "https://bob:s3cret@git.example.com/team/model.git")
     (repo / "train.py").write_text(_SCRIPT)
     _git(repo, "add", "train.py")
@@ -86,11 +91,7 @@ def test_credentials_in_a_remote_url_never_become_a_tag():
 
 def test_tracklog_run_records_the_jobs_repository_not_tracklogs(tmp_path):
     """``python -m tracklog run`` from a checkout of tracklog: git is the job's working directory's."""
-    repo = tmp_path / "job"
-    repo.mkdir()
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "config", "user.email", "t@example.com")
-    _git(repo, "config", "user.name", "t")
+    repo = _new_repo(tmp_path / "job", "main")
     (repo / "train.py").write_text("print('hi')\n")
     _git(repo, "add", "train.py")
     _git(repo, "commit", "-q", "-m", "one")
