@@ -110,35 +110,9 @@ def _attrs_text(attrs: dict[str, Any]) -> str:
 
 
 def encode_record(event: Event, rank: int | None) -> bytes:
-    """One log event as a JSON line (bytes, newline-terminated): encode_records' line.
-
-    The same line as :func:`encode_records` writes (a test holds them equal), without
-    its per-batch set-up: a store that encodes one event at a time calls this one.
-    """
-    # Read by index: the writer hands plain tuples of the fields too (Pipeline.put).
-    try:
-        ts = event[5]
-        if not 0.0 <= ts < _MAX_TS:
-            ts = _odd_time(ts)
-        whole = int(ts)
-        second, text = _second[0]
-        if second != whole:
-            text = _strftime("%Y-%m-%dT%H:%M:%S", _gmtime(whole))
-            _second[0] = (whole, text)
-        micros = "%06d" % ((ts - whole) * 1e6)  # %d truncates, as int() would
-        level = event[6]
-        head = _heads.get((level, event[7], rank)) or _head(level, event[7], rank)
-        attrs = event[9]
-        line = (
-            f'{{"time":"{text}.{micros}{head}{_quote(event[8])}{_attrs_text(attrs) if attrs else ""}'
-            f',"ts":{whole}.{micros},"levelno":{level if type(level) is int else "%d" % level}}}\n'
-        )
-    except Exception:
-        line = _coerced_line(event, rank)  # see encode_records
-    try:
-        return line.encode("utf-8")
-    except UnicodeEncodeError:
-        return line.encode("utf-8", "backslashreplace")  # see encode_records
+    """One log event as a JSON line (bytes, newline-terminated), for a store that encodes
+    one event at a time: the line :func:`encode_records` writes for it."""
+    return encode_records((event,), rank)
 
 
 def encode_records(events: Iterable[Event], rank: int | None) -> bytes:
