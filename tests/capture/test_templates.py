@@ -165,6 +165,18 @@ def test_random_blocks_agree(seed: int):
     _same(("\n".join(lines) + "\n").encode())
 
 
+@pytest.mark.parametrize("seed", range(30))
+def test_blocks_whose_every_value_has_a_dot_agree(seed: int):
+    # The template skips its integer checks when each value holds a ".": equal to the per-line path.
+    rng = random.Random(seed)
+    keys = rng.sample(["step", "epoch", "loss", "acc", "train.loss", "lr"], rng.randint(1, 4))
+    dotted = ["0.5", ".5", "5.", "-.5", "+1.5", "1.5e3", "-2.0", "1.2.3", "a.b", "nan.", "1._5", "0.0"]
+    lines = [" ".join(f"{key}={rng.choice(['1.5', '0.25'])}" for key in keys)]
+    for _ in range(rng.randint(1, 20)):
+        lines.append(" ".join(f"{key}={rng.choice(dotted)}" for key in keys))
+    _same(("\n".join(lines) + "\n").encode())
+
+
 def test_nan_values_stay_nan():
     events = Recogniser().events(RunTarget("r", None), _uniform("step={i} loss=nan"), 1.0)  # type: ignore[arg-type]
     (points,) = [event for event in events if event[2] == "loss"]

@@ -83,7 +83,9 @@ class LineTemplate:
             if b"_" in joined and joined.count(b"_") != lines * key.count(b"_"):
                 return None  # int() and float() read 1_000; the per-line recogniser does not
             signed = (b"-" in joined and joined.count(b"-") != lines * key.count(b"-")) or b"+" in joined
-            numbers = _numbers(values, kind, signed)
+            # Every value has a "." (float() reads at most one per value): none is an integer.
+            dotted = joined.count(b".") == lines * (key.count(b".") + 1)
+            numbers = _numbers(values, kind, signed, dotted)
             if numbers is None:
                 return None
             if kind == _STEP:
@@ -94,6 +96,7 @@ class LineTemplate:
         counters = target.steps
         run_id = target.run_id
         events = []
+        top = max(steps) if found and steps is not None else 0
         for name, values in found:
             if steps is None:
                 start = counters.get(name, 0)
@@ -101,16 +104,23 @@ class LineTemplate:
                 these: list[int] = list(range(start, start + lines))
             else:
                 these = steps
-                top = max(steps)
                 if top >= counters.get(name, 0):
                     counters[name] = top + 1
             events.append((run_id, POINTS, name, values, these, ts, 0, "", "", None))
         return events
 
 
-def _numbers(values: list[bytes], kind: int, signed: bool) -> list[Any] | None:
+def _numbers(values: list[bytes], kind: int, signed: bool, dotted: bool) -> list[Any] | None:
     """A column's values as the per-line recogniser reads them (``signed``: some carry a
-    sign), or None when one is not a number of the kind, or an int beyond 64 bits."""
+    sign; ``dotted``: each has a "."), or None when one is not a number of the kind, or an
+    int beyond 64 bits."""
+    if dotted:
+        if kind == _STEP:
+            return None  # a fractional step: the per-line path decides
+        try:
+            return list(map(float, values))
+        except ValueError:
+            return None  # text where the template has a metric
     try:
         ints: list[Any] = list(map(int, values))
     except ValueError:
@@ -130,8 +140,7 @@ def _numbers(values: list[bytes], kind: int, signed: bool) -> list[Any] | None:
         return mixed
     if kind == _FRACTION:
         return None
-    # 18 characters at most (17 digits and a sign): within 64 bits without comparing every value.
-    if max(map(len, values)) > 18 and (min(ints) < -_INT64 or max(ints) >= _INT64):
+    if max(ints) >= _INT64 or (signed and min(ints) < -_INT64):
         return None
     return ints
 
