@@ -18,6 +18,7 @@ hold (no escaping), which keeps ``tracklog run`` close to plain redirection.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from typing import Iterable, Iterator, NamedTuple
 
 from .pipeline.event import Event
@@ -88,11 +89,9 @@ class OutputLine(NamedTuple):
 
 def parse_time(text: str) -> float:
     """Our header's ``2026-11-24T00:14:28.123456Z`` as epoch seconds (0.0 if malformed)."""
-    import calendar
-
     try:
         whole, _, frac = text.rstrip("Z").partition(".")
-        seconds = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+        seconds = datetime.fromisoformat(whole).replace(tzinfo=timezone.utc).timestamp()
         return seconds + (float("0." + frac) if frac else 0.0)
     except (ValueError, OverflowError):
         return 0.0

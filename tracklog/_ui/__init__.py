@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from .._azure_portal import UI_HOST as DEFAULT_HOST
 from .._azure_portal import UI_PORT as DEFAULT_PORT
+from ._csv import safe_row
+from ._plot import plot_metric
 
 if TYPE_CHECKING:
     from ._server import UIServer, make_server
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "UIServer", "make_server"]
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "UIServer", "make_server", "plot_metric", "safe_row"]
 
 
 def __getattr__(name: str) -> Any:

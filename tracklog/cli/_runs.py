@@ -14,8 +14,7 @@ from typing import TextIO
 from .._errors import TracklogError
 from .._provenance import PROVENANCE_TAG_NAMES, describe
 from .._types import MetricPoint
-from .._ui._csv import safe_row
-from .._ui._plot import plot_metric
+from .._ui import plot_metric, safe_row
 from ..run import Run
 from ..store import Store
 from ._common import RUN_HELP, EmptyWorkspaceError, open_workspace, resolve_run

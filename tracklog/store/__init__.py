@@ -78,9 +78,9 @@ def __dir__() -> list[str]:
 def open_store(location: str, *, create: bool = True) -> Store:
     """The store for a workspace path (or ``file:`` / ``sqlite:`` URI), or an MLflow server URL."""
     if location.startswith(("http://", "https://")):
-        from ._mlflow import MLflowStore
-
-        return MLflowStore(location, create=create)
+        # Through this package's face (above): requests loads with the first remote store.
+        remote: Any = __getattr__("MLflowStore")
+        return remote(location, create=create)  # type: ignore[no-any-return]
     for prefix in ("file://", "file:", "sqlite:///", "sqlite://"):
         if location.startswith(prefix):
             location = location[len(prefix):] or "."
