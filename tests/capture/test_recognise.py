@@ -9,6 +9,7 @@ import tracklog
 from tests.capture.capture_support import PYTHON, cli, only_run, runs, script, stream_bytes, tracklog_run
 from tracklog._errors import TracklogError
 from tracklog.capture._recognise import MetricRules, Pattern, Recogniser
+from tracklog.pipeline.target import RunTarget
 
 
 def fields(line: bytes, recogniser: Recogniser | None = None) -> dict | None:
@@ -258,3 +259,46 @@ def test_an_epoch_line_alone_in_a_chunk_and_a_bar_ended_by_a_later_newline(tmp_p
     recorder.close()
     run.complete()
     assert [(p.step, p.value) for p in run.get_metric_history("loss")] == [(3, 0.4)]
+
+
+def test_keras_3_coloured_progress_lines_are_read_without_their_escapes():
+    # Keras 3's Progbar on a terminal: bold counts, a green bar, then the metrics.
+    recogniser = Recogniser()
+    assert fields(b"Epoch 2/3", recogniser) is None
+    line = ("\x1b[1m32/32\x1b[0m \x1b[32m━━━━━━━━━━━━━━━━━━━━\x1b[0m\x1b[37m\x1b[0m \x1b[1m1s\x1b[0m 3ms/step"
+            " - accuracy: 0.9950 - loss: 0.0050").encode()
+    target = RunTarget("r", None)  # type: ignore[arg-type]
+    events = recogniser.events(target, b"\x08" * 10 + b"\r" + line + b"\n", 1.0)
+    assert sorted((e.name, e.value, e.step) for e in events) == [("accuracy", 0.995, 2), ("loss", 0.005, 2)]
+    coloured = Recogniser().events(target, b"\x1b[32mstep=3 loss=0.5\x1b[0m\n" * 3, 1.0)
+    assert [(e.name, e.value, e.step) for e in coloured] == [("loss", 0.5, 3)] * 3
+
+
+@pytest.mark.parametrize("line", [b"pid: 4242 - loss: 0.5", b"{'loss': 0.5, 'pid': 4242}", b"Port: 8080, loss: 0.5"])
+def test_the_never_metric_fields_hold_in_every_shape(line):
+    assert fields(line) == {"metrics": {"loss": 0.5}}
+
+
+def test_user_patterns_also_read_lines_a_built_in_shape_reads():
+    recogniser = MetricRules(patterns=[r"train_loss=loss=(\S+)"]).recogniser()
+    assert recogniser is not None
+    target = RunTarget("r", None)  # type: ignore[arg-type]
+    events = recogniser.events(target, b"step=3 loss=0.1 acc=0.9\n" * 4, 1.0)
+    names = [event.name for event in events]
+    assert names.count("loss") == names.count("acc") == names.count("train_loss") == 4
+
+
+def test_name_equals_regex_may_name_its_value_group():
+    pattern = Pattern(r"val_loss=val loss (?P<value>\S+) at (?P<step>\d+)")
+    assert pattern.fields("val loss 0.25 at 7") == {"metrics": {"val_loss": 0.25}, "step": 7}
+
+
+def test_a_last_line_without_a_newline_is_read_when_the_stream_ends(tmp_path):
+    ws = tmp_path / "ws"
+    done = tracklog_run(ws, "printf", "loss=0.5\\nloss=0.25")
+    assert done.returncode == 0, done.stderr
+    assert [p.value for p in only_run(ws).get_metric_history("loss")] == [0.5, 0.25]
+    ingested = tmp_path / "ws2"
+    done = cli(ingested, "ingest", "-", input=b"loss=0.5\nloss=0.25")
+    assert done.returncode == 0, done.stderr
+    assert [p.value for p in only_run(ingested).get_metric_history("loss")] == [0.5, 0.25]

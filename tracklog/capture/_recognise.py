@@ -68,6 +68,8 @@ _PROGRESS = re.compile(rb"\s*\d+/\d+(?:\s+[^\s:]+)*\s*")
 _NOISE = re.compile(rb"\s*(?:ETA:\s*\S+|\d+(?:\.\d+)?(?:s|ms|us|\xc2\xb5s)(?:/\w+)?(?:\s+\d+(?:\.\d+)?(?:s|ms|us)/\w+)?)\s*")
 # tqdm: "desc: 100%|####| 10/10 [00:01<00:00,  9.53it/s, loss=0.3, acc=0.9]".
 _TQDM = re.compile(rb".*\d\S*\s+\[[\d:]+(?:<[\d:?]+)?,\s*[^,\]]*(?:/s|/it|it/s|s/it)\s*,\s*([^\[\]]*)\]\s*")
+# Terminal escapes (colours, cursor moves) as Keras 3, rich and coloured loggers print them.
+_ANSI = re.compile(rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 
 
 def _number(raw: bytes) -> float | int | None:
@@ -172,7 +174,9 @@ def colon_pairs(line: bytes, epoch: int | None) -> dict[str, Any] | None:
             if _NOISE.fullmatch(segment) is not None:
                 continue
             return None
-        pairs.append((match.group(1).decode("ascii"), value))
+        name = match.group(1).decode("ascii")
+        if name.lower() not in TEXT_KEYS:
+            pairs.append((name, value))
     return _with_step(pairs, epoch)
 
 
@@ -192,7 +196,7 @@ def python_dict(line: bytes) -> dict[str, Any] | None:
             return None
         if isinstance(item, str):
             item = _number(item.strip().encode("ascii", "replace"))
-        if type(item) in (int, float):
+        if type(item) in (int, float) and key not in TEXT_KEYS:
             # The Trainer's epoch is progress (0.25, then '1' at the end), never the step.
             pairs.append((key, float(item) if key == "epoch" else item))
     return _with_step(pairs)
@@ -219,7 +223,7 @@ class Pattern:
         self.text = text
         self.name: str | None = None
         source = text
-        if "(?P<value>" not in text:
+        if "(?P<name>" not in text:  # NAME=REGEX: the value is the regex's value group, else its first
             name, sep, source = text.partition("=")
             if not sep or not name or re.fullmatch(r"[A-Za-z_][\w.\-/]*", name) is None:
                 raise TracklogError(
@@ -288,7 +292,7 @@ class Recogniser:
         if (not self.patterns and b"=" not in block and b":" not in block and b"{" not in block
                 and b"poch" not in block):
             return []  # the cheap rejection: none of the shapes (nor an "Epoch 3/10" line) is possible
-        if self.builtin and b"=" in block:
+        if self.builtin and not self.patterns and b"=" in block and b"\x1b" not in block:
             found = self._by_template(target, block, ts)
             if found is not None:
                 return found  # type: ignore[return-value]  # POINTS tuples (see pipeline.event)
@@ -298,18 +302,19 @@ class Recogniser:
                 continue
             if b"\r" in line:
                 line = line[line.rfind(b"\r", 0, len(line) - 1) + 1:].rstrip(b"\r")
-            if b"\x08" in line:  # Keras 2 redraws a terminal line with backspaces
+            if b"\x08" in line:  # Keras 2 and 3 redraw a terminal line with backspaces
                 line = line[line.rfind(b"\x08") + 1:]
+            if b"\x1b" in line:  # Keras 3 colours its progress lines
+                line = _ANSI.sub(b"", line)
             fields = self._fields(line) if self.builtin else None
-            if fields is None and self.patterns:
-                text = line.decode("utf-8", "replace")
-                for pattern in self.patterns:
-                    fields = pattern.fields(text)
-                    if fields is not None:
-                        events.extend(_events(target, fields, ts))
-                continue
             if fields is not None:
                 events.extend(_events(target, fields, ts))
+            if self.patterns:  # in addition to the built-in shapes, on every line
+                text = line.decode("utf-8", "replace")
+                for pattern in self.patterns:
+                    found_fields = pattern.fields(text)
+                    if found_fields is not None:
+                        events.extend(_events(target, found_fields, ts))
         return events
 
     def _by_template(self, target: RunTarget, block: bytes, ts: float) -> list[tuple[Any, ...]] | None:

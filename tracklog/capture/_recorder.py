@@ -201,9 +201,16 @@ class OutputRecorder:
         self._sent(len(data))
 
     def close(self, ts: float | None = None) -> None:
-        """Record what is left of a line that never got its newline."""
+        """Record what is left of a line that never got its newline; its metrics are read,
+        as a whole line's are (the stream has ended: nothing more can come after it)."""
         try:
             if self._pending:
-                self._emit_partial(time.time() if ts is None else ts)
+                when = time.time() if ts is None else ts
+                self._emit_partial(when)
+                last, self._carry = self._carry, b""
+                if last and self.recogniser is not None:
+                    events = self.recogniser.events(self._target, last, when)
+                    if events:
+                        self._pipeline.put_many(events)
         except Exception:
             _diag.logger.warning("tracklog: recording %s output failed", self.stream, exc_info=True)
