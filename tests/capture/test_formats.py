@@ -202,3 +202,43 @@ def test_follow_and_pid_options_are_checked_before_a_run_starts(tmp_path):
     assert b"--follow reads a file" in cli(ws, "ingest", "--follow", "-").stderr
     assert b"cannot read" in cli(ws, "ingest", "--follow", str(tmp_path / "missing.log")).stderr
     assert not (ws / "runs").exists()
+
+
+def test_sigterm_ends_a_follow_canceled_with_what_it_read(tmp_path):
+    # `docker stop` or systemd ends a tailer with SIGTERM: the run ends as on Ctrl-C.
+    log = tmp_path / "app.log"
+    log.write_bytes(b"step=1 loss=0.5\n")
+    ws = tmp_path / "ws"
+    follow = subprocess.Popen(
+        [PYTHON, "-m", "tracklog", "--workspace", str(ws), "ingest", "--follow", "--idle", "0", str(log)],
+        env=env(), stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        runs = list(tracklog.Workspace(str(ws)).get_runs()) if (ws / "tracklog.db").exists() else []
+        if runs and runs[0].get_metric_history("loss"):
+            break
+        time.sleep(0.1)
+    follow.terminate()
+    _out, err = follow.communicate(timeout=TIMEOUT)
+    assert follow.returncode == 128 + 15, err
+    run = only_run(ws)
+    assert run.status == "Canceled"
+    assert [p.value for p in run.get_metric_history("loss")] == [0.5]
+
+
+def test_a_utf8_byte_order_mark_does_not_hide_the_first_line(tmp_path):
+    log = tmp_path / "win.log"
+    log.write_bytes(b"\xef\xbb\xbf2026-12-01T10:00:00Z step=1 loss=0.5\r\n2026-12-01T10:00:01Z step=2 loss=0.4\r\n")
+    done = cli(tmp_path / "ws", "ingest", str(log))
+    assert done.returncode == 0, done.stderr
+    run = only_run(tmp_path / "ws")
+    assert [(p.step, p.value) for p in run.get_metric_history("loss")] == [(1, 0.5), (2, 0.4)]
+    if _has_own_times(run):
+        assert run.info.start_time == BASE
+    docker = tmp_path / "docker.log"
+    docker.write_bytes(b"\xef\xbb\xbf" + json.dumps(
+        {"log": "step=1 loss=0.5\n", "stream": "stdout", "time": "2026-12-01T10:00:00Z"}).encode() + b"\n")
+    done = cli(tmp_path / "ws2", "ingest", str(docker))
+    assert done.returncode == 0, done.stderr
+    assert [p.value for p in only_run(tmp_path / "ws2").get_metric_history("loss")] == [0.5]

@@ -32,6 +32,10 @@ _STAMP = re.compile(
 MAX_JOINED = 4 << 20
 
 
+#: The UTF-8 byte order mark some Windows tools write at the start of a file.
+_BOM = b"\xef\xbb\xbf"
+
+
 def split_timestamp(line: bytes) -> tuple[float | None, bytes]:
     """``(epoch seconds, rest of the line)`` for a line starting with an RFC 3339 time, else ``(None, line)``."""
     match = _STAMP.match(line)
@@ -167,10 +171,17 @@ def ingest_lines(
     decode = None if fmt == "auto" else DECODERS[fmt]
     read = getattr(stream, "read1", None) or stream.read
     pending = b""
+    first = True
     while True:
         chunk = read(1 << 20)
         if not chunk:
             break
+        if first:
+            first = False
+            if chunk.startswith(_BOM):  # a Windows editor's or PowerShell's UTF-8 mark, not a line's text
+                chunk = chunk[len(_BOM):]
+                if not chunk:
+                    continue
         if echo is not None:
             echo.write(chunk)
             echo.flush()

@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import Any, NoReturn
 
 from .._errors import TracklogError
+from .._lifecycle import Terminated
 from ._common import UsageError, add_global_options, say
 
 #: The modules that add sub-commands (each has ``register(subparsers) -> None``), in the
@@ -157,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         return 0
+    except Terminated as exc:  # SIGTERM/SIGHUP under end_runs_on: 128+N, as a shell reports it
+        return int(exc.code)  # type: ignore[arg-type]
     except KeyboardInterrupt:
         return 130
 

@@ -7,10 +7,12 @@ import contextlib
 import errno
 import os
 import shlex
+import signal
 import sys
 from typing import IO, Any
 
 from .. import _config, _project_config, capture
+from .._lifecycle import end_runs_on
 from .._errors import RunNotFoundError, TracklogError
 from ..capture import (
     FORMATS,
@@ -243,6 +245,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         source = _follow_input(args.file, 60.0 if args.idle is None else args.idle, args.pid)
     else:
         source = _open_input(args.file)
+    # `docker stop`, systemd and kill end a tailer with SIGTERM (a closed terminal with SIGHUP):
+    # the run ends Canceled with what was read, as on Ctrl-C, and the exit status is 128+N.
+    end_runs_on(signal.SIGTERM, signal.SIGHUP)
     with source as stream:
         if args.run_id:
             run = resolve_run(Workspace(args.workspace, create=False), args.run_id)
