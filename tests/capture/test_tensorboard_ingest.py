@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import tracklog
 from tests.capture.capture_support import runs
 from tests.capture.tensorboard_support import (  # noqa: F401
     PNG,
@@ -15,7 +16,7 @@ from tests.capture.tensorboard_support import (  # noqa: F401
     tb_cli,
     write_events,
 )
-from tracklog.capture._tensorboard import TAG_DIR, TAG_OFFSETS
+from tracklog.capture._tensorboard import TAG_DIR, TAG_OFFSETS, TensorBoardSync, find_event_files
 from tracklog.capture._tfrecord import frame
 
 tensorboardX = pytest.importorskip("tensorboardX")
@@ -187,3 +188,17 @@ def test_a_missing_logdir_is_a_one_line_error_and_no_run(tmp_path):
     assert "Traceback" not in result.stderr.decode()
     assert not (tmp_path / "ws").exists() or runs(tmp_path / "ws") == []
 
+
+
+def test_found_in_one_scan_keras_s_train_folder_is_the_run_s_own_and_validation_its_child(tmp_path):
+    # tracklog run's watcher makes the first folder with event files the run's own; Keras
+    # writes logs/train and logs/validation within one epoch, so both appear in one scan.
+    logdir = tmp_path / "logs"
+    _scalars(logdir / "validation", "epoch_loss", range(2))
+    _scalars(logdir / "train", "epoch_loss", range(2))
+    assert list(find_event_files(str(logdir))) == [str(logdir / "train"), str(logdir / "validation")]
+    run = tracklog.Experiment(tracklog.Workspace(str(tmp_path / "ws")), "keras").start_logging("fit")
+    TensorBoardSync(run, str(logdir)).sync()
+    run.complete()
+    assert run.get_tags()[TAG_DIR] == str(logdir / "train")
+    assert [child.name for child in run.get_children()] == ["validation"]

@@ -114,7 +114,9 @@ def find_event_files(root: str, exclude: tuple[str, ...] = ()) -> dict[str, list
                 continue
         if files:
             found[folder] = files
-    return found
+    # In path order (the walk is a stack): a parent before its folders, and Keras's
+    # logs/train before logs/validation, so the first folder is the same on every scan.
+    return dict(sorted(found.items()))
 
 
 def _safe(name: str) -> str:
