@@ -21,6 +21,7 @@ from tests.capture.tensorboard_support import (  # noqa: F401
     reader,
     reader_env,
     scalar_event,
+    tb_cli,
     write_events,
 )
 from tracklog.capture._tensorboard import TAG_DIR
@@ -117,6 +118,28 @@ def test_event_files_from_earlier_jobs_are_left_alone(tmp_path):
     (run,) = runs(tmp_path / "ws")
     assert set(run.get_metrics()) == {"acc"}
     assert run.get_tags()[TAG_DIR] == str(work / "new")
+
+
+@pytest.mark.usefixtures("reader")
+def test_jobs_that_reuse_one_log_folder_each_keep_their_own_files_and_an_ingest_adds_nothing(tmp_path):
+    # SummaryWriter("logs") in every run of the script: both jobs write into one folder.
+    pytest.importorskip("tensorboardX")
+    work = tmp_path / "job"
+    writer = script(work, "write.py", WRITE)
+    ws = tmp_path / "ws"
+    for _ in range(2):
+        result = tracklog_run(ws, PYTHON, writer, "logs", cwd=work, extra_env=reader_env())
+        assert result.returncode == 0, result.stderr.decode()
+        time.sleep(1.1)  # tensorboardX names its file by the second
+    first, second = sorted(runs(ws), key=lambda run: run.info.start_time)
+    assert len(list((work / "logs").glob("*tfevents*"))) == 2
+    assert [p.step for p in first.get_metric_history("acc")] == [0, 1, 2, 3]
+    assert [p.step for p in second.get_metric_history("acc")] == [0, 1, 2, 3]
+    done = tb_cli(ws, "ingest", "--tensorboard", str(work / "logs"))
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"nothing new" in done.stderr
+    assert [p.step for p in second.get_metric_history("acc")] == [0, 1, 2, 3]
+    assert len(list(runs(ws))) == 2
 
 
 def test_no_tensorboard_turns_watching_off(tmp_path):

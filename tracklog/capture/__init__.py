@@ -21,7 +21,7 @@ from ._process import (
 )
 from ._recognise import MetricRules, Recogniser
 from ._recorder import OutputRecorder
-from ._tensorboard import TensorBoardSync, TensorBoardWatcher, find_synced_run, ingest_tensorboard
+from ._tensorboard import TensorBoardSync, TensorBoardWatcher, find_synced_run, ingest_tensorboard, read_by_others
 from ._stream import OutputCapture, capture_output
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ __all__ = [
     "ingest_lines",
     "ingest_stream",
     "ingest_tensorboard",
+    "read_by_others",
     "outputs_snapshot",
     "signal_name",
     "split_timestamp",

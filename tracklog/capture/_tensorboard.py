@@ -24,6 +24,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, NamedTuple
 
 from .. import _diag
@@ -266,7 +267,7 @@ class TensorBoardSync:
     ``home`` is the directory whose files go into ``run`` itself; ``None``
     makes it the first directory where event files appear (``tracklog run``).
     ``skip_existing`` ignores the event files already there now: they belong
-    to earlier jobs. ``exclude`` are paths not looked into (the workspace).
+    to earlier jobs; ``skip`` names more files to ignore (other runs read them). ``exclude`` are paths not looked into (the workspace).
     """
 
     def __init__(
@@ -277,6 +278,7 @@ class TensorBoardSync:
         home: str | None = None,
         skip_existing: bool = False,
         exclude: tuple[str, ...] = (),
+        skip: Iterable[str] = (),
     ) -> None:
         self.run = run
         self.root = os.path.abspath(root)
@@ -285,7 +287,7 @@ class TensorBoardSync:
         self.folders: dict[str, _RunFiles] = {}
         self.counts = SyncCounts()
         self._lock = threading.Lock()
-        self._existing: set[str] = set()
+        self._existing: set[str] = {os.path.abspath(path) for path in skip}
         if skip_existing:
             for folder, names in find_event_files(self.root, self.exclude).items():
                 self._existing.update(os.path.join(folder, name) for name in names)
@@ -433,12 +435,30 @@ def find_synced_run(experiment: Experiment, logdir: str) -> Run | None:
     return None
 
 
-def ingest_tensorboard(run: Run, logdir: str) -> tuple[SyncCounts, list[Run]]:
-    """Sync the event files under ``logdir`` into ``run`` (and child runs); what was added, and the children."""
+def read_by_others(experiment: Experiment, logdir: str, run: Run | None) -> set[str]:
+    """The event files under ``logdir`` that runs of ``experiment`` other than ``run`` (and its
+    children) have read: jobs that reuse one log folder (``SummaryWriter("logs")``, Keras's
+    ``logs/train``) each own the files they wrote, and an ingest of the folder adds none of them again."""
+    root = os.path.abspath(logdir)
+    own = {run.id} if run is not None else set()
+    found: set[str] = set()
+    for other in experiment.get_runs(include_children=True):
+        if other.id in own or other.info.parent_run_id in own:
+            continue
+        tags = other.get_tags()
+        folder = tags.get(TAG_DIR)
+        if folder and (folder == root or _inside(folder, root)):
+            found.update(os.path.join(folder, name) for name in _offsets_of(tags))
+    return found
+
+
+def ingest_tensorboard(run: Run, logdir: str, skip: Iterable[str] = ()) -> tuple[SyncCounts, list[Run]]:
+    """Sync the event files under ``logdir`` into ``run`` (and child runs), but those in ``skip``;
+    what was added, and the children."""
     if not os.path.isdir(logdir):
         what = "is a file; give the folder that holds it" if os.path.exists(logdir) else "does not exist"
         raise TracklogError(f"--tensorboard {logdir}: {what}")
-    sync = TensorBoardSync(run, logdir, home=logdir)
+    sync = TensorBoardSync(run, logdir, home=logdir, skip=skip)
     counts = sync.sync()
     sync.finish()
     run.flush()
@@ -455,4 +475,5 @@ __all__ = [
     "find_synced_run",
     "ingest_tensorboard",
     "is_event_file",
+    "read_by_others",
 ]

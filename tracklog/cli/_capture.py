@@ -24,6 +24,7 @@ from ..capture import (
     default_run_name,
     find_synced_run,
     ingest_tensorboard,
+    read_by_others,
     outputs_snapshot,
     signal_name,
 )
@@ -309,14 +310,17 @@ def _ingest_tensorboard(args: argparse.Namespace) -> int:
         raise TracklogError(f"--tensorboard {args.tensorboard} {what}; give the folder the event files are in")
     if args.run_id:
         run, owned = resolve_run(Workspace(args.workspace, create=False), args.run_id), False
+        experiment = run.experiment
     else:
         experiment = Experiment(Workspace(args.workspace), args.experiment or current.default_experiment())
         run, owned = find_synced_run(experiment, args.tensorboard), False
-        if run is None:
-            name = args.name or os.path.basename(os.path.abspath(args.tensorboard))
-            run, owned = Run._start(experiment, name), True
+    # Files other runs read already are theirs (jobs that reuse one log folder), not new.
+    others = read_by_others(experiment, args.tensorboard, run)
+    if run is None:
+        name = args.name or os.path.basename(os.path.abspath(args.tensorboard))
+        run, owned = Run._start(experiment, name), True
     try:
-        counts, children = ingest_tensorboard(run, args.tensorboard)
+        counts, children = ingest_tensorboard(run, args.tensorboard, skip=others)
     except BaseException as exc:
         if owned:
             run.cancel() if isinstance(exc, KeyboardInterrupt) else run.fail(exc)
