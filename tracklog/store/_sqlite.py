@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from itertools import repeat
+from operator import itemgetter
 from typing import IO, Any, Callable, Iterator, Sequence
 
 from .. import _config, _diag
@@ -56,8 +57,8 @@ from ._sqlite_registry import RegistryTables
 from ._sqlite_tracking import TrackingTables
 
 _NAN = float("nan")
-#: A key no event has: the first item of a batch always looks its file and metric up.
-_NO_KEY: tuple[Any, Any] = (object(), object())
+#: No run id, file name or metric name is this: the first item of a batch looks its keys up.
+_NO_KEY: Any = object()
 
 _RUN_COLUMNS = (
     "r.run_id, r.experiment_id, e.name, r.name, r.status, r.start_time, r.end_time, "
@@ -74,6 +75,34 @@ _INSERT_CHUNK = (
     f"INSERT INTO metric_chunks ({', '.join(_CHUNK_COLUMNS)}) "
     f"VALUES ({', '.join(':' + c for c in _CHUNK_COLUMNS)})"
 )
+
+
+class _Points:
+    """One metric's points in a batch, in arrival order: the columns, and the log records
+    with a point (LOG_WITH_POINT) that arrived since they were last moved into them. The
+    records' columns are taken out in C (itemgetter) rather than appended one by one."""
+
+    __slots__ = ("kind", "records", "steps", "times", "values")
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.steps: list[int] = []
+        self.values: list[Any] = []
+        self.times: list[float] = []
+        self.records: list[tuple[Any, ...]] = []
+
+    def take_records(self) -> None:
+        """Move the waiting records' points into the columns (before a point of another kind)."""
+        records = self.records
+        if records:
+            self.steps.extend(map(_RECORD_STEP, records))
+            self.values.extend(map(_RECORD_VALUE, records))
+            self.times.extend(map(_RECORD_TIME, records))
+            records.clear()
+
+
+#: A LOG_WITH_POINT record's point: its step, value and time.
+_RECORD_STEP, _RECORD_VALUE, _RECORD_TIME = itemgetter(12), itemgetter(11), itemgetter(5)
 
 #: A control-plane write that waits for space: work(conn) inside a write transaction.
 _Work = Callable[[sqlite3.Connection], Any]
@@ -238,19 +267,24 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
         rank = self._rank
         key_ids = self._key_ids
         new_keys: dict[tuple[str, str], int] = {}
-        groups: dict[tuple[str, str], tuple[list[int], list[Any], list[float], str]] = {}
+        groups: dict[tuple[str, str], _Points] = {}
         tags: list[tuple[int, str, str]] = []
         params: list[tuple[str, int, str, str]] = []
         # Each file's LOG and OUTPUT events in order, encoded once the loop is done; the
         # files that got OUTPUT events too (their lines are encoded one event at a time).
         logs: dict[tuple[str, str], list[Any]] = {}
         mixed: set[tuple[str, str]] = set()
-        # The last log file's and the last metric's key and list: a batch is mostly long runs
-        # of one file and one metric, so most items skip the tuple key and its dict lookup.
-        log_key: tuple[Any, Any] = _NO_KEY
-        log_list: list[Any] = []
-        point_key: tuple[Any, Any] = _NO_KEY
-        group: tuple[list[int], list[Any], list[float], str] | None = None
+        # The last log file's and the last metric's keys and list appends: a batch is mostly
+        # long runs of one file and one metric, so most items skip the key and its lookup.
+        log_run: Any = _NO_KEY
+        log_file: Any = _NO_KEY
+        log_append: Callable[[Any], None] = [].append  # replaced by the first log item
+        point_run: Any = _NO_KEY
+        point_name: Any = _NO_KEY
+        group = _Points(METRIC)  # replaced by the first point's, as its appends are
+        add_record, add_step, add_value, add_time = (
+            group.records.append, group.steps.append, group.values.append, group.times.append
+        )
         conn.execute("BEGIN IMMEDIATE")
         try:
             self._apply_deferred(conn)
@@ -259,46 +293,61 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
             for ev in events:
                 kind = ev[1]
                 if kind == LOG or kind == OUTPUT:  # the commonest kinds first
-                    if ev[0] is not log_key[0] or ev[2] is not log_key[1]:
-                        log_key = (ev[0], ev[2])
-                        log_list = logs.setdefault(log_key, [])
-                    log_list.append(ev)
+                    if ev[0] is not log_run or ev[2] is not log_file:
+                        log_run, log_file = ev[0], ev[2]
+                        log_append = logs.setdefault((log_run, log_file), []).append
+                    log_append(ev)
                     if kind == OUTPUT:
-                        mixed.add(log_key)
+                        mixed.add((log_run, log_file))
                         continue
                     if len(ev) != 13:
                         continue
-                    kind, run_id, name, value, step = METRIC, ev[0], ev[10], ev[11], ev[12]
+                    # A log record with its metric point (LOG_WITH_POINT): the point.
+                    if ev[10] is not point_name or ev[0] is not point_run:
+                        point_run, point_name = ev[0], ev[10]
+                        found = groups.get((point_run, point_name))
+                        if found is None:
+                            found = groups[(point_run, point_name)] = _Points(METRIC)
+                        group = found
+                        add_record, add_step, add_value, add_time = (
+                            group.records.append, group.steps.append, group.values.append, group.times.append
+                        )
+                    add_record(ev)
                 elif kind in METRIC_KINDS:
-                    run_id, name, value, step = ev[0], ev[2], ev[3], ev[4]
-                else:
-                    if kind == POINTS:  # many points of one metric (see pipeline.event)
-                        key = (ev[0], ev[2])
-                        many = groups.get(key)
-                        if many is None:
-                            many = groups[key] = ([], [], [], METRIC)
-                        many[0].extend(ev[4])
-                        many[1].extend(ev[3])
-                        many[2].extend(repeat(ev[5], len(ev[3])))
-                    elif kind == TAG:
-                        tags.append((self._run_pk(conn, ev[0]), ev[2], ev[3]))
-                    elif kind == PARAM:
-                        params.append((ev[0], self._run_pk(conn, ev[0]), ev[2], ev[3]))
-                    continue
-                if group is None or run_id is not point_key[0] or name is not point_key[1]:
-                    point_key = (run_id, name)
-                    group = groups.get(point_key)
-                    if group is None:
-                        group = groups[point_key] = ([], [], [], kind)
-                group[0].append(step)
-                group[1].append(value)
-                group[2].append(ev[5])
+                    if ev[2] is not point_name or ev[0] is not point_run:
+                        point_run, point_name = ev[0], ev[2]
+                        found = groups.get((point_run, point_name))
+                        if found is None:
+                            found = groups[(point_run, point_name)] = _Points(kind)
+                        group = found
+                        add_record, add_step, add_value, add_time = (
+                            group.records.append, group.steps.append, group.values.append, group.times.append
+                        )
+                    if group.records:
+                        group.take_records()  # they came first
+                    add_step(ev[4])
+                    add_value(ev[3])
+                    add_time(ev[5])
+                elif kind == POINTS:  # many points of one metric (see pipeline.event)
+                    key = (ev[0], ev[2])
+                    many = groups.get(key)
+                    if many is None:
+                        many = groups[key] = _Points(METRIC)
+                    many.take_records()
+                    many.steps.extend(ev[4])
+                    many.values.extend(ev[3])
+                    many.times.extend(repeat(ev[5], len(ev[3])))
+                elif kind == TAG:
+                    tags.append((self._run_pk(conn, ev[0]), ev[2], ev[3]))
+                elif kind == PARAM:
+                    params.append((ev[0], self._run_pk(conn, ev[0]), ev[2], ev[3]))
             lines = {key: self._encode_lines(chunk, key in mixed) for key, chunk in logs.items()}
-            for key, (steps, values, times, kind) in groups.items():
+            for key, points in groups.items():
+                points.take_records()
                 key_id = key_ids.get(key) or new_keys.get(key)
                 if key_id is None:
-                    key_id = new_keys[key] = self._key_id(conn, key[0], key[1], kind)
-                self._insert_chunk(conn, key_id, rank, steps, values, times)
+                    key_id = new_keys[key] = self._key_id(conn, key[0], key[1], points.kind)
+                self._insert_chunk(conn, key_id, rank, points.steps, points.values, points.times)
             if tags:
                 conn.executemany("INSERT OR REPLACE INTO tags VALUES (?, ?, ?)", tags)
             for run_id, run_pk, key, value in params:
