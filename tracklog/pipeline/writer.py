@@ -26,6 +26,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from itertools import repeat
 from typing import Any, Callable, Iterable, Sequence
 
 from .. import _config, _diag, _lifecycle
@@ -44,6 +45,8 @@ class _FlushMarker:
         self.done = threading.Event()
 
 
+#: deque.popleft as a function of the deque: map() calls it without a Python frame.
+_popleft = deque.popleft
 #: How often a yielding writer looks whether the burst is over (seconds).
 _BURST_POLL = 0.01
 #: How long a flush waits for a sink that reports itself stalled (seconds).
@@ -92,6 +95,10 @@ class Pipeline:
 
     def _init_state(self) -> None:
         self._q: deque[object] = deque()
+        # Flush markers put and not yet taken by the writer (under _marker_lock): while
+        # there are none, the writer takes a batch in one C-level call (see _drain).
+        self._markers = 0
+        self._marker_lock = threading.Lock()
         self._wake = threading.Event()
         self._space = threading.Condition(threading.Lock())
         self._waiters = 0
@@ -232,6 +239,8 @@ class Pipeline:
         if self._thread is None and not self._q:
             return True  # nothing was ever put: no writer to start for a read
         marker = _FlushMarker()
+        with self._marker_lock:
+            self._markers += 1  # before it is in the queue: _drain must not take it in bulk
         self._q.append(marker)
         self._urgent = True
         self._kick()
@@ -355,16 +364,29 @@ class Pipeline:
     def _drain(self) -> None:
         q = self._q
         popleft = q.popleft
+        batch_size = min(self._batch_size, self._capacity)
         while q:
             batch: list[Event] = []
             markers: list[_FlushMarker] = []
             try:
-                for _ in range(self._batch_size):
-                    item = popleft()
-                    if type(item) is _FlushMarker:
-                        markers.append(item)  # everything before it is in this batch
-                        break
-                    batch.append(item)  # type: ignore[arg-type]
+                count = min(len(q), batch_size)
+                if not self._markers:
+                    # No flush marker among the items counted (a flush counts its marker
+                    # before it queues it): take them in C, not one Python-level loop turn
+                    # per item. Only the writer takes from the left, and a stalled sink's
+                    # shedding never takes from the right below capacity, so they are there.
+                    # Should they not be (a late put draining inline while a timed-out writer
+                    # still drains), list.extend keeps what it took before the IndexError.
+                    batch.extend(map(_popleft, repeat(q, count)))  # type: ignore[arg-type]
+                else:
+                    for _ in range(batch_size):
+                        item = popleft()
+                        if type(item) is _FlushMarker:
+                            with self._marker_lock:
+                                self._markers -= 1
+                            markers.append(item)  # everything before it is in this batch
+                            break
+                        batch.append(item)  # type: ignore[arg-type]
             except IndexError:
                 pass
             if batch:
