@@ -29,7 +29,6 @@ __all__ = ["RunHandler"]
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"} | FIELDS
 _N_STANDARD = len(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
 _LogRecord = logging.LogRecord
-_MISSING = object()
 
 
 class RunHandler(logging.Handler):
@@ -109,12 +108,17 @@ class RunHandler(logging.Handler):
                             fields["levelno"], fields["name"], message, None,
                         ))
                         return
-                    value, step = fields.get("value", _MISSING), fields.get("step")
-                    if extra == 1 + (value is not _MISSING) + ("step" in fields) and "metric" in fields:
-                        # metric=, value=, step= and nothing else: a log line and one point. The
-                        # type checks of tracklog._values, inlined: a name it accepted before, an
-                        # int64 or float value, an int64 step or none. Anything else: _emit_fields.
-                        name = fields["metric"]
+                    if extra == 2 or extra == 3:
+                        # metric=, value=, step= (or no step) and nothing else: a log line and
+                        # one point. Anything else, or a field missing: _emit_fields.
+                        try:
+                            name = fields["metric"]
+                            value = fields["value"]
+                            step = fields["step"] if extra == 3 else None
+                        except KeyError:
+                            name = None
+                        # The type checks of tracklog._values, inlined: a name it accepted
+                        # before, an int64 or float value, an int64 step or none.
                         if (
                             type(name) is str
                             and name in NAMES
@@ -122,10 +126,17 @@ class RunHandler(logging.Handler):
                             and (step is None or (type(step) is int and -(2**63) <= step < 2**63))
                             and not target.closed
                         ):
+                            # RunTarget.step_for, inlined: its call costs more than its body.
+                            steps = target.steps
+                            if step is None:
+                                step = steps.get(name, 0)
+                                steps[name] = step + 1
+                            elif step >= steps.get(name, 0):
+                                steps[name] = step + 1
                             target.pipeline.put((
                                 target.run_id, LOG, self.filename, None, None, created,
                                 fields["levelno"], fields["name"], message, None,
-                                name, value, target.step_for(name, step),
+                                name, value, step,
                             ))
                             return
             self._emit_fields(target, record, fields, extra)
