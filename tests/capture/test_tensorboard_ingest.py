@@ -202,3 +202,12 @@ def test_found_in_one_scan_keras_s_train_folder_is_the_run_s_own_and_validation_
     run.complete()
     assert run.get_tags()[TAG_DIR] == str(logdir / "train")
     assert [child.name for child in run.get_children()] == ["validation"]
+
+
+def test_a_folder_without_event_files_makes_no_run(tmp_path):
+    (tmp_path / "empty").mkdir()
+    ws = tmp_path / "ws"
+    done = tb_cli(ws, "ingest", "--tensorboard", str(tmp_path / "empty"))
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"no TensorBoard event files" in done.stderr
+    assert runs(ws) == []

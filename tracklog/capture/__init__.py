@@ -21,7 +21,14 @@ from ._process import (
 )
 from ._recognise import MetricRules, Recogniser
 from ._recorder import OutputRecorder
-from ._tensorboard import TensorBoardSync, TensorBoardWatcher, find_synced_run, ingest_tensorboard, read_by_others
+from ._tensorboard import (
+    TensorBoardSync,
+    TensorBoardWatcher,
+    find_event_files,
+    find_synced_run,
+    ingest_tensorboard,
+    read_by_others,
+)
 from ._stream import OutputCapture, capture_output
 
 if TYPE_CHECKING:
@@ -42,12 +49,13 @@ __all__ = [
     "child_env",
     "collect_outputs",
     "default_run_name",
+    "find_event_files",
     "find_synced_run",
     "ingest_lines",
     "ingest_stream",
     "ingest_tensorboard",
-    "read_by_others",
     "outputs_snapshot",
+    "read_by_others",
     "signal_name",
     "split_timestamp",
 ]

@@ -22,6 +22,7 @@ from ..capture import (
     child_env,
     collect_outputs,
     default_run_name,
+    find_event_files,
     find_synced_run,
     ingest_tensorboard,
     read_by_others,
@@ -317,6 +318,9 @@ def _ingest_tensorboard(args: argparse.Namespace) -> int:
     # Files other runs read already are theirs (jobs that reuse one log folder), not new.
     others = read_by_others(experiment, args.tensorboard, run)
     if run is None:
+        if not find_event_files(args.tensorboard):
+            note(f"no TensorBoard event files (*tfevents*) under {args.tensorboard}; no run was made")
+            return 0
         name = args.name or os.path.basename(os.path.abspath(args.tensorboard))
         run, owned = Run._start(experiment, name), True
     try:
