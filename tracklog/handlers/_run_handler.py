@@ -126,17 +126,10 @@ class RunHandler(logging.Handler):
                             and (step is None or (type(step) is int and -(2**63) <= step < 2**63))
                             and not target.closed
                         ):
-                            # RunTarget.step_for, inlined: its call costs more than its body.
-                            steps = target.steps
-                            if step is None:
-                                step = steps.get(name, 0)
-                                steps[name] = step + 1
-                            elif step >= steps.get(name, 0):
-                                steps[name] = step + 1
                             target.pipeline.put((
                                 target.run_id, LOG, self.filename, None, None, created,
                                 fields["levelno"], fields["name"], message, None,
-                                name, value, step,
+                                name, value, target.step_for(name, step),
                             ))
                             return
             self._emit_fields(target, record, fields, extra)
