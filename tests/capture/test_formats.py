@@ -242,3 +242,15 @@ def test_a_utf8_byte_order_mark_does_not_hide_the_first_line(tmp_path):
     done = cli(tmp_path / "ws2", "ingest", str(docker))
     assert done.returncode == 0, done.stderr
     assert [p.value for p in only_run(tmp_path / "ws2").get_metric_history("loss")] == [0.5]
+
+
+def test_latest_is_the_run_made_last_even_when_an_ingested_log_is_older(tmp_path):
+    ws = tmp_path / "ws"
+    assert cli(ws, "run", "--", "echo", "hello").returncode == 0
+    log = tmp_path / "kubelet.log"
+    log.write_bytes(b"2026-12-01T10:00:00.000000000Z stdout F trainer says hi\n")
+    done = cli(ws, "ingest", "--name", "trainer-0", str(log))
+    assert done.returncode == 0, done.stderr
+    shown = cli(ws, "logs", "latest", "--file", "std_log.txt")
+    assert shown.returncode == 0, shown.stderr
+    assert b"trainer says hi" in shown.stdout and b"hello" not in shown.stdout

@@ -70,10 +70,10 @@ def local_location(given: str | None) -> str:
 
 
 def resolve_run(workspace: Workspace, ref: str) -> Run:
-    """The run ``ref`` names: a run id, a unique prefix of one, or ``latest`` (the newest run)."""
+    """The run ``ref`` names: a run id, a unique prefix of one, or ``latest`` (the run made last)."""
     if ref in LATEST:
-        runs = workspace.store.search_runs()
-        if not runs:
+        last = workspace.store.last_made_run()
+        if last is None:
             raise EmptyWorkspaceError(f"no runs in workspace {workspace.path}")
-        ref = runs[0].run_id
+        ref = last.run_id
     return workspace.get_run(ref)

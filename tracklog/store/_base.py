@@ -88,6 +88,13 @@ class Store(abc.ABC):
     ) -> list[RunInfo]:
         """Runs, newest first, optionally of one experiment or one parent."""
 
+    def last_made_run(self) -> RunInfo | None:
+        """The run made last (the command line's ``latest``), or None; a store that cannot tell
+        says the newest by start time. An ingested log's run starts at its first line's time,
+        so the two differ right after ``tracklog ingest``."""
+        runs = self.search_runs()
+        return runs[0] if runs else None
+
     @abc.abstractmethod
     def set_status(
         self, run_id: str, status: str, end_time: float | None, error: str | None = None

@@ -573,6 +573,12 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
         sql += " ORDER BY r.start_time DESC, r.run_pk DESC"
         return [self._info(row) for row in self._query(sql, args)]
 
+    def last_made_run(self) -> RunInfo | None:
+        rows = self._query(
+            f"SELECT {_RUN_COLUMNS} FROM runs r JOIN experiments e USING (experiment_id) ORDER BY r.run_pk DESC LIMIT 1"
+        )
+        return self._info(rows[0]) if rows else None
+
     def set_status(
         self, run_id: str, status: str, end_time: float | None, error: str | None = None
     ) -> None:
