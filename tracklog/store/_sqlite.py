@@ -91,6 +91,18 @@ class _Points:
         self.times: list[float] = []
         self.records: list[tuple[Any, ...]] = []
 
+    @staticmethod
+    def of(groups: dict[tuple[str, str], _Points], run_id: str, name: str, kind: str) -> _Points:
+        """The points of ``name`` of ``run_id`` in ``groups``, new ones of ``kind`` if none yet."""
+        found = groups.get((run_id, name))
+        if found is None:
+            found = groups[(run_id, name)] = _Points(kind)
+        return found
+
+    def appenders(self) -> tuple[Callable[[Any], None], ...]:
+        """The bound appends of the records, steps, values and times lists."""
+        return self.records.append, self.steps.append, self.values.append, self.times.append
+
     def take_records(self) -> None:
         """Move the waiting records' points into the columns (before a point of another kind)."""
         records = self.records
@@ -305,34 +317,21 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
                     # A log record with its metric point (LOG_WITH_POINT): the point.
                     if ev[10] is not point_name or ev[0] is not point_run:
                         point_run, point_name = ev[0], ev[10]
-                        found = groups.get((point_run, point_name))
-                        if found is None:
-                            found = groups[(point_run, point_name)] = _Points(METRIC)
-                        group = found
-                        add_record, add_step, add_value, add_time = (
-                            group.records.append, group.steps.append, group.values.append, group.times.append
-                        )
+                        group = _Points.of(groups, point_run, point_name, METRIC)
+                        add_record, add_step, add_value, add_time = group.appenders()
                     add_record(ev)
                 elif kind in METRIC_KINDS:
                     if ev[2] is not point_name or ev[0] is not point_run:
                         point_run, point_name = ev[0], ev[2]
-                        found = groups.get((point_run, point_name))
-                        if found is None:
-                            found = groups[(point_run, point_name)] = _Points(kind)
-                        group = found
-                        add_record, add_step, add_value, add_time = (
-                            group.records.append, group.steps.append, group.values.append, group.times.append
-                        )
+                        group = _Points.of(groups, point_run, point_name, kind)
+                        add_record, add_step, add_value, add_time = group.appenders()
                     if group.records:
                         group.take_records()  # they came first
                     add_step(ev[4])
                     add_value(ev[3])
                     add_time(ev[5])
                 elif kind == POINTS:  # many points of one metric (see pipeline.event)
-                    key = (ev[0], ev[2])
-                    many = groups.get(key)
-                    if many is None:
-                        many = groups[key] = _Points(METRIC)
+                    many = _Points.of(groups, ev[0], ev[2], METRIC)
                     many.take_records()
                     many.steps.extend(ev[4])
                     many.values.extend(ev[3])
