@@ -208,6 +208,7 @@ def test_search_runs_speaks_mlflows_filter_and_order_grammar(ws):
             mlflow.log_param("model", model)
             if i != 2:
                 mlflow.log_metric("acc", acc)
+        time.sleep(0.005)  # start times in milliseconds: two runs of one millisecond tie (MLflow orders ties by uuid)
 
     def names(**kwargs):
         return [r.info.run_name for r in mlflow.search_runs(output_format="list", **kwargs)]
