@@ -12,8 +12,8 @@ import sys
 from typing import IO, Any
 
 from .. import _config, _project_config, capture
-from .._lifecycle import end_runs_on
 from .._errors import RunNotFoundError, TracklogError
+from .._lifecycle import end_runs_on
 from ..capture import (
     FORMATS,
     ChildProcess,
@@ -25,8 +25,8 @@ from ..capture import (
     find_event_files,
     find_synced_run,
     ingest_tensorboard,
-    read_by_others,
     outputs_snapshot,
+    read_by_others,
     signal_name,
 )
 from ..pipeline import current
