@@ -294,9 +294,7 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
         point_run: Any = _NO_KEY
         point_name: Any = _NO_KEY
         group = _Points(METRIC)  # replaced by the first point's, as its appends are
-        add_record, add_step, add_value, add_time = (
-            group.records.append, group.steps.append, group.values.append, group.times.append
-        )
+        add_record, add_step, add_value, add_time = group.appenders()
         conn.execute("BEGIN IMMEDIATE")
         try:
             self._apply_deferred(conn)
