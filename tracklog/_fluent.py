@@ -240,8 +240,8 @@ def start_run(
     context manager that ends it FINISHED, or FAILED when an exception escapes.
 
     An active run needs ``nested=True`` for a child, as in MLflow. Inside a process
-    started by ``tracklog run`` (TRACKLOG_RUN_ID set), the first start_run() resumes
-    that run, as MLflow does with MLFLOW_RUN_ID.
+    started by ``tracklog run`` (TRACKLOG_RUN_ID set), each top-level run is a child of
+    that run, in the script's experiment (set_experiment) or else in that run's.
     """
     if log_system_metrics:
         raise MlflowRequestError(
@@ -262,18 +262,19 @@ def start_run(
                 f"{NOTE_TAG} from the tags or omit the description."
             )
         tags[NOTE_TAG] = description
-    if run_id is None and parent is None and not nested and os.environ.get(_config.ENV_RUN_ID):
-        run = current.env_run()
-        assert isinstance(run, Run)
-        if run.target.closed:
-            run._reopen()
-        current.push(run)
-        return _begun(run, tags)
     if run_id is None:
         run_id = os.environ.pop(ENV_MLFLOW_RUN_ID, None) or None  # MLflow uses it once
     if run_id is not None:
         return _resume(run_id, tags)
-    workspace = Workspace()
+    outer = None
+    if parent is None and parent_run_id is None and os.environ.get(_config.ENV_RUN_ID):
+        # Inside tracklog run: a top-level run is a child of tracklog run's run, as the MLflow
+        # plugin route makes it (docs/mlflow.md); a script may start several, in its experiment.
+        found = current.env_run()
+        outer = found if isinstance(found, Run) else None
+    workspace = outer.workspace if outer is not None else Workspace()
+    if outer is not None:
+        parent = outer
     if parent_run_id is not None:
         if parent is not None and parent.id != parent_run_id:
             raise MlflowRequestError(
@@ -285,6 +286,9 @@ def start_run(
     if experiment_id is not None:
         name = MlflowClient(workspace.child_location()).get_experiment(str(experiment_id)).name
         experiment = TracklogExperiment(workspace, name)
+    elif outer is not None:
+        chosen = _experiment_name(workspace)
+        experiment = outer.experiment if chosen == DEFAULT_EXPERIMENT else TracklogExperiment(workspace, chosen)
     elif isinstance(parent, Run):
         experiment = parent.experiment
     else:

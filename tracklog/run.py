@@ -814,7 +814,9 @@ class Run:
         after its parent); filtered by tags, properties, type and status as Azure does."""
         found: list[Run] = []
         for info in self._engine.store.search_runs(parent_run_id=self.id):
-            child = Run._from_info(self._workspace, info, self.experiment)
+            # A child may sit in another experiment (an MLflow script's set_experiment under tracklog run).
+            same = info.experiment_name == self.experiment.name
+            child = Run._from_info(self._workspace, info, self.experiment if same else None)
             if (status is None or info.status == status) and child._matches(type, tags, properties):
                 found.append(child)
             if recursive:

@@ -63,19 +63,27 @@ def test_both_vocabularies_write_the_same_run(tmp_path):
     assert run.get_metrics() == {"azure": 1, "mlflow": 2}
 
 
-def test_start_run_resumes_the_run_named_by_the_environment(tmp_path, monkeypatch):
-    """Inside `tracklog run` (TRACKLOG_RUN_ID set) the first start_run() resumes that run."""
+def test_under_tracklog_run_each_top_level_start_run_is_a_child_of_its_run(tmp_path, monkeypatch):
+    """Inside `tracklog run` (TRACKLOG_RUN_ID set) a script's runs are children of that run, as
+    on the MLflow plugin route: a sweep's loop starts one per value, in its own experiment."""
     ws = tracklog.Workspace(tmp_path / "ws")
-    parent = tracklog.Experiment(ws, "e").start_logging()
+    outer = tracklog.Experiment(ws, "e").start_logging()
     from tracklog.pipeline import current as _context
 
     _context.reset()
-    monkeypatch.setenv("TRACKLOG_RUN_ID", parent.id)
+    monkeypatch.setenv("TRACKLOG_RUN_ID", outer.id)
     monkeypatch.setenv("TRACKLOG_WORKSPACE", ws.path)
-    with tracklog.start_run() as run:
+    with tracklog.start_run() as first:
         tracklog.log_metric("x", 1)
-    assert run.id == parent.id
-    assert parent.get_metrics() == {"x": 1}
+    tracklog.set_experiment("sweep")
+    for alpha in (0.1, 0.2):
+        with tracklog.start_run(run_name=f"alpha-{alpha}"):
+            tracklog.log_param("alpha", alpha)
+    children = {child.name: child for child in outer.get_children()}
+    assert len(children) == 3 and first.id != outer.id
+    assert first.experiment.name == "e" and first.get_metrics() == {"x": 1}
+    assert {children[f"alpha-{a}"].experiment.name for a in (0.1, 0.2)} == {"sweep"}
+    assert outer.get_metrics() == {}
 
 
 def test_start_run_by_id_reopens_a_finished_run(tmp_path):
