@@ -35,6 +35,7 @@ from ._mlflow_entities import (
     RunInfo as RunInfoEntity,
 )
 from ._types import CANCELED, COMPLETED, FAILED
+from ._values import mlflow_text
 from .pipeline import current
 from .run import Run
 from .workspace import Experiment as TracklogExperiment
@@ -465,7 +466,7 @@ def log_metrics(
 
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
     """Set a param of the active run (immutable once set); returns ``value``."""
-    _active().log_param(key, value)
+    _active().log_param(key, mlflow_text(value))
     return value
 
 
@@ -474,17 +475,17 @@ def log_params(params: Mapping[str, Any], synchronous: bool | None = None, run_i
     if run_id is not None:
         MlflowClient().log_batch(run_id, params=list(params.items()))
     else:
-        _active().log_params(params)
+        _active().log_params({key: mlflow_text(value) for key, value in params.items()})
 
 
 def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
     """Set a tag of the active run."""
-    _active().tag(key, value)
+    _active().tag(key, mlflow_text(value))
 
 
 def set_tags(tags: Mapping[str, Any], synchronous: bool | None = None) -> None:
     """Set several tags of the active run."""
-    _active().set_tags(tags)
+    _active().set_tags({key: mlflow_text(value) for key, value in tags.items()})
 
 
 def delete_tag(key: str) -> None:

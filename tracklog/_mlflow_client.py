@@ -40,7 +40,7 @@ from ._mlflow_search import experiment_row, filter_rows, order_rows, run_row
 from ._paths import check_file_name
 from ._types import COMPLETED, FAILED, ExperimentInfo
 from ._types import RunInfo as StoredRun
-from ._values import UNCONVERTIBLE, check_name, point_step, point_value, setting_value
+from ._values import UNCONVERTIBLE, check_name, mlflow_text, point_step, point_value, setting_value
 from .pipeline import current
 from .pipeline.event import IMAGE, METRIC, TAG, Event
 from .store import SQLiteStore
@@ -392,13 +392,13 @@ class MlflowClient:
         for item in tags:
             key, value = _key_value(item, "tag")
             key = check_name(key, "tag")
-            text = setting_value("tag", key, value)
+            text = setting_value("tag", key, mlflow_text(value))
             if text is not UNCONVERTIBLE:
                 events.append(Event(run_id, TAG, key, text, None, now))
         for item in params:
             key, value = _key_value(item, "param")
             key = check_name(key, "param")
-            text = setting_value("param", key, value)
+            text = setting_value("param", key, mlflow_text(value))
             if text is not UNCONVERTIBLE:
                 workspace.store.set_param(run_id, key, text)
         self._put(workspace, run_id, events)

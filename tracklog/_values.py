@@ -231,6 +231,19 @@ def text_value(value: Any) -> Any:
     return text if type(text) is str and text.isascii() else clean_text(str.__str__(text))
 
 
+def mlflow_text(value: Any) -> Any:
+    """``value`` as MLflow makes a param or tag value, ``str(value)`` (``True``, ``None`` and
+    ``10**30`` as Python spells them); a string as it is; ``value`` itself when ``str`` fails
+    (setting_value then warns and it is not set). The Azure vocabulary keeps text_value's."""
+    if type(value) is str:
+        return value
+    try:
+        text = str(value)
+    except Exception:
+        return value
+    return text if type(text) is str else value
+
+
 def setting_value(what: str, name: str, value: Any) -> Any:
     """:func:`text_value` for tag or param ``name``, with one warning when it is refused or escaped."""
     text = text_value(value)

@@ -353,3 +353,24 @@ def test_import_mlflow_after_the_swap_rebinds_the_name_to_the_real_package(tmp_p
     assert done.returncode == 0, done.stderr
     name, path = done.stdout.split()
     assert name == "mlflow" and "tracklog" not in path
+
+
+def test_params_and_tags_are_strings_as_mlflow_spells_them(ws):
+    """MLflow keeps str(value): a model's get_params() (True, None, big ints) is searchable as such."""
+    numpy = pytest.importorskip("numpy")
+    with mlflow.start_run() as run:
+        mlflow.log_params({"fit_intercept": True, "random_state": None, "big": 10**30, "alpha": 0.5})
+        mlflow.log_param("n", 3)
+        mlflow.set_tag("flag", False)
+        mlflow.set_tags({"f32": numpy.float32(0.1)})
+    data = mlflow.get_run(run.info.run_id).data
+    assert {k: data.params[k] for k in ("fit_intercept", "random_state", "big", "alpha", "n")} == {
+        "fit_intercept": "True", "random_state": "None", "big": "1" + "0" * 30, "alpha": "0.5", "n": "3"}
+    assert (data.tags["flag"], data.tags["f32"]) == ("False", "0.1")
+    found = mlflow.search_runs(filter_string="params.fit_intercept = 'True'", output_format="list")
+    assert [r.info.run_id for r in found] == [run.info.run_id]
+    client = mlflow.MlflowClient()
+    client.log_param(run.info.run_id, "late", None)
+    client.set_tag(run.info.run_id, "t", True)
+    data = client.get_run(run.info.run_id).data
+    assert (data.params["late"], data.tags["t"]) == ("None", "True")
