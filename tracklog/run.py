@@ -373,11 +373,13 @@ class Run:
         name = check_name(name)
         now = _time()
         events = []
+        step_for = self.target.step_for
         try:
-            for index, item in enumerate(value):
+            # The steps go on from the name's last: a second list of one name adds to the first.
+            for item in value:
                 converted = point_value(name, item)
                 if converted is not UNCONVERTIBLE:
-                    events.append(Event(self.id, LIST, name, converted, index, now))
+                    events.append(Event(self.id, LIST, name, converted, step_for(name, None), now))
         except Exception as exc:  # an iterable of the user's that raises: the items before it are kept
             _warn_unreadable(name, "list", exc, len(events))
         self.target.pipeline.put_many(events)

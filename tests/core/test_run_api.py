@@ -67,6 +67,13 @@ def test_repeated_log_is_a_series_over_steps_0_1_2(run):
     assert [p.step for p in run.get_metric_history("loss")] == [0, 1, 2]
 
 
+def test_a_second_log_list_of_one_name_adds_to_the_first(run):
+    run.log_list("l", [1, 2])
+    run.log_list("l", [3, 4, 5])
+    run.flush()
+    assert run.get_metrics()["l"] == [1, 2, 3, 4, 5]
+
+
 def test_explicit_steps_are_kept_and_history_is_ordered_by_step(run):
     """Out-of-order explicit steps read back sorted; equal steps keep arrival order."""
     run.log("m", 3, step=5)
