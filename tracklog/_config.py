@@ -26,14 +26,17 @@ def workspace_location(location: str | os.PathLike[str] | None) -> str:
     """The workspace path or URI to use: argument, then env, then ``./.tracklog``.
 
     The environment is read as TRACKLOG_TRACKING_URI, then (when that is unset)
-    an http(s) MLFLOW_TRACKING_URI, then TRACKLOG_WORKSPACE. MLflow's other URIs
-    (file:, sqlite:, databricks) name MLflow's own backends, which tracklog does
-    not speak, so they are ignored.
+    an http(s) MLFLOW_TRACKING_URI or the folder of a ``tracklog:PATH`` one, then
+    TRACKLOG_WORKSPACE. MLflow's other URIs (file:, sqlite:, databricks) name
+    MLflow's own backends, which tracklog does not speak, so they are ignored.
     """
     if location is not None:
         return os.fspath(location)
     mlflow_uri = os.environ.get(ENV_MLFLOW_TRACKING_URI, "")
-    if not mlflow_uri.startswith(("http://", "https://")):
+    if mlflow_uri.startswith("tracklog:"):  # tracklog:PATH, tracklog:///abs; a bare one names no folder
+        mlflow_uri = mlflow_uri[len("tracklog:"):]
+        mlflow_uri = mlflow_uri[2:] if mlflow_uri.startswith("///") else mlflow_uri
+    elif not mlflow_uri.startswith(("http://", "https://")):
         mlflow_uri = ""
     return (
         os.environ.get(ENV_TRACKING_URI)

@@ -374,3 +374,15 @@ def test_params_and_tags_are_strings_as_mlflow_spells_them(ws):
     client.set_tag(run.info.run_id, "t", True)
     data = client.get_run(run.info.run_id).data
     assert (data.params["late"], data.tags["t"]) == ("None", "True")
+
+
+def test_a_tracklog_mlflow_tracking_uri_names_the_workspace_of_a_swapped_script(tmp_path):
+    """MLFLOW_TRACKING_URI=tracklog:PATH, as docs/mlflow.md gives it, is where the swap logs too."""
+    script = tmp_path / "s.py"
+    script.write_text("import tracklog as mlflow\nwith mlflow.start_run():\n    mlflow.log_metric('m', 1)\n")
+    environment = clean_env(MLFLOW_TRACKING_URI="tracklog:./ws")
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=environment, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "ws" / "tracklog.db").exists() and not (tmp_path / ".tracklog").exists()
+    (run,) = mlflow.Workspace(tmp_path / "ws").get_runs()
+    assert run.get_metrics() == {"m": 1}
