@@ -182,7 +182,7 @@ def search_experiments(
     order_by: Sequence[str] | None = None,
 ) -> list[Experiment]:
     """Experiments matching MLflow's filter string."""
-    return MlflowClient().search_experiments(view_type, max_results, filter_string, order_by)
+    return list(MlflowClient().search_experiments(view_type, max_results, filter_string, order_by))
 
 
 def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
@@ -398,7 +398,7 @@ def search_runs(
     elif not ids and not experiment_names:
         found = client.get_experiment_by_name(_experiment_name(workspace))
         ids = [found.experiment_id] if found is not None else []
-    runs = client.search_runs(ids, filter_string, run_view_type, max_results, order_by)
+    runs = list(client.search_runs(ids, filter_string, run_view_type, max_results, order_by))
     return runs if output_format == "list" else _frame(runs)
 
 

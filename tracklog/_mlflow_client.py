@@ -7,6 +7,8 @@ once. Every read flushes first, so it sees what this process logged.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import json
 import os
@@ -29,6 +31,7 @@ from ._mlflow_entities import (
     FileInfo,
     Metric,
     MlflowRequestError,
+    PagedList,
     Run,
     ViewType,
     experiment_entity,
@@ -208,14 +211,15 @@ class MlflowClient:
         filter_string: str | None = None,
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
-    ) -> list[Experiment]:
-        """Experiments matching MLflow's filter (``name LIKE 'a%'``, ``tags.team = 'x'``)."""
+    ) -> PagedList:
+        """Experiments matching MLflow's filter (``name LIKE 'a%'``, ``tags.team = 'x'``), a page
+        at a time as search_runs."""
         workspace = self.workspace
         experiments = [self._experiment(workspace, r) for r in self._records(workspace)]
         experiments = [e for e in experiments if _view_matches(e.lifecycle_stage, view_type)]
         experiments = filter_rows(experiments, experiment_row, filter_string)
         experiments = order_rows(experiments, experiment_row, order_by or ["last_update_time DESC"])
-        return experiments[:max_results] if max_results else experiments
+        return _page(experiments, max_results, page_token)
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
         """Set one tag of an experiment."""
@@ -279,8 +283,9 @@ class MlflowClient:
         max_results: int = 1000,
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
-    ) -> list[Run]:
-        """Runs of these experiments matching MLflow's filter, newest first unless ``order_by``."""
+    ) -> PagedList:
+        """Runs of these experiments matching MLflow's filter, newest first unless ``order_by``:
+        one page of ``max_results``, its ``token`` the next page's ``page_token``."""
         workspace = self.workspace
         self._flush(workspace)
         ids = [experiment_ids] if isinstance(experiment_ids, (str, int)) else list(experiment_ids)
@@ -295,7 +300,7 @@ class MlflowClient:
         runs.sort(key=lambda r: (r.info.start_time, r.info.run_id), reverse=True)
         runs = filter_rows(runs, run_row, filter_string)
         runs = order_rows(runs, run_row, order_by)
-        return runs[:max_results]
+        return _page(runs, max_results, page_token)
 
     def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> None:
         """End a run with MLflow's status word (FINISHED by default)."""
@@ -551,3 +556,16 @@ def _view_matches(lifecycle: str | None, view_type: int) -> bool:
     if view_type == ViewType.ALL:
         return True
     return deleted if view_type == ViewType.DELETED_ONLY else not deleted
+
+
+def _page(items: list[Any], max_results: int | None, page_token: str | None) -> PagedList:
+    """One page of ``items`` from ``page_token``'s offset (MLflow's token: base64 of {"offset": N})."""
+    start = 0
+    if page_token:
+        try:
+            start = int(json.loads(base64.b64decode(page_token))["offset"])
+        except (ValueError, TypeError, KeyError, binascii.Error) as exc:
+            raise MlflowRequestError(f"Invalid page token {page_token!r}: {exc}") from exc
+    end = start + max_results if max_results else len(items)
+    token = base64.b64encode(json.dumps({"offset": end}).encode()).decode() if end < len(items) else None
+    return PagedList(items[start:end], token)

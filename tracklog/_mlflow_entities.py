@@ -22,6 +22,7 @@ __all__ = [
     "FileInfo",
     "LifecycleStage",
     "Metric",
+    "PagedList",
     "MlflowRequestError",
     "Param",
     "Run",
@@ -46,6 +47,15 @@ USER_TAG = "mlflow.user"
 SOURCE_NAME_TAG = "mlflow.source.name"
 SOURCE_TYPE_TAG = "mlflow.source.type"
 LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"
+
+
+class PagedList(list):  # type: ignore[type-arg]
+    """MLflow's ``PagedList``: one page of search results, and ``token``, the page token of
+    the next page (None on the last)."""
+
+    def __init__(self, items: Any, token: str | None) -> None:
+        super().__init__(items)
+        self.token = token
 
 
 class MlflowRequestError(TracklogError):

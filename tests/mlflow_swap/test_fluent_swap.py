@@ -386,3 +386,25 @@ def test_a_tracklog_mlflow_tracking_uri_names_the_workspace_of_a_swapped_script(
     assert (tmp_path / "ws" / "tracklog.db").exists() and not (tmp_path / ".tracklog").exists()
     (run,) = mlflow.Workspace(tmp_path / "ws").get_runs()
     assert run.get_metrics() == {"m": 1}
+
+
+def test_client_searches_page_as_mlflow_s_paged_list_does(ws):
+    """MLflow's pagination loop: max_results per page, .token for the next, None on the last."""
+    client = mlflow.MlflowClient()
+    experiment_id = client.create_experiment("paged")
+    made = {client.create_run(experiment_id).info.run_id for _ in range(5)}
+    seen, token, pages = [], None, 0
+    while True:
+        page = client.search_runs([experiment_id], max_results=2, page_token=token)
+        seen.extend(run.info.run_id for run in page)
+        pages += 1
+        token = page.token
+        if not token:
+            break
+    assert pages == 3 and len(seen) == 5 and set(seen) == made
+    with pytest.raises(MlflowException):
+        client.search_runs([experiment_id], page_token="not a token")
+    client.create_experiment("another")
+    first = client.search_experiments(max_results=1)
+    rest = client.search_experiments(max_results=1, page_token=first.token)
+    assert first.token is not None and len(first) == len(rest) == 1 and first[0].name != rest[0].name
