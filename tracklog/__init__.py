@@ -21,6 +21,7 @@ from ._lifecycle import end_runs_on
 from ._script_run import RunConfiguration, ScriptRunConfig
 from ._types import MetricPoint, RunInfo
 from ._version import __version__
+from .exceptions import MlflowException
 from .capture import capture_output
 from .models import Model
 from .pipeline import Event
@@ -74,6 +75,7 @@ __all__ = [
     "ExperimentNotFoundError",
     "InvalidNameError",
     "MetricPoint",
+    "MlflowException",
     "MlflowClient",
     "Model",
     "ModelNotFoundError",

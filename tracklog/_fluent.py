@@ -242,7 +242,8 @@ def start_run(
 
     An active run needs ``nested=True`` for a child, as in MLflow. Inside a process
     started by ``tracklog run`` (TRACKLOG_RUN_ID set), each top-level run is a child of
-    that run, in the script's experiment (set_experiment) or else in that run's.
+    that run, in the script's experiment (set_experiment) or else in that run's; a logging
+    call with no run started logs into that run itself.
     """
     if log_system_metrics:
         raise MlflowRequestError(
@@ -325,6 +326,15 @@ def _active() -> Run:
     if run is not None:
         assert isinstance(run, Run)
         return run
+    if os.environ.get(_config.ENV_RUN_ID):
+        # Inside tracklog run, a logging call with no run started logs into tracklog run's own
+        # run, as Run.get_context() does; start_run() makes a child of it instead.
+        outer = current.env_run()
+        if isinstance(outer, Run):
+            if outer.target.closed:
+                outer._reopen()
+            current.push(outer)
+            return outer
     fallback = current.current_run(create=False)
     if isinstance(fallback, Run) and not fallback.target.closed and not os.environ.get(_config.ENV_RUN_ID):
         current.push(fallback)

@@ -408,3 +408,8 @@ def test_client_searches_page_as_mlflow_s_paged_list_does(ws):
     first = client.search_experiments(max_results=1)
     rest = client.search_experiments(max_results=1, page_token=first.token)
     assert first.token is not None and len(first) == len(rest) == 1 and first[0].name != rest[0].name
+
+
+def test_mlflow_exception_is_a_top_level_name_as_in_mlflow(ws):
+    with pytest.raises(mlflow.MlflowException):
+        mlflow.get_run("0" * 32)
