@@ -22,6 +22,16 @@ HEARTBEAT_INTERVAL = 5.0
 HEARTBEAT_TIMEOUT = 60.0
 
 
+#: The scheme of a tracking URI that names a tracklog workspace folder.
+SCHEME = "tracklog:"
+
+
+def scheme_path(uri: str) -> str:
+    """The folder of a ``tracklog:PATH`` / ``tracklog:///abs/path`` URI; "" for a bare ``tracklog:``."""
+    rest = uri[len(SCHEME):]
+    return rest[2:] if rest.startswith("///") else rest
+
+
 def workspace_location(location: str | os.PathLike[str] | None) -> str:
     """The workspace path or URI to use: argument, then env, then ``./.tracklog``.
 
@@ -33,9 +43,8 @@ def workspace_location(location: str | os.PathLike[str] | None) -> str:
     if location is not None:
         return os.fspath(location)
     mlflow_uri = os.environ.get(ENV_MLFLOW_TRACKING_URI, "")
-    if mlflow_uri.startswith("tracklog:"):  # tracklog:PATH, tracklog:///abs; a bare one names no folder
-        mlflow_uri = mlflow_uri[len("tracklog:"):]
-        mlflow_uri = mlflow_uri[2:] if mlflow_uri.startswith("///") else mlflow_uri
+    if mlflow_uri.startswith(SCHEME):  # a bare tracklog: names no folder
+        mlflow_uri = scheme_path(mlflow_uri)
     elif not mlflow_uri.startswith(("http://", "https://")):
         mlflow_uri = ""
     return (

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import _config
 from ._errors import RunNotFoundError, WorkspaceError
 from ._mlflow_artifacts import dict_bytes, figure_bytes, image_bytes, table_bytes
 from ._mlflow_entities import (
@@ -71,10 +72,8 @@ def tracking_location(uri: str | os.PathLike[str] | None) -> str | None:
     text = os.fspath(uri)
     if text.startswith(("http://", "https://")):
         return text
-    if text.startswith("tracklog:"):
-        rest = text[len("tracklog:"):]
-        rest = rest[2:] if rest.startswith("///") else rest
-        return rest or None
+    if text.startswith(_config.SCHEME):
+        return _config.scheme_path(text) or None
     scheme = _SCHEME.match(text)
     if text.split(":")[0].split("-")[0] == "databricks" or (scheme and len(scheme.group(1)) > 1):
         name = scheme.group(1) if scheme else text

@@ -19,7 +19,6 @@ from .store import Store, is_pending_experiment, redact_uri
 __all__ = ["Experiment", "Workspace"]
 
 _default_location: str | None = None
-_SCHEME = "tracklog:"
 
 
 def set_default_location(location: str | None) -> None:
@@ -30,10 +29,8 @@ def set_default_location(location: str | None) -> None:
 
 def _resolve(location: str | os.PathLike[str] | None) -> str:
     raw = _config.workspace_location(location if location is not None else _default_location)
-    if raw.startswith(_SCHEME):  # tracklog:PATH, tracklog:///abs/path, bare tracklog:
-        raw = raw[len(_SCHEME):]
-        raw = raw[2:] if raw.startswith("///") else raw
-        raw = raw or os.environ.get(_config.ENV_WORKSPACE) or _config.DEFAULT_WORKSPACE
+    if raw.startswith(_config.SCHEME):  # tracklog:PATH, tracklog:///abs/path, bare tracklog:
+        raw = _config.scheme_path(raw) or os.environ.get(_config.ENV_WORKSPACE) or _config.DEFAULT_WORKSPACE
     if "://" in raw or raw.startswith(("file:", "sqlite:")):
         return raw
     return os.path.abspath(raw)
@@ -153,7 +150,7 @@ class Workspace:
         """The ``tracklog:`` URI of this workspace, for ``mlflow.set_tracking_uri``."""
         if "://" in self._shown:
             return self._shown  # an MLflow server: MLflow speaks to it itself
-        return "tracklog:" + self._shown
+        return _config.SCHEME + self._shown
 
     # -- where ------------------------------------------------------------------------
 

@@ -65,6 +65,8 @@ _RUN_COLUMNS = (
     "r.parent_run_id, r.error, r.owner_pid, r.owner_host, r.heartbeat, r.lifecycle, "
     "r.description, r.user_id"
 )
+#: Every run with its experiment's name, in _RUN_COLUMNS.
+_SELECT_RUNS = f"SELECT {_RUN_COLUMNS} FROM runs r JOIN experiments e USING (experiment_id)"
 
 
 _CHUNK_COLUMNS = (
@@ -548,7 +550,7 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
         return info.replace(status=CRASHED, end_time=end, error=error)
 
     def get_run(self, run_id: str) -> RunInfo:
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs r JOIN experiments e USING (experiment_id) "
+        sql = _SELECT_RUNS + " "
         rows = self._query(sql + "WHERE r.run_id = ?", (run_id,))
         if not rows and run_id and all(c in "0123456789abcdef" for c in run_id):
             rows = self._query(sql + "WHERE r.run_id LIKE ? LIMIT 2", (run_id + "%",))
@@ -557,7 +559,7 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
     def search_runs(
         self, experiment_id: str | None = None, parent_run_id: str | None = None
     ) -> list[RunInfo]:
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs r JOIN experiments e USING (experiment_id)"
+        sql = _SELECT_RUNS
         where, args = [], []
         if experiment_id is not None:
             where.append("r.experiment_id = ?")
@@ -571,9 +573,7 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
         return [self._info(row) for row in self._query(sql, args)]
 
     def last_made_run(self) -> RunInfo | None:
-        rows = self._query(
-            f"SELECT {_RUN_COLUMNS} FROM runs r JOIN experiments e USING (experiment_id) ORDER BY r.run_pk DESC LIMIT 1"
-        )
+        rows = self._query(_SELECT_RUNS + " ORDER BY r.run_pk DESC LIMIT 1")
         return self._info(rows[0]) if rows else None
 
     def set_status(
