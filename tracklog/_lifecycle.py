@@ -10,13 +10,16 @@ registers its own ``atexit``.
 
 The phases run once per process, at the first of two exits: ``atexit``, or the
 finalizers of ``multiprocessing``, which ends its children with ``os._exit`` (past
-``atexit``) after running them.
+``atexit``) after running them. A ``multiprocessing`` child ended by SIGTERM
+(``Pool.terminate()``, which ``with Pool()`` calls, or ``Process.terminate()``) first
+flushes what it logged, then dies of the signal as it would have.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import select
 import signal
 import sys
 import threading
@@ -28,7 +31,8 @@ from . import _diag
 
 __all__ = [
     "CLOSE", "END_RUNS", "FLUSH", "INTERRUPTED", "MULTIPROCESSING_EXIT_PRIORITY", "STOP_ROUTES",
-    "Terminated", "at_exit", "end_runs_on", "handle_termination", "terminate", "uncaught",
+    "TERMINATION_FLUSH_WAIT", "Terminated", "at_exit", "end_runs_on", "flush_on_termination",
+    "handle_termination", "terminate", "uncaught",
 ]
 
 STOP_ROUTES = 0
@@ -52,6 +56,10 @@ _exited_in: int | None = None  # the pid whose exit phases ran (a forked child r
 _multiprocessing_hooked = False
 #: Signals given to end_runs_on, each with the handler ours replaced.
 _replaced: dict[int, Any] = {}
+#: How long a multiprocessing child given SIGTERM waits for its flush before it dies.
+TERMINATION_FLUSH_WAIT = 5.0
+#: flush(timeout): what that child calls (the engine sets it: every pipeline's flush).
+_termination_flush: Callable[[float], None] | None = None
 
 
 class Terminated(SystemExit, KeyboardInterrupt):
@@ -68,6 +76,12 @@ def at_exit(phase: int, hook: Callable[[], None]) -> None:
     with _lock:
         if hook not in _hooks[phase]:
             _hooks[phase].append(hook)
+
+
+def flush_on_termination(flush: Callable[[float], None]) -> None:
+    """Set what a multiprocessing child given SIGTERM calls, with a timeout, before it dies."""
+    global _termination_flush
+    _termination_flush = flush
 
 
 def uncaught() -> str | None:
@@ -177,7 +191,8 @@ def _hold_off_sigterm() -> bool:
     wait): a process already ending, such as a Pool worker that got its stop sentinel just
     before ``terminate()``, finishes flushing instead of dying halfway. True if held off."""
     try:
-        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        current = signal.getsignal(signal.SIGTERM)
+        if current == signal.SIG_DFL or isinstance(getattr(current, "__self__", None), _FlushOnSigterm):
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             return True
     except (ValueError, OSError, AttributeError):
@@ -201,10 +216,71 @@ def _at_multiprocessing_exit() -> None:
     _run_exit_phases()
 
 
+class _FlushOnSigterm:
+    """SIGTERM in a multiprocessing child: flush, then die of the signal as its default does.
+
+    ``Pool.terminate()`` SIGTERMs workers idle since their last task, which an unflushed
+    writer would otherwise lose. The handler runs in the main thread between two bytecodes,
+    perhaps inside one of our own locks, so it takes none: it asks a thread of ours
+    through a pipe and waits for the answer on another, at most TERMINATION_FLUSH_WAIT.
+    A main thread inside a long C call that holds the GIL runs the handler after it.
+    """
+
+    def __init__(self) -> None:
+        self._pid = os.getpid()
+        self._ask_r, self._ask_w = os.pipe()
+        self._done_r, self._done_w = os.pipe()
+        threading.Thread(target=self._serve, name="tracklog-sigterm-flush", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                if not os.read(self._ask_r, 1):
+                    return
+            except OSError:
+                return
+            flush = _termination_flush
+            try:
+                if flush is not None:
+                    flush(TERMINATION_FLUSH_WAIT)
+            except Exception:
+                _diag.logger.debug("tracklog: flush on SIGTERM failed", exc_info=True)
+            try:
+                os.write(self._done_w, b"x")
+            except OSError:
+                return
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        _set_handler(signum, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+        pid = os.getpid()
+        if _exited_in == pid:
+            return  # exit is under way and flushes: let it finish
+        if pid == self._pid:
+            try:
+                os.write(self._ask_w, b"x")
+                select.select([self._done_r], [], [], TERMINATION_FLUSH_WAIT + 1.0)
+            except (OSError, ValueError):
+                pass
+        os.kill(pid, signum)
+
+
+def _flush_on_sigterm() -> None:
+    """Give this multiprocessing child the SIGTERM handler that flushes first, if SIGTERM
+    is at its default (a handler of the program's own is left alone) and we are able to."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _FlushOnSigterm().handle)
+    except (ValueError, OSError, RuntimeError):
+        pass  # no signals here, or no thread could start
+
+
 def _finalize_at_multiprocessing_exit(_token: object = None) -> None:
     util = sys.modules.get("multiprocessing.util")
     if util is not None:
         util.Finalize(None, _at_multiprocessing_exit, exitpriority=MULTIPROCESSING_EXIT_PRIORITY)
+        _flush_on_sigterm()
 
 
 def _hook_multiprocessing() -> None:
@@ -222,9 +298,13 @@ def _hook_multiprocessing() -> None:
     # Held by a weak dictionary: a module-level function stays alive.
     util.register_after_fork(_finalize_at_multiprocessing_exit, _finalize_at_multiprocessing_exit)
     process = sys.modules.get("multiprocessing.process")
-    if process is not None and process.parent_process() is not None:
+    if process is None:
+        return
+    if process.parent_process() is not None or getattr(process.current_process(), "_inheriting", False):
         # tracklog imported inside a child already past its bootstrap (a spawned or
-        # forked target that imports tracklog itself): no after-fork hook will run.
+        # forked target that imports tracklog itself), or by the main module a spawned
+        # child imports before its bootstrap (which, spawned, runs no after-fork hook and
+        # clears no finalizer): no after-fork hook will run for us.
         _finalize_at_multiprocessing_exit()
 
 
@@ -239,6 +319,8 @@ def _after_fork_in_child() -> None:
             if getattr(_give_back(signum), "_tracklog_sigterm", False):
                 _set_handler(signum, signal.SIG_DFL)  # tracklog run's bootstrap's: the parent's too
     _replaced.clear()
+    if hasattr(signal, "SIGTERM") and isinstance(getattr(signal.getsignal(signal.SIGTERM), "__self__", None), _FlushOnSigterm):
+        _set_handler(signal.SIGTERM, signal.SIG_DFL)  # its thread did not survive the fork
     _hook_multiprocessing()  # multiprocessing may have been imported after tracklog
 
 

@@ -147,5 +147,6 @@ def _after_fork_in_child() -> None:
 
 set_run_lookup(_Lookup())
 _lifecycle.at_exit(_lifecycle.FLUSH, lambda: flush_all(timeout=30.0))
+_lifecycle.flush_on_termination(flush_all)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)

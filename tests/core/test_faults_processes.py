@@ -53,10 +53,11 @@ def _counts(run: tracklog.Run) -> dict[str, list[int]]:
     return {name: [p.step for p in run.get_metric_history(name)] for name in run.get_metrics()}
 
 
-@pytest.mark.parametrize("method", ["fork", "forkserver"])
+@pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
 def test_multiprocessing_children_that_just_return_lose_no_point(tmp_path, workspace, method):
-    """multiprocessing ends a fork or forkserver child with os._exit, past atexit: its
-    finalizers run first, and ours flushes, so 4 x 5,000 points are all stored."""
+    """multiprocessing ends a child with os._exit, past atexit: its finalizers run first,
+    and ours flushes, so 4 x 5,000 points are all stored. A spawned child imports the main
+    module (and tracklog with it) before its bootstrap, which runs no after-fork hook."""
     run = _run_script(tmp_path, workspace, """
         if __name__ == "__main__":
             ws = sys.argv[1]
@@ -91,25 +92,100 @@ def test_a_pool_closed_and_joined_loses_no_point(tmp_path, workspace):
     assert _counts(run) == {f"t{k}": list(range(5000)) for k in range(8)}
 
 
-@pytest.mark.parametrize("opt_in", [False, True])
-def test_a_pool_left_by_its_with_block_keeps_points_older_than_the_flush_interval(tmp_path, workspace, opt_in):
-    """``with Pool() as p`` ends with terminate(): a worker still idle then dies of SIGTERM and
-    loses what it logged in its last flush interval; points older than that (here: every
-    one, the tasks pause 3 s) are kept, and the block never hangs, with or without
-    end_runs_on in the parent (forked workers start with SIGTERM at its default)."""
+@pytest.mark.parametrize(("method", "opt_in"), [("fork", False), ("fork", True), ("spawn", False), ("forkserver", False)])
+def test_a_pool_left_by_its_with_block_loses_no_point(tmp_path, workspace, method, opt_in):
+    """``with Pool() as p`` ends with terminate(), which SIGTERMs the workers idle since
+    their last task: each flushes first, then dies of the signal, so every point is kept
+    (here the tasks return at once, well inside the writer's flush interval), and the
+    block never hangs, with or without end_runs_on in the parent."""
     run = _run_script(tmp_path, workspace, """
         if __name__ == "__main__":
             ws = sys.argv[1]
-            if sys.argv[2] == "1":
+            if sys.argv[3] == "1":
                 tracklog.end_runs_on(signal.SIGTERM)
             run = tracklog.Experiment(tracklog.Workspace(ws), "mp").start_logging()
-            with mp.get_context("fork").Pool(4) as pool:
-                pool.map(task, [(run.id, ws, f"t{k}", 3.0) for k in range(4)], chunksize=1)
+            with mp.get_context(sys.argv[2]).Pool(4) as pool:
+                pool.map(task, [(run.id, ws, f"t{k}") for k in range(4)], chunksize=1)
             run.complete()
             print(run.id)
-    """, "1" if opt_in else "0")
+    """, method, "1" if opt_in else "0")
     assert _counts(run) == {f"t{k}": list(range(5000)) for k in range(4)}
     assert run.status == "Completed"
+
+
+#: A child that logs 1,000 points, says so, then waits to be terminated.
+TERMINATED_CHILD = """
+def logs_then_waits(run_id, ws, ready, setup):
+    exec(setup, globals())
+    run = tracklog.Workspace(ws).get_run(run_id)
+    for i in range(1000):
+        run.log("m", i, step=i)
+    ready.set()
+    while True:
+        time.sleep(0.01)
+
+if __name__ == "__main__":
+    ws = sys.argv[1]
+    ctx = mp.get_context(sys.argv[2])
+    run = tracklog.Experiment(tracklog.Workspace(ws), "mp").start_logging()
+    ready = ctx.Event()
+    child = ctx.Process(target=logs_then_waits, args=(run.id, ws, ready, sys.argv[3]))
+    child.start()
+    assert ready.wait(60)
+    started = time.monotonic()
+    child.terminate()
+    child.join(60)
+    print("took", time.monotonic() - started, "exitcode", child.exitcode)
+    run.complete()
+    print(run.id)
+"""
+
+
+def _terminated(tmp_path, workspace, method: str, setup: str) -> tuple[float, int, tracklog.Run]:
+    """Run TERMINATED_CHILD: how long terminate() and join() took, the exitcode, the run."""
+    path = tmp_path / "mp_script.py"
+    path.write_text(MP_HEAD + TERMINATED_CHILD)
+    done = subprocess.run(
+        [sys.executable, str(path), workspace.path, method, setup],
+        env=python_env(), capture_output=True, text=True, timeout=TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr
+    _, took, _, exitcode, run_id = done.stdout.split()
+    return float(took), int(exitcode), tracklog.Workspace(workspace.path).get_run(run_id)
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_process_terminate_flushes_then_dies_of_sigterm(tmp_path, workspace, method):
+    """Process.terminate() on a child that logged and went on working: what it logged is
+    stored, and it still dies of SIGTERM (exitcode -15)."""
+    took, exitcode, run = _terminated(tmp_path, workspace, method, "pass")
+    assert exitcode == -signal.SIGTERM
+    assert _counts(run) == {"m": list(range(1000))}
+    assert took < 30
+
+
+def test_a_terminated_child_whose_flush_hangs_dies_within_the_bound(tmp_path, workspace):
+    """A sink that never returns: the SIGTERMed child waits TERMINATION_FLUSH_WAIT for its
+    flush (here set to 0.5 s), then dies of the signal all the same: terminate() never hangs."""
+    setup = (
+        "from tracklog import _lifecycle\n"
+        "from tracklog.pipeline import registry\n"
+        "_lifecycle.TERMINATION_FLUSH_WAIT = 0.5\n"
+        "class Hangs:\n"
+        "    def write(self, batch): time.sleep(3600)\n"
+        "    def flush(self): pass\n"
+        "    def close(self): pass\n"
+        "registry.add_global_sink_factory(lambda pipeline: Hangs())\n"
+    )
+    took, exitcode, _ = _terminated(tmp_path, workspace, "fork", setup)
+    assert exitcode == -signal.SIGTERM
+    assert took < 5.0
+
+
+def test_a_childs_own_sigterm_handler_is_left_alone(tmp_path, workspace):
+    """A child that set its own SIGTERM handler keeps it: ours is set only over the default."""
+    _, exitcode, _ = _terminated(tmp_path, workspace, "fork", "signal.signal(signal.SIGTERM, lambda *a: os._exit(7))")
+    assert exitcode == 7
 
 
 def test_dataloader_style_workers_lose_no_point(tmp_path, workspace):
