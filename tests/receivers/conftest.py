@@ -65,13 +65,32 @@ def receive(tmp_path: Path) -> Iterator:
 
 def send(protocol: str, endpoint: str, *options: str, timeout: float = 180) -> subprocess.CompletedProcess:
     """Run the SDK sender in its own process until it has exported everything."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACKLOG_"))}
     done = subprocess.run(
-        [sys.executable, str(SENDER), "--protocol", protocol, "--endpoint", endpoint, *options],
-        capture_output=True, text=True, timeout=timeout, env=env,
+        _sender_command(protocol, endpoint, *options),
+        capture_output=True, text=True, timeout=timeout, env=_sender_env(),
     )
     assert done.returncode == 0, done.stderr
     return done
+
+
+def start_sender(protocol: str, endpoint: str, *options: str) -> subprocess.Popen:
+    """Start the SDK sender and return once it says it is sending (its imports, slow on a
+    busy machine, are behind it): its stdout and stderr are pipes."""
+    proc = subprocess.Popen(
+        [*_sender_command(protocol, endpoint, *options), "--announce"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_sender_env(),
+    )
+    line = proc.stderr.readline() if proc.stderr else ""
+    assert line.strip() == "sending", line + (proc.stderr.read() if proc.stderr else "")
+    return proc
+
+
+def _sender_command(protocol: str, endpoint: str, *options: str) -> list[str]:
+    return [sys.executable, str(SENDER), "--protocol", protocol, "--endpoint", endpoint, *options]
+
+
+def _sender_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACKLOG_"))}
 
 
 def wait_for(check, timeout: float = 60.0, every: float = 0.2):  # type: ignore[no-untyped-def]

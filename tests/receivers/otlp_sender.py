@@ -60,6 +60,7 @@ def main() -> int:
     parser.add_argument("--fail", action="store_true", help="end with an ERROR record carrying an exception")
     parser.add_argument("--no-metrics", action="store_true")
     parser.add_argument("--no-traces", action="store_true")
+    parser.add_argument("--announce", action="store_true", help="say 'sending' on stderr before the first record")
     args = parser.parse_args()
 
     attrs = {"service.name": args.service, "service.instance.id": args.instance}
@@ -78,6 +79,8 @@ def main() -> int:
     otel_logger = logs.get_logger("sender.scope")
     from opentelemetry._logs import LogRecord, SeverityNumber
 
+    if args.announce:
+        print("sending", file=sys.stderr, flush=True)
     for i in range(args.records):
         otel_logger.emit(LogRecord(
             timestamp=time.time_ns(), body=f"step {i} done", severity_number=SeverityNumber.INFO,

@@ -9,7 +9,7 @@ import time
 import pytest
 
 import tracklog
-from tests.receivers.conftest import send
+from tests.receivers.conftest import send, start_sender
 
 
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
@@ -22,13 +22,16 @@ def test_full_pipeline_makes_the_sdk_retry_and_nothing_is_lost(receive, tmp_path
     lock = sqlite3.connect(tmp_path / "ws" / "tracklog.db", timeout=30, check_same_thread=False)
     lock.execute("BEGIN IMMEDIATE")
     released = threading.Timer(4.0, lock.rollback)
-    released.start()
     try:
+        sender = start_sender(protocol, endpoint, "--records", "3000", "--no-traces", "--no-metrics")
         started = time.monotonic()
-        send(protocol, endpoint, "--records", "3000", "--no-traces", "--no-metrics")
+        released.start()  # 4 s after the first record, not after the sender's slow imports
+        _, errors = sender.communicate(timeout=180)
         took = time.monotonic() - started
+        assert sender.returncode == 0, errors
     finally:
-        released.join()
+        released.cancel()
+        lock.rollback()
         lock.close()
     assert receiver.stop() == 0
     assert "asked clients to retry" in receiver.stderr, receiver.stderr

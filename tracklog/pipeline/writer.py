@@ -139,14 +139,16 @@ class Pipeline:
         if len(q) >= self._kick_at:
             self._kick()
 
-    def put_many(self, events: Iterable[Event | tuple[Any, ...]]) -> None:
-        """Enqueue several events in order."""
+    def put_many(self, events: Iterable[Event | tuple[Any, ...]], wait: bool = True) -> None:
+        """Enqueue several events in order. ``wait=False``: never wait for space, even past
+        the capacity, for a source that bounds what it puts itself (the OTLP receiver
+        answers "retry later" instead, and must not hold a request while the sink cannot write)."""
         q = self._q
         q.extend(events)
         if len(q) >= self._kick_at:
-            self._kick()
+            self._kick(wait)
 
-    def _kick(self) -> None:
+    def _kick(self, wait: bool = True) -> None:
         try:
             if self._closed:
                 # Late events after close() (a handler kept on a logger): the caller
@@ -168,7 +170,7 @@ class Pipeline:
             pending = len(self._q)
             if pending >= self._batch_size and not self._wake.is_set():
                 self._wake.set()  # a batch is ready; lone events wait for the interval
-            if pending >= self._capacity and threading.current_thread() is not self._thread:
+            if pending >= self._capacity and wait and threading.current_thread() is not self._thread:
                 if self._stall_since is None:
                     self._wait_for_space()
                 if self._stall_since is not None:

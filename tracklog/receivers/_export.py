@@ -139,7 +139,11 @@ class Exporter:
                     errors.append(str(exc))
                     continue
                 resolved.append((run, live, resource_data))
-            self._check_room({run.target.pipeline for run, _, _ in resolved})
+            incoming: dict[Pipeline, int] = {}
+            for run, _, resource_data in resolved:
+                pipeline = run.target.pipeline
+                incoming[pipeline] = incoming.get(pipeline, 0) + _count(signal, resource_data)
+            self._check_room(incoming)
             events: list[Event] = []
             for run, live, resource_data in resolved:
                 target = run.target
@@ -151,7 +155,9 @@ class Exporter:
                     if backlog is None:
                         backlog = self._backlogs[target.pipeline] = _Backlog()
                     backlog.put += len(events)
-                    target.pipeline.put_many(events)
+                    # Not into the queue's backpressure: a writer that cannot write would hold
+                    # the request there. What waits is bounded by the limit instead.
+                    target.pipeline.put_many(events, wait=False)
                     events = []
                     self._waiting.set()
         if rejected:
@@ -160,15 +166,17 @@ class Exporter:
             partial.error_message = "; ".join(sorted(set(errors)))[:1000]
         return response
 
-    def _check_room(self, pipelines: set[Pipeline]) -> None:
-        for pipeline in pipelines:
+    def _check_room(self, incoming: dict[Pipeline, int]) -> None:
+        """Busy unless each pipeline can take its ``incoming`` records now: with events still
+        unconfirmed, a request that would take the backlog past ``limit`` waits its turn."""
+        for pipeline, count in incoming.items():
             if pipeline.stalled:
                 self.refused += 1
                 raise Busy("the workspace cannot be written now (see the receiver's log); retry later",
                            RETRY_STALLED, True)
             backlog = self._backlogs.get(pipeline)
             waiting = 0 if backlog is None else backlog.put - backlog.confirmed
-            if waiting >= self.limit:
+            if waiting >= self.limit or (waiting and waiting + count > self.limit):
                 self.refused += 1
                 raise Busy(f"{waiting} events wait for the workspace; retry later", RETRY_FULL, False)
 
