@@ -16,8 +16,15 @@ from typing import Any
 from . import _config
 from ._errors import ActiveRunError
 from ._mlflow_artifacts import optional_module
-from ._mlflow_client import MlflowClient, metric_event, tracking_location
+from ._mlflow_client import (
+    MlflowClient,
+    metric_event,
+    mlflow_codes,
+    tracking_location,
+    unrecorded,
+)
 from ._mlflow_entities import (
+    INTERNAL_ERROR,
     NOTE_TAG,
     PARENT_TAG,
     RUN_NAME_TAG,
@@ -45,13 +52,20 @@ __all__ = [
     "ActiveRun",
     "active_run",
     "create_experiment",
+    "delete_experiment",
+    "delete_experiment_tag",
+    "delete_run",
     "delete_tag",
     "end_run",
+    "flush_artifact_async_logging",
+    "flush_async_logging",
     "get_artifact_uri",
     "get_experiment",
     "get_experiment_by_name",
+    "get_parent_run",
     "get_run",
     "get_tracking_uri",
+    "is_tracking_uri_set",
     "last_active_run",
     "log_artifact",
     "log_artifacts",
@@ -64,9 +78,13 @@ __all__ = [
     "log_params",
     "log_table",
     "log_text",
+    "restore_experiment",
+    "restore_run",
     "search_experiments",
     "search_runs",
     "set_experiment",
+    "set_experiment_tag",
+    "set_experiment_tags",
     "set_tag",
     "set_tags",
     "set_tracking_uri",
@@ -80,9 +98,11 @@ DEFAULT_EXPERIMENT = "Default"
 
 
 class _State:
-    """The run that ended last in this process (MLflow's last_active_run)."""
+    """The run that ended last in this process (MLflow's last_active_run), and whether
+    set_tracking_uri was called (is_tracking_uri_set)."""
 
     last_run: Run | None = None
+    uri_set: bool = False
 
 
 _state = _State()
@@ -143,11 +163,13 @@ class ActiveRun:
 # -- where runs go -----------------------------------------------------------------
 
 
+@mlflow_codes
 def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
     """Where runs go from now on: a workspace folder, ``tracklog:PATH``, or an MLflow
     tracking server's ``http(s)://`` URL. MLflow's own backends (``file:``, ``sqlite:``,
     ``databricks``) raise WorkspaceError: tracklog does not write them."""
     set_default_location(tracking_location(uri))
+    _state.uri_set = True
 
 
 def get_tracking_uri() -> str:
@@ -155,14 +177,42 @@ def get_tracking_uri() -> str:
     return Workspace().path
 
 
+def is_tracking_uri_set() -> bool:
+    """Whether the script chose where runs go: set_tracking_uri, MLFLOW_TRACKING_URI, or
+    tracklog's own TRACKLOG_WORKSPACE (else the default ``./.tracklog`` is used)."""
+    return _state.uri_set or bool(os.environ.get(_config.ENV_MLFLOW_TRACKING_URI) or os.environ.get(_config.ENV_WORKSPACE))
+
+
+def flush_async_logging() -> None:
+    """Wait until everything logged so far is in the store (tracklog always logs asynchronously)."""
+    Workspace().flush()
+
+
+def flush_artifact_async_logging() -> None:
+    """Artifacts are written at call time: nothing waits; here for MLflow's scripts."""
+
+
 # -- experiments -------------------------------------------------------------------
 
 
 def create_experiment(
-    name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None
+    name: str,
+    artifact_location: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    trace_location: Any = None,
 ) -> str:
-    """Create an experiment and return its id; an existing name raises (as MLflow)."""
+    """Create an experiment and return its id; an existing name raises (as MLflow). A local
+    ``artifact_location`` is where its runs' artifacts go (``<location>/<run_id>/artifacts``)."""
+    _no_trace_location(trace_location)
     return MlflowClient().create_experiment(name, artifact_location, tags)
+
+
+def _no_trace_location(trace_location: Any) -> None:
+    if trace_location is not None:
+        raise MlflowRequestError(
+            "trace_location (Unity Catalog traces) is not part of `import tracklog as mlflow`; "
+            "use the real mlflow with MLFLOW_TRACKING_URI=tracklog: for traces"
+        )
 
 
 def get_experiment(experiment_id: str) -> Experiment:
@@ -185,8 +235,12 @@ def search_experiments(
     return list(MlflowClient().search_experiments(view_type, max_results, filter_string, order_by))
 
 
-def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
+@mlflow_codes
+def set_experiment(
+    experiment_name: str | None = None, experiment_id: str | None = None, trace_location: Any = None
+) -> Experiment:
     """Make an experiment active for start_run(): by name (created when missing) or by id."""
+    _no_trace_location(trace_location)
     if (experiment_name is None) == (experiment_id is None):
         raise MlflowRequestError("Must specify exactly one of: `experiment_id` or `experiment_name`.")
     client = MlflowClient()
@@ -205,6 +259,46 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
         )
     current.set_default_experiment(experiment.name)
     return experiment
+
+
+def _active_experiment_id() -> str:
+    """The id of the experiment start_run() would use now (created when missing, as MLflow's
+    calls on "the active experiment" create its Default)."""
+    workspace = MlflowClient().workspace
+    name = _experiment_name(workspace)
+    found = MlflowClient(workspace.child_location()).get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    return workspace.store.get_or_create_experiment(name).experiment_id
+
+
+def set_experiment_tag(key: str, value: Any) -> None:
+    """Set a tag of the active experiment (get_experiment(...).tags reads it back)."""
+    MlflowClient().set_experiment_tag(_active_experiment_id(), key, value)
+
+
+@mlflow_codes
+def set_experiment_tags(tags: Mapping[str, Any]) -> None:
+    """Set several tags of the active experiment."""
+    experiment_id = _active_experiment_id()
+    client = MlflowClient()
+    for key, value in tags.items():
+        client.set_experiment_tag(experiment_id, key, value)
+
+
+def delete_experiment_tag(key: str) -> None:
+    """Remove a tag of the active experiment (RESOURCE_DOES_NOT_EXIST when it has none)."""
+    MlflowClient().delete_experiment_tag(_active_experiment_id(), key)
+
+
+def delete_experiment(experiment_id: str) -> None:
+    """Mark an experiment and its runs deleted: searches leave them out until restore_experiment."""
+    MlflowClient().delete_experiment(experiment_id)
+
+
+def restore_experiment(experiment_id: str) -> None:
+    """Make a deleted experiment and its runs active again."""
+    MlflowClient().restore_experiment(experiment_id)
 
 
 def _experiment_name(workspace: Workspace) -> str:
@@ -227,6 +321,7 @@ def _experiment_name(workspace: Workspace) -> str:
 # -- runs --------------------------------------------------------------------------
 
 
+@mlflow_codes
 def start_run(
     run_id: str | None = None,
     experiment_id: str | None = None,
@@ -282,11 +377,19 @@ def start_run(
             raise MlflowRequestError(
                 f"Current run with UUID {parent.id} does not match the specified parent_run_id "
                 f"{parent_run_id}. To start a new nested run under the parent run with UUID "
-                f"{parent.id}, first end the current run with mlflow.end_run()."
+                f"{parent.id}, first end the current run with mlflow.end_run().",
+                INTERNAL_ERROR,
+            )
+        found = MlflowClient(workspace.child_location()).get_run(parent_run_id)
+        if found.info.lifecycle_stage == "deleted":
+            raise MlflowRequestError(
+                f"Cannot start run under parent run with ID {parent_run_id} because it is in the deleted state.",
+                INTERNAL_ERROR,
             )
         parent = workspace.get_run(parent_run_id)
+    client = MlflowClient(workspace.child_location())
     if experiment_id is not None:
-        name = MlflowClient(workspace.child_location()).get_experiment(str(experiment_id)).name
+        name = _usable(client.get_experiment(str(experiment_id))).name
         experiment = TracklogExperiment(workspace, name)
     elif outer is not None:
         chosen = _experiment_name(workspace)
@@ -294,7 +397,11 @@ def start_run(
     elif isinstance(parent, Run):
         experiment = parent.experiment
     else:
-        experiment = TracklogExperiment(workspace, _experiment_name(workspace))
+        name = _experiment_name(workspace)
+        found_experiment = client.get_experiment_by_name(name)
+        if found_experiment is not None:
+            _usable(found_experiment)
+        experiment = TracklogExperiment(workspace, name)
     started = Run._start(experiment, run_name, parent=parent if isinstance(parent, Run) else None)
     tags.setdefault(RUN_NAME_TAG, started.name)
     if isinstance(parent, Run):
@@ -302,10 +409,22 @@ def start_run(
     return _begun(started, tags)
 
 
+def _usable(experiment: Experiment) -> Experiment:
+    """``experiment``, when runs may start in it (MLflow refuses a deleted one)."""
+    if experiment.lifecycle_stage == "deleted":
+        raise MlflowRequestError(
+            f"The experiment {experiment.experiment_id} must be in the 'active' state. "
+            f"Current state is {experiment.lifecycle_stage}."
+        )
+    return experiment
+
+
 def _resume(run_id: str, tags: Mapping[str, Any]) -> ActiveRun:
+    if MlflowClient().get_run(run_id).info.lifecycle_stage == "deleted":  # the whole id, as MLflow
+        raise MlflowRequestError(
+            f"Cannot start run with ID {run_id} because it is in the deleted state.", INTERNAL_ERROR
+        )
     run = Workspace().get_run(run_id)
-    if run.info.lifecycle == "deleted":
-        raise MlflowRequestError(f"Cannot start run with ID {run_id} because it is in the deleted state.")
     run._reopen()
     current.started(run)
     current.push(run)
@@ -379,6 +498,22 @@ def get_run(run_id: str) -> RunEntity:
     return MlflowClient().get_run(run_id)
 
 
+def get_parent_run(run_id: str) -> RunEntity | None:
+    """The parent of a nested run (its ``mlflow.parentRunId``), or None for a top-level run."""
+    return MlflowClient().get_parent_run(run_id)
+
+
+def delete_run(run_id: str) -> None:
+    """Mark a run deleted: search_runs leaves it out, get_run still finds it (restore_run undoes it)."""
+    MlflowClient().delete_run(run_id)
+
+
+def restore_run(run_id: str) -> None:
+    """Make a deleted run active again."""
+    MlflowClient().restore_run(run_id)
+
+
+@mlflow_codes
 def search_runs(
     experiment_ids: Sequence[str] | None = None,
     filter_string: str = "",
@@ -440,16 +575,21 @@ def _frame(runs: list[RunEntity]) -> Any:
 # -- logging into the active run ---------------------------------------------------
 
 
+@mlflow_codes
 def log_metric(
     key: str,
     value: Any,
     step: int | None = None,
-    timestamp: int | None = None,
     synchronous: bool | None = None,
+    timestamp: int | None = None,
     run_id: str | None = None,
+    model_id: str | None = None,
+    dataset: Any = None,
 ) -> None:
     """Log one metric point into the active run: step 0 when none is given (as MLflow),
-    ``timestamp`` in ms (now by default)."""
+    ``timestamp`` in ms (now by default). A link to a model or dataset is not kept (one warning)."""
+    if model_id is not None or dataset is not None:
+        unrecorded("log_metric", model_id=model_id, dataset=dataset)
     if run_id is not None:
         MlflowClient().log_metric(run_id, key, value, timestamp, step)
         return
@@ -462,24 +602,31 @@ def log_metric(
         run.target.pipeline.put(event)
 
 
+@mlflow_codes
 def log_metrics(
     metrics: Mapping[str, Any],
     step: int | None = None,
     synchronous: bool | None = None,
     run_id: str | None = None,
     timestamp: int | None = None,
+    model_id: str | None = None,
+    dataset: Any = None,
 ) -> None:
     """Log several metrics at one step (0 when none is given)."""
+    if model_id is not None or dataset is not None:
+        unrecorded("log_metrics", model_id=model_id, dataset=dataset)
     for key, value in metrics.items():
         log_metric(key, value, step=step, timestamp=timestamp, run_id=run_id)
 
 
+@mlflow_codes
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
     """Set a param of the active run (immutable once set); returns ``value``."""
     _active().log_param(key, mlflow_text(value))
     return value
 
 
+@mlflow_codes
 def log_params(params: Mapping[str, Any], synchronous: bool | None = None, run_id: str | None = None) -> None:
     """Set several params of the active run (or of ``run_id``)."""
     if run_id is not None:
@@ -488,16 +635,19 @@ def log_params(params: Mapping[str, Any], synchronous: bool | None = None, run_i
         _active().log_params({key: mlflow_text(value) for key, value in params.items()})
 
 
+@mlflow_codes
 def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
     """Set a tag of the active run."""
     _active().tag(key, mlflow_text(value))
 
 
+@mlflow_codes
 def set_tags(tags: Mapping[str, Any], synchronous: bool | None = None) -> None:
     """Set several tags of the active run."""
     _active().set_tags({key: mlflow_text(value) for key, value in tags.items()})
 
 
+@mlflow_codes
 def delete_tag(key: str) -> None:
     """Remove a tag from the active run (MlflowRequestError when it has no such tag)."""
     client, rid = _client_and_run()
@@ -514,57 +664,63 @@ def _client_and_run(run_id: str | None = None) -> tuple[MlflowClient, str]:
     return MlflowClient(run.workspace.child_location()), run.id
 
 
+@mlflow_codes
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None) -> None:
     """Copy a local file into the active run (under ``artifact_path/``)."""
     client, rid = _client_and_run(run_id)
     client.log_artifact(rid, local_path, artifact_path)
 
 
+@mlflow_codes
 def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None) -> None:
     """Copy a local folder's files into the active run (under ``artifact_path/``)."""
     client, rid = _client_and_run(run_id)
     client.log_artifacts(rid, local_dir, artifact_path)
 
 
+@mlflow_codes
 def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
     """Write text as a file of the active run."""
     client, rid = _client_and_run(run_id)
     client.log_text(rid, text, artifact_file)
 
 
+@mlflow_codes
 def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> None:
     """Write a dict as JSON (YAML for .yaml/.yml) into the active run."""
     client, rid = _client_and_run(run_id)
     client.log_dict(rid, dictionary, artifact_file)
 
 
-def log_figure(
-    figure: Any, artifact_file: str, *, save_kwargs: Mapping[str, Any] | None = None, run_id: str | None = None
-) -> None:
+@mlflow_codes
+def log_figure(figure: Any, artifact_file: str, *, save_kwargs: Mapping[str, Any] | None = None) -> None:
     """Save a matplotlib or plotly figure into the active run."""
-    client, rid = _client_and_run(run_id)
+    client, rid = _client_and_run()
     client.log_figure(rid, figure, artifact_file, save_kwargs=save_kwargs)
 
 
+@mlflow_codes
 def log_image(
     image: Any,
     artifact_file: str | None = None,
     key: str | None = None,
     step: int | None = None,
     timestamp: int | None = None,
-    synchronous: bool | None = None,
+    synchronous: bool | None = False,
 ) -> None:
     """Save a numpy array or PIL image into the active run (``artifact_file``, or ``key``+``step``)."""
     client, rid = _client_and_run()
     client.log_image(rid, image, artifact_file, key, step, timestamp)
 
 
+@mlflow_codes
 def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
     """Write a dict of columns or a pandas DataFrame as MLflow's table JSON into the active run."""
     client, rid = _client_and_run(run_id)
     client.log_table(rid, data, artifact_file)
 
 
+@mlflow_codes
 def get_artifact_uri(artifact_path: str | None = None) -> str:
     """The active run's artifact root (``file://.../runs/<run_id>``), or a path inside it."""
     run = _active()

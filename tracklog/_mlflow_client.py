@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import io
 import json
 import os
@@ -17,19 +18,36 @@ import re
 import shutil
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, TypeVar
 
-from . import _config
-from ._errors import RunNotFoundError, WorkspaceError
+from . import _config, _diag
+from ._errors import (
+    ExperimentNotFoundError,
+    InvalidNameError,
+    ParamConflictError,
+    RunNotFoundError,
+    TracklogError,
+    WorkspaceError,
+)
 from ._mlflow_artifacts import dict_bytes, figure_bytes, image_bytes, table_bytes
 from ._mlflow_entities import (
+    BAD_REQUEST,
+    INTERNAL_ERROR,
+    INVALID_PARAMETER_VALUE,
+    INVALID_STATE,
     LOGGED_ARTIFACTS_TAG,
+    PARENT_TAG,
+    RESOURCE_ALREADY_EXISTS,
+    RESOURCE_DOES_NOT_EXIST,
     RUN_NAME_TAG,
     Experiment,
     FileInfo,
+    LifecycleStage,
     Metric,
     MlflowRequestError,
     PagedList,
@@ -41,22 +59,68 @@ from ._mlflow_entities import (
     tracklog_status,
 )
 from ._mlflow_search import experiment_row, filter_rows, order_rows, run_row
-from ._paths import check_file_name
+from ._paths import check_file_name, copy_source, join_inside
 from ._types import COMPLETED, FAILED, ExperimentInfo
 from ._types import RunInfo as StoredRun
-from ._values import UNCONVERTIBLE, check_name, mlflow_text, point_step, point_value, setting_value
+from ._values import (
+    UNCONVERTIBLE,
+    check_name,
+    mlflow_text,
+    point_step,
+    point_value,
+    setting_value,
+)
 from .pipeline import current
 from .pipeline.event import IMAGE, METRIC, TAG, Event
-from .store import SQLiteStore
+from .store import (
+    ExperimentExistsError,
+    ModelNotFoundError,
+    PropertyConflictError,
+    SQLiteStore,
+)
 from .workspace import Workspace
 
-__all__ = ["MlflowClient", "metric_event", "tracking_location"]
+__all__ = ["MlflowClient", "metric_event", "mlflow_codes", "tracking_location", "unrecorded"]
 
 #: MLflow's id of its default experiment; here, the experiment called "Default".
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 _IMAGE_KEY = re.compile(r"^[a-zA-Z0-9_\-./ ]+$")
+
+
+#: The code MLflow gives where tracklog raises one of its own errors (first match wins);
+#: any other TracklogError is MLflow's default, INTERNAL_ERROR.
+_CODES: tuple[tuple[type[Exception], str], ...] = (
+    (RunNotFoundError, RESOURCE_DOES_NOT_EXIST),
+    (ExperimentNotFoundError, RESOURCE_DOES_NOT_EXIST),
+    (ModelNotFoundError, RESOURCE_DOES_NOT_EXIST),
+    (ExperimentExistsError, RESOURCE_ALREADY_EXISTS),
+    (ParamConflictError, INVALID_PARAMETER_VALUE),
+    (PropertyConflictError, INVALID_PARAMETER_VALUE),
+    (InvalidNameError, INVALID_PARAMETER_VALUE),
+    (WorkspaceError, INVALID_PARAMETER_VALUE),
+)
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def mlflow_codes(function: _F) -> _F:
+    """``function`` raising every TracklogError with MLflow's ``error_code`` and ``message``
+    on it, as MlflowException carries them; the error keeps its own type (ParamConflictError,
+    RunNotFoundError, ...), so ``except tracklog.ParamConflictError`` still catches it."""
+
+    @functools.wraps(function)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except TracklogError as exc:
+            if not hasattr(exc, "error_code"):
+                exc.error_code = next((c for kind, c in _CODES if isinstance(exc, kind)), INTERNAL_ERROR)  # type: ignore[attr-defined]
+                exc.message = str(exc)  # type: ignore[attr-defined]
+            raise
+
+    return call  # type: ignore[return-value]
 
 
 def tracking_location(uri: str | os.PathLike[str] | None) -> str | None:
@@ -100,6 +164,80 @@ def metric_event(run_id: str, key: str, value: Any, step: int | None, timestamp_
     return (run_id, METRIC, name, converted, step, ts, 0, "", "", None)
 
 
+def unrecorded(call: str, **links: Any) -> None:
+    """Warn once that a logging call's link to a logged model or dataset is not kept (the
+    point itself is): the swap has no logged models or datasets (docs/mlflow_swap.md)."""
+    given = sorted(name for name, value in links.items() if value is not None)
+    if given:
+        _diag.warn_once(
+            ("mlflow-swap-links", call, tuple(given)),
+            "%s(%s=...): `import tracklog as mlflow` keeps the point but not its link to a logged model "
+            "or dataset; use the real mlflow with MLFLOW_TRACKING_URI=tracklog: for those",
+            call, "=..., ".join(given),
+        )
+
+
+def _local_folder(location: str) -> str | None:
+    """The local folder an artifact location names (a path or a ``file:`` URI), else None."""
+    scheme = _SCHEME.match(location)
+    if scheme is None or len(scheme.group(1)) == 1:  # a path (C: is a drive, not a scheme)
+        return location
+    if scheme.group(1).lower() == "file":
+        return urllib.request.url2pathname(urllib.parse.urlparse(location).path)
+    return None
+
+
+def _resolved_location(location: str | None) -> str | None:
+    """A relative local artifact location made absolute, as MLflow's stores keep it."""
+    if not location:
+        return None
+    local = _local_folder(location)
+    if local is None or os.path.isabs(local):
+        return location
+    if location.lower().startswith("file:"):
+        return Path(os.path.abspath(local)).as_uri()
+    return os.path.abspath(local)
+
+
+class _Folder:
+    """A run's artifacts in a folder of their own (its experiment's ``artifact_location``),
+    with the three file calls of a store."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    def put_file(self, run_id: str, name: str, source: str | IO[bytes]) -> None:
+        dest = join_inside(self.root, name)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        copy_source(source, dest)
+
+    def list_files(self, run_id: str) -> list[str]:
+        names = []
+        for folder, _dirs, files in os.walk(self.root):
+            for file in files:
+                names.append(os.path.relpath(os.path.join(folder, file), self.root).replace(os.sep, "/"))
+        return sorted(names)
+
+    def open_file(self, run_id: str, name: str) -> IO[bytes]:
+        path = join_inside(self.root, name)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"run {run_id} has no artifact {name!r} in {self.root}")
+        return open(path, "rb")
+
+
+def _own_location(store: SQLiteStore, run_id: str, experiment_id: str | None = None) -> str | None:
+    """The local artifact_location the run's experiment was created with, or None (the run's
+    files are then its artifacts). A non-local one (``s3://...``) is only read back."""
+    if experiment_id is None:
+        try:
+            experiment_id = store.get_run(run_id).experiment_id
+        except RunNotFoundError:
+            return None
+    record = store.experiment_record(experiment_id)
+    location = record.artifact_location if record is not None else None
+    return location if location and _local_folder(location) is not None else None
+
+
 def _key_value(item: Any, what: str) -> tuple[str, Any]:
     if hasattr(item, "key") and hasattr(item, "value"):
         return item.key, item.value
@@ -111,6 +249,7 @@ def _key_value(item: Any, what: str) -> tuple[str, Any]:
 class MlflowClient:
     """MLflow's ``MlflowClient`` over a tracklog workspace (``tracking_uri`` as set_tracking_uri takes)."""
 
+    @mlflow_codes
     def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None) -> None:
         self._location = tracking_location(tracking_uri)
         self._fixed = tracking_uri is not None
@@ -130,13 +269,29 @@ class MlflowClient:
         workspace.flush()
 
     @staticmethod
-    def artifact_uri(workspace: Workspace, run_id: str) -> str:
+    def artifact_uri(workspace: Workspace, run_id: str, experiment_id: str | None = None) -> str:
         """The run's artifact root: its folder in the workspace (beside ``logs/`` and
-        ``outputs/``), as a ``file://`` URI; ``runs:/<id>`` on a remote store."""
+        ``outputs/``), as a ``file://`` URI; ``<artifact_location>/<run_id>/artifacts`` when its
+        experiment was created with a local one (MLflow's layout, as on the plugin route);
+        ``runs:/<id>`` on a remote store."""
         store = workspace.store
-        if isinstance(store, SQLiteStore):
-            return Path(store.run_dir(run_id)).as_uri()
-        return f"runs:/{run_id}"
+        if not isinstance(store, SQLiteStore):
+            return f"runs:/{run_id}"
+        location = _own_location(store, run_id, experiment_id)
+        if location is not None:
+            return f"{location.rstrip('/')}/{run_id}/artifacts"
+        return Path(store.run_dir(run_id)).as_uri()
+
+    def _files(self, workspace: Workspace, run_id: str) -> Any:
+        """Where the run's artifacts are written and read: the store's run files, or the
+        folder of its experiment's local artifact_location."""
+        store = workspace.store
+        location = _own_location(store, run_id) if isinstance(store, SQLiteStore) else None
+        if location is None:
+            return store
+        folder = _local_folder(location)
+        assert folder is not None
+        return _Folder(os.path.join(folder, run_id, "artifacts"))
 
     # -- experiments ------------------------------------------------------------------
 
@@ -157,18 +312,24 @@ class MlflowClient:
         infos = store.list_experiments()
         return [i for i in infos if name is None or i.name == name]
 
+    @mlflow_codes
     def create_experiment(
         self, name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None
     ) -> str:
-        """A new experiment's id; MlflowRequestError (RESOURCE_ALREADY_EXISTS) when the name is taken."""
+        """A new experiment's id; MlflowRequestError (RESOURCE_ALREADY_EXISTS) when the name is taken.
+        A local ``artifact_location`` (a folder or ``file:`` URI) is where its runs' artifacts go,
+        ``<artifact_location>/<run_id>/artifacts`` as in MLflow; any other is kept and read back."""
         workspace = self.workspace
+        if not name:
+            raise MlflowRequestError(f"Invalid experiment name: '{name}'")
         name = check_name(name, "experiment")
         if self._records(workspace, name):
             raise MlflowRequestError(f"Experiment(name={name}) already exists.", "RESOURCE_ALREADY_EXISTS")
         texts = {str(k): str(v) for k, v in (tags or {}).items()}
         store = workspace.store
         if isinstance(store, SQLiteStore):
-            return str(store.create_experiment(name, artifact_location, texts).experiment_id)
+            location = _resolved_location(artifact_location)
+            return str(store.create_experiment(name, location, texts).experiment_id)
         if artifact_location or texts:
             raise MlflowRequestError(
                 f"create_experiment with tags or an artifact location is not supported on a remote "
@@ -176,9 +337,14 @@ class MlflowClient:
             )
         return store.get_or_create_experiment(name).experiment_id
 
+    @mlflow_codes
     def get_experiment(self, experiment_id: str) -> Experiment:
         """The experiment with this id ("0": the Default experiment); MlflowRequestError when none."""
         workspace = self.workspace
+        if isinstance(workspace.store, SQLiteStore) and not str(experiment_id).isdigit():
+            raise MlflowRequestError(
+                f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer."
+            )
         found = self._experiment_by_id(workspace, str(experiment_id))
         if found is None:
             raise MlflowRequestError(
@@ -197,16 +363,18 @@ class MlflowClient:
                 return self._experiment(workspace, record)
         return None
 
+    @mlflow_codes
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         """The experiment called ``name``, or None."""
         workspace = self.workspace
         records = self._records(workspace, name)
         return self._experiment(workspace, records[0]) if records else None
 
+    @mlflow_codes
     def search_experiments(
         self,
         view_type: int = ViewType.ACTIVE_ONLY,
-        max_results: int | None = None,
+        max_results: int | None = 1000,
         filter_string: str | None = None,
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
@@ -220,24 +388,79 @@ class MlflowClient:
         experiments = order_rows(experiments, experiment_row, order_by or ["last_update_time DESC"])
         return _page(experiments, max_results, page_token)
 
+    def _active_experiment(self, workspace: Workspace, experiment_id: str) -> Experiment:
+        experiment = self.get_experiment(experiment_id)
+        if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise MlflowRequestError(
+                f"The experiment {experiment.experiment_id} must be in the 'active' state. "
+                f"Current state is {experiment.lifecycle_stage}."
+            )
+        return experiment
+
+    @mlflow_codes
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
-        """Set one tag of an experiment."""
-        self.workspace.store.set_experiment_tag(str(experiment_id), check_name(key, "tag"), str(value))
+        """Set one tag of an (active) experiment; get_experiment(...).tags reads it back."""
+        workspace = self.workspace
+        experiment = self._active_experiment(workspace, str(experiment_id))
+        workspace.store.set_experiment_tag(experiment.experiment_id, check_name(key, "tag"), str(value))
 
+    @mlflow_codes
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove one tag of an experiment; RESOURCE_DOES_NOT_EXIST when it has no such tag."""
+        workspace = self.workspace
+        experiment = self._active_experiment(workspace, str(experiment_id))
+        if key not in experiment.tags:
+            raise MlflowRequestError(
+                f"No tag with name: {key} in experiment with id {experiment_id}", RESOURCE_DOES_NOT_EXIST
+            )
+        workspace.store.delete_experiment_tag(experiment.experiment_id, key)
+
+    @mlflow_codes
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Give an active experiment a new name, unused by any other (a deleted one included)."""
+        if not new_name:
+            raise MlflowRequestError(f"Invalid experiment name: '{new_name}'")
+        workspace = self.workspace
+        experiment = self.get_experiment(str(experiment_id))
+        if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise MlflowRequestError("Cannot rename a non-active experiment.", INVALID_STATE)
+        try:
+            workspace.store.rename_experiment(experiment.experiment_id, check_name(new_name, "experiment"))
+        except ExperimentExistsError as taken:  # MLflow's SQL store: a UNIQUE constraint, BAD_REQUEST
+            raise MlflowRequestError(str(taken), BAD_REQUEST) from None
+
+    @mlflow_codes
     def delete_experiment(self, experiment_id: str) -> None:
-        """Mark an experiment deleted (restore_experiment undoes it)."""
-        self.workspace.store.set_experiment_lifecycle(str(experiment_id), "deleted")
+        """Mark an active experiment and its runs deleted, as MLflow does: searches leave them
+        out, and restore_experiment brings them back."""
+        self._set_experiment_lifecycle(str(experiment_id), LifecycleStage.ACTIVE, LifecycleStage.DELETED)
 
+    @mlflow_codes
     def restore_experiment(self, experiment_id: str) -> None:
-        self.workspace.store.set_experiment_lifecycle(str(experiment_id), "active")
+        """Make a deleted experiment and its runs active again."""
+        self._set_experiment_lifecycle(str(experiment_id), LifecycleStage.DELETED, LifecycleStage.ACTIVE)
+
+    def _set_experiment_lifecycle(self, experiment_id: str, was: str, becomes: str) -> None:
+        workspace = self.workspace
+        experiment = self.get_experiment(experiment_id)
+        if experiment.lifecycle_stage != was:  # MLflow's SQL store finds none in that stage
+            raise MlflowRequestError(f"No Experiment with id={experiment_id} exists", RESOURCE_DOES_NOT_EXIST)
+        store = workspace.store
+        store.set_experiment_lifecycle(experiment.experiment_id, becomes)
+        for run in store.search_runs(experiment_id=experiment.experiment_id):
+            store.set_run_lifecycle(run.run_id, becomes)
 
     # -- runs ---------------------------------------------------------------------------
 
     def _stored(self, workspace: Workspace, run_id: str) -> StoredRun:
         try:
-            return workspace.store.get_run(run_id)
+            stored = workspace.store.get_run(run_id)
         except RunNotFoundError:
-            raise MlflowRequestError(f"Run '{run_id}' not found", "RESOURCE_DOES_NOT_EXIST") from None
+            stored = None
+        if stored is None or stored.run_id != run_id and stored.run_id.startswith(str(run_id)):
+            # tracklog's prefix lookup is its own: MLflow wants the whole id
+            raise MlflowRequestError(f"Run with id={run_id} not found", RESOURCE_DOES_NOT_EXIST)
+        return stored
 
     def _entity(self, workspace: Workspace, stored: StoredRun) -> Run:
         store = workspace.store
@@ -247,9 +470,10 @@ class MlflowClient:
         else:
             kinds = store.metric_kinds(run_id)
             latest = {k: v for k, v in store.last_values(run_id).items() if kinds.get(k) == METRIC}
-        return run_entity(stored, self.artifact_uri(workspace, run_id), latest,
+        return run_entity(stored, self.artifact_uri(workspace, run_id, stored.experiment_id), latest,
                           store.get_params(run_id), store.get_tags(run_id))
 
+    @mlflow_codes
     def create_run(
         self,
         experiment_id: str,
@@ -260,7 +484,7 @@ class MlflowClient:
         """A new Running run (not made active: ``set_terminated`` ends it). Never ended, it
         reads FAILED once this process is gone (tracklog sees its owner die)."""
         workspace = self.workspace
-        experiment = self.get_experiment(str(experiment_id))
+        experiment = self._active_experiment(workspace, str(experiment_id))
         name = check_name(run_name, "run") if run_name else current.script_name()
         stored = workspace.store.create_run(experiment.experiment_id, name)
         values = {RUN_NAME_TAG: name, **{str(k): v for k, v in (tags or {}).items()}}
@@ -268,12 +492,20 @@ class MlflowClient:
         self._flush(workspace)
         return self._entity(workspace, self._stored(workspace, stored.run_id))
 
+    @mlflow_codes
     def get_run(self, run_id: str) -> Run:
         """The run with its latest metrics, params and tags (after a flush)."""
         workspace = self.workspace
         self._flush(workspace)
         return self._entity(workspace, self._stored(workspace, run_id))
 
+    @mlflow_codes
+    def get_parent_run(self, run_id: str) -> Run | None:
+        """The run whose child this one is (its ``mlflow.parentRunId`` tag), or None."""
+        parent_id = self.get_run(run_id).data.tags.get(PARENT_TAG)
+        return None if parent_id is None else self.get_run(parent_id)
+
+    @mlflow_codes
     def search_runs(
         self,
         experiment_ids: Sequence[str] | str,
@@ -301,6 +533,7 @@ class MlflowClient:
         runs = order_rows(runs, run_row, order_by)
         return _page(runs, max_results, page_token)
 
+    @mlflow_codes
     def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> None:
         """End a run with MLflow's status word (FINISHED by default)."""
         final = tracklog_status(status or "FINISHED")
@@ -315,6 +548,7 @@ class MlflowClient:
         ended = time.time() if end_time is None else end_time / 1000.0
         workspace.store.set_status(stored.run_id, final, ended, None)
 
+    @mlflow_codes
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
         """Change a run's status or name."""
         if status is not None:
@@ -326,12 +560,18 @@ class MlflowClient:
             self.workspace.store.set_run_name(run_id, check_name(name, "run"))
             self.set_tag(run_id, RUN_NAME_TAG, name)
 
+    @mlflow_codes
     def delete_run(self, run_id: str) -> None:
-        """Mark a run deleted: searches leave it out (restore_run brings it back)."""
-        self.workspace.store.set_run_lifecycle(run_id, "deleted")
+        """Mark a run deleted: searches leave it out, get_run still finds it (restore_run
+        brings it back)."""
+        workspace = self.workspace
+        workspace.store.set_run_lifecycle(self._stored(workspace, run_id).run_id, LifecycleStage.DELETED)
 
+    @mlflow_codes
     def restore_run(self, run_id: str) -> None:
-        self.workspace.store.set_run_lifecycle(run_id, "active")
+        """Make a deleted run active again."""
+        workspace = self.workspace
+        workspace.store.set_run_lifecycle(self._stored(workspace, run_id).run_id, LifecycleStage.ACTIVE)
 
     # -- logging ------------------------------------------------------------------------
 
@@ -339,6 +579,7 @@ class MlflowClient:
         if events:
             workspace.engine.target(run_id).pipeline.put_many(events)
 
+    @mlflow_codes
     def log_metric(
         self,
         run_id: str,
@@ -347,19 +588,28 @@ class MlflowClient:
         timestamp: int | None = None,
         step: int | None = None,
         synchronous: bool | None = None,
+        dataset_name: str | None = None,
+        dataset_digest: str | None = None,
+        model_id: str | None = None,
     ) -> None:
-        """Log one metric point (step 0 when none is given; timestamp in ms)."""
+        """Log one metric point (step 0 when none is given; timestamp in ms). A link to a
+        model or dataset is not kept (one warning)."""
+        unrecorded("MlflowClient.log_metric", dataset_name=dataset_name, dataset_digest=dataset_digest,
+                   model_id=model_id)
         self.log_batch(run_id, metrics=[(key, value, timestamp, step)])
 
+    @mlflow_codes
     def log_param(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> Any:
         """Set a param (ParamConflictError when it holds another value); returns ``value``."""
         self.log_batch(run_id, params=[(key, value)])
         return value
 
+    @mlflow_codes
     def set_tag(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> None:
         """Set a tag (its value as text)."""
         self.log_batch(run_id, tags=[(key, value)])
 
+    @mlflow_codes
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove a tag; MlflowRequestError when the run has no such tag (as MLflow)."""
         workspace = self.workspace
@@ -369,6 +619,7 @@ class MlflowClient:
             raise MlflowRequestError(f"No tag with name: {key} in run with id {run_id}", "RESOURCE_DOES_NOT_EXIST")
         workspace.store.delete_tags(stored.run_id, [key])
 
+    @mlflow_codes
     def log_batch(
         self,
         run_id: str,
@@ -382,6 +633,10 @@ class MlflowClient:
         workspace = self.workspace
         stored = self._stored(workspace, run_id)
         run_id = stored.run_id
+        if stored.lifecycle == LifecycleStage.DELETED:
+            raise MlflowRequestError(
+                f"The run {run_id} must be in the 'active' state. Current state is {stored.lifecycle}."
+            )
         events: list[Any] = []
         for item in metrics:
             if isinstance(item, Metric) or hasattr(item, "timestamp"):
@@ -407,6 +662,7 @@ class MlflowClient:
                 workspace.store.set_param(run_id, key, text)
         self._put(workspace, run_id, events)
 
+    @mlflow_codes
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every numeric point of one metric, by step: Metric(key, value, timestamp_ms, step)."""
         workspace = self.workspace
@@ -421,8 +677,10 @@ class MlflowClient:
 
     def _put_bytes(self, run_id: str, artifact_file: str, data: bytes) -> None:
         workspace = self.workspace
-        workspace.store.put_file(self._stored(workspace, run_id).run_id, check_file_name(artifact_file), io.BytesIO(data))
+        run_id = self._stored(workspace, run_id).run_id
+        self._files(workspace, run_id).put_file(run_id, check_file_name(artifact_file), io.BytesIO(data))
 
+    @mlflow_codes
     def log_artifact(self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
         """Copy a local file into the run, under ``artifact_path/`` when given."""
         source = os.fspath(local_path)
@@ -433,8 +691,10 @@ class MlflowClient:
             raise FileNotFoundError(f"log_artifact: no file at {source!r}")
         name = check_file_name(posixpath.join(artifact_path or "", os.path.basename(source)))
         workspace = self.workspace
-        workspace.store.put_file(self._stored(workspace, run_id).run_id, name, source)
+        run_id = self._stored(workspace, run_id).run_id
+        self._files(workspace, run_id).put_file(run_id, name, source)
 
+    @mlflow_codes
     def log_artifacts(self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
         """Copy every file under a local folder into the run (under ``artifact_path/``)."""
         root = os.fspath(local_dir)
@@ -442,26 +702,31 @@ class MlflowClient:
             raise FileNotFoundError(f"log_artifacts: no folder at {root!r}")
         workspace = self.workspace
         run_id = self._stored(workspace, run_id).run_id
-        for folder, _dirs, files in os.walk(root):
-            for file in sorted(files):
+        files = self._files(workspace, run_id)
+        for folder, _dirs, names in os.walk(root):
+            for file in sorted(names):
                 local = os.path.join(folder, file)
                 rel = os.path.relpath(local, root).replace(os.sep, "/")
-                workspace.store.put_file(run_id, check_file_name(posixpath.join(artifact_path or "", rel)), local)
+                files.put_file(run_id, check_file_name(posixpath.join(artifact_path or "", rel)), local)
 
+    @mlflow_codes
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         """Write ``text`` (UTF-8) as a run file."""
         self._put_bytes(run_id, artifact_file, text.encode("utf-8"))
 
+    @mlflow_codes
     def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
         """Write a dict as JSON, or YAML for a .yaml/.yml file."""
         self._put_bytes(run_id, artifact_file, dict_bytes(dictionary, artifact_file))
 
+    @mlflow_codes
     def log_figure(
         self, run_id: str, figure: Any, artifact_file: str, *, save_kwargs: Mapping[str, Any] | None = None
     ) -> None:
         """Save a matplotlib or plotly figure as a run file."""
         self._put_bytes(run_id, artifact_file, figure_bytes(figure, artifact_file, save_kwargs))
 
+    @mlflow_codes
     def log_image(
         self,
         run_id: str,
@@ -495,13 +760,14 @@ class MlflowClient:
         self._put(workspace, run_id, [Event(run_id, IMAGE, check_name(key), name, step, timestamp / 1000.0)])
         self.set_tag(run_id, "mlflow.loggedImages", "True")
 
+    @mlflow_codes
     def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
         """Write a dict of columns or a DataFrame as MLflow's table JSON, appended to the
         table already in that file; the run's ``mlflow.loggedArtifacts`` tag lists it."""
         workspace = self.workspace
         run_id = self._stored(workspace, run_id).run_id
         try:
-            with workspace.store.open_file(run_id, check_file_name(artifact_file)) as file:
+            with self._files(workspace, run_id).open_file(run_id, check_file_name(artifact_file)) as file:
                 existing: bytes | None = file.read()
         except FileNotFoundError:
             existing = None
@@ -512,6 +778,7 @@ class MlflowClient:
         if entry not in listed:
             self.set_tag(run_id, LOGGED_ARTIFACTS_TAG, json.dumps([*listed, entry]))
 
+    @mlflow_codes
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         """The files and folders directly under ``path`` in the run (its root by default)."""
         workspace = self.workspace
@@ -519,7 +786,8 @@ class MlflowClient:
         self._flush(workspace)
         prefix = path.strip("/") + "/" if path and path.strip("/") else ""
         found: dict[str, FileInfo] = {}
-        for name in workspace.store.list_files(run_id):
+        files = self._files(workspace, run_id)
+        for name in self._artifact_names(workspace, run_id):
             if not name.startswith(prefix):
                 continue
             head, sep, _ = name[len(prefix):].partition("/")
@@ -527,10 +795,11 @@ class MlflowClient:
             if sep:
                 found[full] = FileInfo(full, True, None)
             else:
-                with workspace.store.open_file(run_id, name) as file:
+                with files.open_file(run_id, name) as file:
                     found[full] = FileInfo(full, False, file.seek(0, os.SEEK_END))
         return [found[k] for k in sorted(found)]
 
+    @mlflow_codes
     def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
         """Copy a run file, or every file under a run folder, to ``dst_path`` (a new
         temporary folder by default); returns the local path of what ``path`` names."""
@@ -538,16 +807,33 @@ class MlflowClient:
         run_id = self._stored(workspace, run_id).run_id
         self._flush(workspace)
         clean = path.strip("/")
-        names = [n for n in workspace.store.list_files(run_id) if not clean or n == clean or n.startswith(clean + "/")]
+        files = self._files(workspace, run_id)
+        names = [n for n in self._artifact_names(workspace, run_id) if not clean or n == clean or n.startswith(clean + "/")]
         if not names:
             raise MlflowRequestError(f"run {run_id} has no artifact {path!r}", "RESOURCE_DOES_NOT_EXIST")
         dest_root = os.path.abspath(dst_path) if dst_path is not None else tempfile.mkdtemp()
         for name in names:
             dest = os.path.join(dest_root, *name.split("/"))
             os.makedirs(os.path.dirname(dest), exist_ok=True)
-            with workspace.store.open_file(run_id, name) as source, open(dest, "wb") as out:
+            with files.open_file(run_id, name) as source, open(dest, "wb") as out:
                 shutil.copyfileobj(source, out)
         return os.path.join(dest_root, *clean.split("/")) if clean else dest_root
+
+    def _artifact_names(self, workspace: Workspace, run_id: str) -> list[str]:
+        """The run's artifact files. The files of a model the real mlflow logged from the run
+        (``models/<model_id>/`` on the plugin route) are the logged model's, not the run's:
+        MLflow 3 lists them under the model, never among the run's artifacts."""
+        store = workspace.store
+        names = self._files(workspace, run_id).list_files(run_id)
+        if not isinstance(store, SQLiteStore):
+            return names
+        model_ids = {n.split("/")[1] for n in names if n.startswith("models/") and n.count("/") >= 2}
+        owned = set()
+        for model_id in model_ids:
+            model = store.logged_model(model_id)
+            if model is not None and model.source_run_id == run_id:
+                owned.add(model_id)
+        return [n for n in names if not (n.startswith("models/") and n.count("/") >= 2 and n.split("/")[1] in owned)]
 
 
 def _view_matches(lifecycle: str | None, view_type: int) -> bool:

@@ -58,14 +58,29 @@ class PagedList(list):  # type: ignore[type-arg]
         self.token = token
 
 
+#: MLflow's error codes (``MlflowException.error_code``), and the HTTP status of each.
+INTERNAL_ERROR = "INTERNAL_ERROR"
+INVALID_PARAMETER_VALUE = "INVALID_PARAMETER_VALUE"
+RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
+RESOURCE_ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
+INVALID_STATE = "INVALID_STATE"
+BAD_REQUEST = "BAD_REQUEST"
+_HTTP_STATUS = {INVALID_PARAMETER_VALUE: 400, BAD_REQUEST: 400,
+                RESOURCE_ALREADY_EXISTS: 400, RESOURCE_DOES_NOT_EXIST: 404}
+
+
 class MlflowRequestError(TracklogError):
     """A tracking call MLflow itself refuses (an existing name, a missing id, a bad argument);
     ``error_code`` is MLflow's code (RESOURCE_ALREADY_EXISTS, RESOURCE_DOES_NOT_EXIST, ...)."""
 
-    def __init__(self, message: str, error_code: str = "INVALID_PARAMETER_VALUE") -> None:
+    def __init__(self, message: str, error_code: str = INVALID_PARAMETER_VALUE) -> None:
         super().__init__(message)
         self.message = message
         self.error_code = error_code
+
+    def get_http_status_code(self) -> int:
+        """The HTTP status an MLflow server answers with for this code, as MlflowException's."""
+        return _HTTP_STATUS.get(self.error_code, 500)
 
 
 class ActiveExperimentError(MlflowRequestError):

@@ -17,6 +17,7 @@ from ._registry_types import (
 from ._series import Chunk, ChunkReader, KeySummary, bucket_count, numbers
 from ._spool import counts_text
 from ._sqlite import SQLiteStore
+from ._tracking_records import ExperimentExistsError
 
 if TYPE_CHECKING:
     from ._http import RemoteError
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Chunk",
     "ChunkReader",
+    "ExperimentExistsError",
     "KeySummary",
     "MLflowStore",
     "ModelExistsError",
