@@ -14,10 +14,11 @@ from types import TracebackType
 from typing import Any
 
 from . import _config
-from ._errors import ActiveRunError
+from ._errors import ActiveRunError, TracklogError
 from ._mlflow_artifacts import optional_module
 from ._mlflow_client import (
     MlflowClient,
+    give_mlflow_code,
     metric_event,
     mlflow_codes,
     tracking_location,
@@ -575,7 +576,6 @@ def _frame(runs: list[RunEntity]) -> Any:
 # -- logging into the active run ---------------------------------------------------
 
 
-@mlflow_codes
 def log_metric(
     key: str,
     value: Any,
@@ -588,18 +588,22 @@ def log_metric(
 ) -> None:
     """Log one metric point into the active run: step 0 when none is given (as MLflow),
     ``timestamp`` in ms (now by default). A link to a model or dataset is not kept (one warning)."""
-    if model_id is not None or dataset is not None:
-        unrecorded("log_metric", model_id=model_id, dataset=dataset)
-    if run_id is not None:
-        MlflowClient().log_metric(run_id, key, value, timestamp, step)
-        return
-    run = _active()
-    if timestamp is None:
-        run.log(key, value, step=0 if step is None else step)
-        return
-    event = metric_event(run.id, key, value, step, timestamp)
-    if event is not None:
-        run.target.pipeline.put(event)
+    try:
+        if model_id is not None or dataset is not None:
+            unrecorded("log_metric", model_id=model_id, dataset=dataset)
+        if run_id is not None:
+            MlflowClient().log_metric(run_id, key, value, timestamp, step)
+            return
+        run = _active()
+        if timestamp is None:
+            run.log(key, value, step=0 if step is None else step)
+            return
+        event = metric_event(run.id, key, value, step, timestamp)
+        if event is not None:
+            run.target.pipeline.put(event)
+    except TracklogError as exc:  # not @mlflow_codes: this is the hot path
+        give_mlflow_code(exc)
+        raise
 
 
 @mlflow_codes

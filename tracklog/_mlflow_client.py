@@ -115,12 +115,19 @@ def mlflow_codes(function: _F) -> _F:
         try:
             return function(*args, **kwargs)
         except TracklogError as exc:
-            if not hasattr(exc, "error_code"):
-                exc.error_code = next((c for kind, c in _CODES if isinstance(exc, kind)), INTERNAL_ERROR)  # type: ignore[attr-defined]
-                exc.message = str(exc)  # type: ignore[attr-defined]
+            give_mlflow_code(exc)
             raise
 
     return call  # type: ignore[return-value]
+
+
+def give_mlflow_code(exc: TracklogError) -> None:
+    """Set MLflow's ``error_code`` and ``message`` on ``exc`` (once). The hot logging calls
+    use it inside their own ``try`` (free until something raises) instead of
+    :func:`mlflow_codes`, whose wrapper would cost each call about as much as the call."""
+    if not hasattr(exc, "error_code"):
+        exc.error_code = next((c for kind, c in _CODES if isinstance(exc, kind)), INTERNAL_ERROR)  # type: ignore[attr-defined]
+        exc.message = str(exc)  # type: ignore[attr-defined]
 
 
 def tracking_location(uri: str | os.PathLike[str] | None) -> str | None:
