@@ -192,7 +192,7 @@ def _hold_off_sigterm() -> bool:
     before ``terminate()``, finishes flushing instead of dying halfway. True if held off."""
     try:
         current = signal.getsignal(signal.SIGTERM)
-        if current == signal.SIG_DFL or isinstance(getattr(current, "__self__", None), _FlushOnSigterm):
+        if current == signal.SIG_DFL or _flushes_first(current):
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             return True
     except (ValueError, OSError, AttributeError):
@@ -264,6 +264,11 @@ class _FlushOnSigterm:
         os.kill(pid, signum)
 
 
+def _flushes_first(handler: Any) -> bool:
+    """True when ``handler`` is a _FlushOnSigterm's (a multiprocessing child's SIGTERM)."""
+    return isinstance(getattr(handler, "__self__", None), _FlushOnSigterm)
+
+
 def _flush_on_sigterm() -> None:
     """Give this multiprocessing child the SIGTERM handler that flushes first, if SIGTERM
     is at its default (a handler of the program's own is left alone) and we are able to."""
@@ -319,7 +324,7 @@ def _after_fork_in_child() -> None:
             if getattr(_give_back(signum), "_tracklog_sigterm", False):
                 _set_handler(signum, signal.SIG_DFL)  # tracklog run's bootstrap's: the parent's too
     _replaced.clear()
-    if hasattr(signal, "SIGTERM") and isinstance(getattr(signal.getsignal(signal.SIGTERM), "__self__", None), _FlushOnSigterm):
+    if hasattr(signal, "SIGTERM") and _flushes_first(signal.getsignal(signal.SIGTERM)):
         _set_handler(signal.SIGTERM, signal.SIG_DFL)  # its thread did not survive the fork
     _hook_multiprocessing()  # multiprocessing may have been imported after tracklog
 
