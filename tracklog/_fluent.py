@@ -440,12 +440,18 @@ def _begun(run: Run, tags: Mapping[str, Any]) -> ActiveRun:
 
 def _active() -> Run:
     """The active run; when there is none, start one, as MLflow's logging calls do (it is
-    then active_run(), and end_run() ends it). A run tracklog started on first use (a
+    then active_run(), and end_run() ends it). A thread with none of its own logs into the
+    run another thread made active (MLflow would start one per thread). A run tracklog started on first use (a
     logging record) is adopted rather than a second one started."""
     run = current.active()
     if run is not None:
         assert isinstance(run, Run)
         return run
+    other = current.elsewhere()
+    if isinstance(other, Run):
+        # A thread with no run of its own (a thread pool's worker) logs into the run another
+        # thread started, without making it its own: its end_run() does not end that run.
+        return other
     if os.environ.get(_config.ENV_RUN_ID):
         # Inside tracklog run, a logging call with no run started logs into tracklog run's own
         # run, as Run.get_context() does; start_run() makes a child of it instead.

@@ -1,5 +1,11 @@
-"""The current run: the innermost active run, else the environment's run, else one
-started on first use. How the environment's run is opened, and how a run is started
+"""The current run: this thread's innermost active run, else the run started last by
+another thread and still active, else the environment's run, else one started on first
+use.
+
+Active runs are per thread, as MLflow's (a thread's ``start_run`` is not refused because
+another thread has a run, and two threads each in their own run keep their points apart);
+a thread with no run of its own logs into the run another thread started last, so a
+DataLoader thread or a thread pool's records land in the training run. How the environment's run is opened, and how a run is started
 on first use, is injected from above (:func:`set_openers`): the pipeline knows no
 workspace and no ``Run``.
 
@@ -24,15 +30,25 @@ from .. import _config, _diag
 from .target import HasTarget
 
 __all__ = [
-    "HELD_LIMIT", "RETRY_AFTER", "active", "current_run", "ended", "hold", "push", "run_for", "set_openers",
-    "started", "started_runs", "take_held",
+    "HELD_LIMIT", "RETRY_AFTER", "active", "current_run", "elsewhere", "ended", "hold", "push", "run_for",
+    "set_openers", "started", "started_runs", "take_held",
 ]
 
+class _Local(threading.local):
+    #: This thread's active runs, innermost last.
+    stack: list[HasTarget] | None = None
+
+
 class _Registry:
-    """This process's runs as the sources see them: a stack and a few fallbacks."""
+    """This process's runs as the sources see them: a stack per thread and a few fallbacks."""
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
+        self.local = _Local()
+        #: Each thread's stack by thread id, for ended() (a new thread with a dead one's id
+        #: replaces its entry).
+        self.stacks: dict[int, list[HasTarget]] = {}
+        #: Every active run of every thread, in the order they became active.
         self.stack: list[HasTarget] = []
         self.started: list[HasTarget] = []  # runs started by this process, ended at exit if still open
         self.auto: HasTarget | None = None
@@ -75,9 +91,15 @@ def default_experiment() -> str:
 
 
 def push(run: HasTarget) -> None:
-    """Make ``run`` the innermost active run."""
-    with _registry.lock:
-        _registry.stack.append(run)
+    """Make ``run`` this thread's innermost active run."""
+    reg = _registry
+    with reg.lock:
+        own = reg.local.stack
+        if own is None:
+            own = reg.local.stack = []
+            reg.stacks[threading.get_ident()] = own
+        own.append(run)
+        reg.stack.append(run)
 
 
 def started(run: HasTarget) -> None:
@@ -93,9 +115,11 @@ def started_runs() -> list[HasTarget]:
 
 
 def ended(run: HasTarget) -> None:
-    """Forget a run that has ended: it is no longer active or current."""
+    """Forget a run that has ended: it is no longer active or current, in any thread."""
     reg = _registry
     with reg.lock:
+        for own in reg.stacks.values():
+            own[:] = [r for r in own if r.id != run.id]
         reg.stack[:] = [r for r in reg.stack if r.id != run.id]
         reg.started[:] = [r for r in reg.started if r.id != run.id]
         if reg.auto is not None and reg.auto.id == run.id:
@@ -103,7 +127,13 @@ def ended(run: HasTarget) -> None:
 
 
 def active() -> HasTarget | None:
-    """The innermost run started in this process and not yet ended, or None."""
+    """This thread's innermost run not yet ended, or None (MLflow's active run)."""
+    own = _registry.local.stack
+    return own[-1] if own else None
+
+
+def elsewhere() -> HasTarget | None:
+    """The run another thread made active last and has not ended, or None."""
     stack = _registry.stack
     return stack[-1] if stack else None
 
@@ -164,8 +194,13 @@ def _opening(what: str, opener: Callable[..., HasTarget], *args: str | None) -> 
 
 
 def current_run(create: bool = True) -> HasTarget | None:
-    """The innermost active run, else the env's run, else a run started on first use."""
-    stack = _registry.stack
+    """This thread's innermost active run, else the one another thread made active last,
+    else the env's run, else a run started on first use."""
+    reg = _registry
+    own = reg.local.stack
+    if own:
+        return own[-1]
+    stack = reg.stack
     if stack:
         return stack[-1]
     run = _env_run_or_none()
@@ -199,6 +234,9 @@ def _auto() -> HasTarget | None:
             run = _opening("auto", reg.start_auto, reg.default_experiment)
             # The starter pushed it; a run started on first use is a fallback, not
             # an active run, so start_run() later is not refused because of it.
+            own = reg.local.stack
+            if own is not None:
+                own[:] = [r for r in own if r.id != run.id]
             reg.stack[:] = [r for r in reg.stack if r.id != run.id]
             reg.auto = run
             _diag.logger.debug("tracklog: started run %s on first use", run.id)
@@ -245,6 +283,8 @@ def reset() -> None:
     """Forget every run and held record (tests, and a forked child's fresh start)."""
     reg = _registry
     reg.lock = threading.RLock()
+    reg.local = _Local()
+    reg.stacks = {}
     reg.stack.clear()
     reg.started.clear()
     reg.auto = reg.env = None
