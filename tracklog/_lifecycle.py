@@ -28,6 +28,7 @@ from types import FrameType
 from typing import Any, Callable, NoReturn
 
 from . import _diag
+from ._threads import start_thread
 
 __all__ = [
     "CLOSE", "END_RUNS", "FLUSH", "INTERRUPTED", "MULTIPROCESSING_EXIT_PRIORITY", "STOP_ROUTES",
@@ -230,7 +231,7 @@ class _FlushOnSigterm:
         self._pid = os.getpid()
         self._ask_r, self._ask_w = os.pipe()
         self._done_r, self._done_w = os.pipe()
-        threading.Thread(target=self._serve, name="tracklog-sigterm-flush", daemon=True).start()
+        start_thread(self._serve, "tracklog-sigterm-flush")
 
     def _serve(self) -> None:
         while True:

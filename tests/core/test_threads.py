@@ -112,3 +112,42 @@ def test_a_run_ended_by_its_thread_is_current_nowhere(tmp_path):
     ws = tracklog.Workspace(tmp_path / "ws")
     assert ws.get_run(mine.id).get_metrics() == {"m": 1.0}
     assert ws.get_run(ids["owner"]).get_metrics() == {}
+
+
+def _blocked_signals(native_id: int) -> int:
+    with open(f"/proc/self/task/{native_id}/status") as status:
+        line = next(line for line in status if line.startswith("SigBlk:"))
+    return int(line.split()[1], 16)
+
+
+def test_tracklogs_threads_leave_process_signals_to_the_main_thread(tmp_path):
+    """A SIGTERM or SIGINT sent to the process is never taken by a thread of ours (which
+    would leave a main thread blocked in C, a Pool worker on its queue's lock, never
+    running its handler): the writer and the capture thread block them, the main thread
+    does not, and a thread the program starts later has its usual mask."""
+    import signal
+    import sys
+
+    import pytest
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads /proc")
+    run = tracklog.Experiment(tracklog.Workspace(str(tmp_path / "ws")), "signals").start_logging()
+    with tracklog.capture_output(fd=True):
+        run.log("m", 1.0)
+        run.flush()
+        ours = [t for t in threading.enumerate() if t.name in ("tracklog-writer", "tracklog-fd-capture")]
+        assert {t.name for t in ours} == {"tracklog-writer", "tracklog-fd-capture"}
+        for thread in ours:
+            mask = _blocked_signals(thread.native_id)
+            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+                assert mask & (1 << (signum - 1)), (thread.name, signum)
+            assert not mask & (1 << (signal.SIGSEGV - 1))
+        main_mask = _blocked_signals(threading.main_thread().native_id)
+        assert not main_mask & (1 << (signal.SIGTERM - 1))
+        masks: list[int] = []
+        later = threading.Thread(target=lambda: masks.append(_blocked_signals(threading.get_native_id())))
+        later.start()
+        later.join()
+        assert masks == [main_mask]
+    run.complete()

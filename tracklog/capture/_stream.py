@@ -19,6 +19,7 @@ import threading
 import time
 from typing import IO, TYPE_CHECKING, Any
 
+from .._threads import start_thread
 from ..pipeline import current
 from ._process import ENV_OUTPUT_CAPTURED, enlarge_pipe
 from ._recorder import OutputRecorder
@@ -176,8 +177,7 @@ class _FdCapture:
         except BaseException:
             self.stop()
             raise
-        self._thread = threading.Thread(target=self._pump, name="tracklog-fd-capture", daemon=True)
-        self._thread.start()
+        self._thread = start_thread(self._pump, "tracklog-fd-capture")
 
     def _pump(self) -> None:
         selector = selectors.DefaultSelector()

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .. import _diag
 from .._errors import InvalidNameError, TracklogError
+from .._threads import start_thread
 from .._values import UNCONVERTIBLE, check_name, point_value
 from ..pipeline.event import IMAGE as IMAGE_KIND
 from ..pipeline.event import LOG, METRIC, TAG, Event
@@ -384,8 +385,7 @@ class TensorBoardWatcher:
 
     def start(self) -> None:
         """Start watching (a daemon thread)."""
-        self._thread = threading.Thread(target=self._loop, name="tracklog-tensorboard", daemon=True)
-        self._thread.start()
+        self._thread = start_thread(self._loop, "tracklog-tensorboard")
 
     def _loop(self) -> None:
         next_look = 0.0

@@ -42,6 +42,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from .. import _diag
+from .._threads import start_thread
 from .._version import __version__
 from ..pipeline.event import IMAGE, LIST, LOG, METRIC, OUTPUT, PARAM, ROW, TAG, Event
 from ..pipeline.registry import run_lookup
@@ -209,8 +210,7 @@ class OTLPSink:
         with self._lock:
             if self._closed or (self._thread is not None and self._thread.is_alive()):
                 return
-            self._thread = threading.Thread(target=self._run, name="tracklog-otlp", daemon=True)
-            self._thread.start()
+            self._thread = start_thread(self._run, "tracklog-otlp")
 
     # -- waiting and stopping (any thread) ---------------------------------------
 
@@ -261,8 +261,7 @@ class OTLPSink:
         self._count_drops(ev.run_id for ev in left if self._exportable(ev))
         # The SDK exporters' shutdown interrupts their retry back-off; some releases
         # also wait for the export in flight, so it runs on its own thread, briefly.
-        closer = threading.Thread(target=self._shutdown_exporters, name="tracklog-otlp-close", daemon=True)
-        closer.start()
+        closer = start_thread(self._shutdown_exporters, "tracklog-otlp-close")
         closer.join(_CLOSE_WAIT)
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():

@@ -30,6 +30,7 @@ from itertools import repeat
 from typing import Any, Callable, Iterable, Sequence
 
 from .. import _config, _diag, _lifecycle
+from .._threads import start_thread
 from . import registry
 from .event import Event, as_events
 from .registry import SinkFactory
@@ -185,8 +186,7 @@ class Pipeline:
         with self._start_lock:
             if self._thread is not None and self._thread.is_alive():
                 return
-            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-            self._thread.start()
+            self._thread = start_thread(self._run, self._name)
             self._kick_at = self._batch_size
 
     def _wait_for_space(self) -> None:

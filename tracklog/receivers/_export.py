@@ -20,6 +20,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from .._errors import TracklogError
+from .._threads import start_thread
 from ..pipeline.event import Event
 from ..pipeline.writer import Pipeline
 from ._attrs import attributes
@@ -98,8 +99,7 @@ class Exporter:
         self._backlogs: dict[Pipeline, _Backlog] = {}
         self._waiting = threading.Event()
         self._stop = threading.Event()
-        self._confirmer = threading.Thread(target=self._confirm, name="tracklog-receiver-confirm", daemon=True)
-        self._confirmer.start()
+        self._confirmer = start_thread(self._confirm, "tracklog-receiver-confirm")
 
     def close(self) -> None:
         """Stop confirming (after the servers have stopped)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from .._threads import start_thread
 from ._export import Exporter
 from ._grpc import start_grpc
 from ._http import OTLPHTTPServer
@@ -94,10 +95,9 @@ class OTLPReceiver:
         """Serve in background threads."""
         self.runs.start()
         if self._http is not None:
-            self._http_thread = threading.Thread(
-                target=self._http.serve_forever, kwargs={"poll_interval": 0.2}, name="tracklog-otlp-http", daemon=True
+            self._http_thread = start_thread(
+                self._http.serve_forever, "tracklog-otlp-http", kwargs={"poll_interval": 0.2}
             )
-            self._http_thread.start()
 
     def close(self) -> None:
         """Stop taking requests, end the runs the receiver started, and flush what it took."""

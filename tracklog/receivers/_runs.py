@@ -24,6 +24,7 @@ import threading
 import time
 from typing import Any, Callable, Mapping, NamedTuple, Protocol
 
+from .._threads import start_thread
 from ..pipeline.target import RunTarget
 
 __all__ = ["DEFAULT_EXPERIMENT", "RUN_ID_KEY", "EXPERIMENT_KEY", "OpenRun", "AttachRun", "ReceivedRun", "Runs"]
@@ -97,8 +98,7 @@ class Runs:
 
     def start(self) -> None:
         """Start the thread that ends idle runs."""
-        self._thread = threading.Thread(target=self._watch, name="tracklog-receiver-idle", daemon=True)
-        self._thread.start()
+        self._thread = start_thread(self._watch, "tracklog-receiver-idle")
 
     def resolve(self, resource: Mapping[str, Any], header_run_id: str | None) -> tuple[ReceivedRun, _Live | None]:
         """The run for data of this resource (opened now when new); raises when a named run is missing."""

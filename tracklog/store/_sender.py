@@ -26,6 +26,7 @@ from collections import Counter
 from typing import Any, Callable
 
 from .. import _diag
+from .._threads import start_thread
 from ._http import RemoteAPIError, RemoteError, RemoteUnavailableError, RestClient
 from ._mlflow_map import (
     ID_TAG,
@@ -101,8 +102,7 @@ class Sender:
     def start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
             self._stop = False
-            self._thread = threading.Thread(target=self._run, name="tracklog-mlflow-sender", daemon=True)
-            self._thread.start()
+            self._thread = start_thread(self._run, "tracklog-mlflow-sender")
 
     def notify(self) -> None:
         """New operations were spooled."""
