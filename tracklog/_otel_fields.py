@@ -10,8 +10,8 @@ not import each other.
   ``metrics.val.loss`` is the metric ``val.loss``. Every other key stays as it is
   (``http.method`` is not a dict). An attribute whose value is already a map (OTel
   log attributes may hold maps) is used as is.
-* :func:`std_level`: an OTel severity number (or, lacking one, its text) as a
-  stdlib level.
+* :func:`std_level`: an OTel severity number and text as a stdlib level (a custom
+  level's name kept).
 * :func:`series_name`: one run metric per instrument and attribute set,
   ``requests{route=/a}``.
 """
@@ -57,16 +57,43 @@ _TEXT_LEVELS = {
 
 
 def std_level(number: Any, text: str | None) -> int:
-    """An OTel severity back as a stdlib level; no severity at all reads as INFO."""
+    """An OTel severity back as a stdlib level; no severity at all reads as INFO.
+
+    A standard name defers to the number (DEBUG2 is 11). A name this process knows
+    (``logging.addLevelName(25, "NOTICE")``) or ``Level 25`` is that level exactly: the
+    number alone maps 25 to INFO4, read back as 23. A name it does not know (a NOTICE
+    from another process or language) becomes the name of the number's level if that
+    level has none yet, so the run's log reads NOTICE, not "Level 23".
+    """
     value = getattr(number, "value", number) or 0
+    level = _number_level(value)
+    if not text:
+        return logging.INFO if level is None else level
+    standard = _TEXT_LEVELS.get(text.upper())
+    if standard is not None:
+        return standard if level is None else level
+    return _named_level(text.strip(), logging.INFO if level is None else level)
+
+
+def _number_level(value: int) -> int | None:
     if 1 <= value <= 4:
         return 5
     if 5 <= value <= 24:
         start = 5 + (value - 5) // 4 * 4
         return (start - 5) // 4 * 10 + 10 + (value - start)
-    if text:
-        return _TEXT_LEVELS.get(text.upper(), logging.INFO)
-    return logging.INFO
+    return None
+
+
+def _named_level(name: str, fallback: int) -> int:
+    known = logging.getLevelName(name)
+    if type(known) is int:
+        return known
+    if name.startswith("Level ") and name[6:].isdigit():
+        return int(name[6:])
+    if len(name) <= 32 and name.replace("_", "").isalnum():
+        if logging.getLevelName(fallback) == f"Level {fallback}":
+            logging.addLevelName(fallback, name)
+    return fallback
 
 
 def series_name(name: str, attributes: Mapping[str, Any] | None, suffix: str = "") -> str:

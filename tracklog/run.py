@@ -856,6 +856,7 @@ class Run:
         state = self.target
         if state.closed:
             return
+        current.ending(self)
         state.closed = True
         current.ended(self)
         kept = _outputs_at_end.pop(self.id, None)

@@ -56,6 +56,8 @@ def test_run_metrics_records_output_and_tags_go_out_with_the_runs_resource(recei
     error = by_body["it failed"]
     assert error["severity_number"] == 17
     assert "ValueError: boom" in error["attributes"]["exception.stacktrace"]
+    assert error["attributes"]["exception.type"] == "ValueError"
+    assert error["attributes"]["exception.message"] == "boom"
 
     points = [r for r in records if r["event_name"] == "tracklog.metric"]
     assert [(p["attributes"]["metric"], p["attributes"]["value"], p["attributes"]["step"]) for p in points] == [

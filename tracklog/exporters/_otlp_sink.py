@@ -515,7 +515,12 @@ def _log_attributes(attrs: dict[str, Any] | None) -> tuple[dict[str, Any], int, 
             if isinstance(value, dict):
                 out.update(flatten(value))
         elif key == "exc_text":
-            out["exception.stacktrace"] = str(value)
+            text = str(value)
+            out["exception.stacktrace"] = text
+            kind, message = _exception_of(text)
+            if kind:
+                out["exception.type"] = kind
+                out["exception.message"] = message
         elif key == "stack_info":
             out["code.stacktrace"] = str(value)
         elif key == "trace_id":
@@ -531,6 +536,21 @@ def _log_attributes(attrs: dict[str, Any] | None) -> tuple[dict[str, Any], int, 
             if converted is not None:
                 out[key] = converted
     return out, trace_id, span_id, event_name
+
+
+def _exception_of(text: str) -> tuple[str, str]:
+    """The exception's type and message from a formatted traceback: its last block, after
+    the last indented (frame) line, reads ``Type: message`` (the message may run on)."""
+    lines = text.rstrip("\n").split("\n")
+    start = len(lines)
+    while start > 0 and not lines[start - 1].startswith(" "):
+        start -= 1
+    if start == len(lines):
+        return "", ""
+    head, sep, rest = lines[start].partition(": ")
+    if not head or " " in head:
+        return "", ""
+    return head, "\n".join([rest, *lines[start + 1:]]) if sep else ""
 
 
 def _hex(value: Any) -> int:

@@ -16,6 +16,7 @@ import logging
 import math
 from typing import Any, Sequence
 
+from opentelemetry import _logs, metrics
 from opentelemetry.sdk.metrics.export import (
     ExponentialHistogram,
     Gauge,
@@ -43,11 +44,16 @@ __all__ = ["RunLogExporter", "RunMetricExporter", "series_name"]
 _logger = logging.getLogger("tracklog.exporters")
 
 
-def _target(run: HasTarget | None) -> RunTarget | None:
-    # Metric points are run data: they may start a run on first use (never from
-    # inside tracklog's own handling).
-    found = run or current.run_for(True)
-    return None if found is None else found.target
+def _flush_global_providers(seconds: float) -> None:
+    """Before a run ends: export what the global OTel providers still hold (a batch
+    processor's queue, a periodic reader's last values) while the run is open, so it
+    lands there, not in a run started after it. Bounded by ``seconds`` each."""
+    millis = int(seconds * 1000)
+    for provider in (_logs.get_logger_provider(), metrics.get_meter_provider()):
+        flush = getattr(provider, "force_flush", None)
+        if flush is not None:
+            with _diag.handling():
+                flush(timeout_millis=millis)
 
 
 def _closed(target: RunTarget) -> bool:
@@ -66,6 +72,7 @@ class RunLogExporter(LogExporterBase):  # type: ignore[misc]
         self.run = run
         self.filename = check_file_name(filename)
         self._shutdown = False
+        current.before_end(_flush_global_providers)
 
     def export(self, batch: Sequence[Any]) -> Any:
         """Enqueue the batch on the run's pipeline; FAILURE only when the run is unreachable.
@@ -167,14 +174,26 @@ class RunMetricExporter(MetricExporter):
     One run metric per instrument and attribute set (``requests{route=/a}``);
     counters and up-down counters give their sum, gauges their value, histograms
     ``<name>.count``, ``.sum``, ``.min`` and ``.max``. Each point keeps the data
-    point's time; its step is the export's sequence number (0, 1, 2, ...).
+    point's time; its step is the export's sequence number in that run (0, 1, 2, ...).
+    ``preferred_temporality`` and ``preferred_aggregation`` are the SDK's (a delta
+    counter gives each interval's count). With ``run=None`` points go to the current
+    run; the first export with no run starts one, but an export after the run it went
+    to has ended, with none current, is not kept (one warning): a run's end takes the
+    reader's last values, and the periodic exports after it would start stray runs.
     """
 
-    def __init__(self, run: HasTarget | None = None) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        run: HasTarget | None = None,
+        preferred_temporality: dict[type, Any] | None = None,
+        preferred_aggregation: dict[type, Any] | None = None,
+    ) -> None:
+        super().__init__(preferred_temporality=preferred_temporality, preferred_aggregation=preferred_aggregation)
         self.run = run
-        self._sequence = 0
+        self._sequence: dict[str, int] = {}  # the next step, by run id
+        self._last_run: str | None = None
         self._shutdown = False
+        current.before_end(_flush_global_providers)
 
     # ``**kwargs`` only because the SDK's MetricExporter interface has them.
     def export(
@@ -184,11 +203,11 @@ class RunMetricExporter(MetricExporter):
         if self._shutdown:
             return MetricExportResult.FAILURE
         try:
-            target = _target(self.run)
+            target = self._target()
             if target is None:
                 return MetricExportResult.FAILURE
-            step = self._sequence
-            self._sequence += 1
+            step = self._sequence.get(target.run_id, 0)
+            self._sequence[target.run_id] = step + 1
             points = list(_points(metrics_data))
             if not points or _closed(target):
                 return MetricExportResult.SUCCESS
@@ -210,6 +229,26 @@ class RunMetricExporter(MetricExporter):
         except Exception:
             _logger.debug("tracklog: RunMetricExporter could not export", exc_info=True)
             return MetricExportResult.FAILURE
+
+    def _target(self) -> RunTarget | None:
+        """The run this export goes to: the exporter's own, else the current run, else
+        (the first time only) one started on first use; metric points are run data."""
+        if self.run is not None:
+            return self.run.target
+        found = current.current_run(create=False) if self._last_run is not None else None
+        if found is None and self._last_run is not None:
+            _diag.warn_once(
+                ("otel-metrics-after", self._last_run),
+                "tracklog: OpenTelemetry metrics exported after run %s ended, with no run "
+                "active, are not kept (no run is started for them)", self._last_run,
+            )
+            return None
+        if found is None:
+            found = current.run_for(True)
+        if found is None:
+            return None
+        self._last_run = found.id
+        return found.target
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
         """Wait until what was exported so far is in the run store."""

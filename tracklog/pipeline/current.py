@@ -30,8 +30,8 @@ from .. import _config, _diag
 from .target import HasTarget
 
 __all__ = [
-    "HELD_LIMIT", "RETRY_AFTER", "active", "current_run", "elsewhere", "ended", "hold", "push", "run_for",
-    "set_openers", "started", "started_runs", "take_held",
+    "ENDING_WAIT", "HELD_LIMIT", "RETRY_AFTER", "active", "before_end", "current_run", "elsewhere", "ended",
+    "ending", "hold", "push", "run_for", "set_openers", "started", "started_runs", "take_held",
 ]
 
 class _Local(threading.local):
@@ -112,6 +112,32 @@ def started_runs() -> list[HasTarget]:
     """The runs this process started and has not ended, newest first."""
     with _registry.lock:
         return list(reversed(_registry.started))
+
+
+#: Seconds each before-end hook may take (see before_end).
+ENDING_WAIT = 2.0
+
+_before_end: list[Callable[[float], None]] = []
+
+
+def before_end(hook: Callable[[float], None]) -> None:
+    """Call ``hook(seconds)`` as any run is about to end, while it is still current and
+    open: a source that buffers records elsewhere (an OTel SDK batch processor) hands them
+    over, within ``seconds``. Registering the same hook again does nothing."""
+    with _registry.lock:
+        if hook not in _before_end:
+            _before_end.append(hook)
+
+
+def ending(run: HasTarget) -> None:
+    """``run`` is about to end: run the before-end hooks (a hook's failure is logged, at debug)."""
+    if not _before_end:
+        return
+    for hook in list(_before_end):
+        try:
+            hook(ENDING_WAIT)
+        except Exception:
+            _diag.logger.debug("tracklog: a hook before run %s ends failed", run.id, exc_info=True)
 
 
 def ended(run: HasTarget) -> None:

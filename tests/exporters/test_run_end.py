@@ -1,0 +1,113 @@
+"""A run's end takes what the global OTel SDK providers still hold, so records and metric
+values logged inside ``with start_run()`` land in that run, never in a stray one after it;
+metric steps count per run; the SDK's temporality and aggregation choices are honoured;
+a custom level keeps its name."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import warnings
+
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import Counter, MeterProvider
+from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExportingMetricReader
+
+import tracklog
+from tests.conftest import python_env
+from tracklog._otel_fields import std_level
+from tracklog.exporters import RunLogExporter, RunMetricExporter
+
+#: A service-style script: global providers with a long batch delay and export interval,
+#: so nothing is exported by the time each run ends unless the end asks for it.
+SCRIPT = r"""
+import json, logging, sys, time
+import tracklog
+from opentelemetry import _logs, metrics
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from tracklog.exporters import RunLogExporter, RunMetricExporter
+
+tracklog.set_tracking_uri(sys.argv[1])
+logs = LoggerProvider()
+logs.add_log_record_processor(BatchLogRecordProcessor(RunLogExporter(), schedule_delay_millis=60_000))
+_logs.set_logger_provider(logs)
+reader = PeriodicExportingMetricReader(RunMetricExporter(), export_interval_millis=3_600_000)
+metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+log = logging.getLogger("train")
+log.propagate = False
+log.addHandler(LoggingHandler(logger_provider=logs))
+log.setLevel(logging.INFO)
+requests = metrics.get_meter("svc").create_counter("requests")
+
+ids = []
+for epochs in (2, 1):
+    with tracklog.start_run() as run:
+        for epoch in range(epochs):
+            log.info("epoch done", extra={"metric": "loss", "value": 1.0 / (epoch + 1), "step": epoch})
+            requests.add(3)
+        ids.append(run.info.run_id)
+print(json.dumps(ids))
+"""
+
+
+def test_records_and_metrics_inside_start_run_land_in_that_run_not_a_stray_one(tmp_path):
+    ws = str(tmp_path / "ws")
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, ws], env=python_env(), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    first, second = json.loads(done.stdout)
+    workspace = tracklog.Workspace(ws)
+    assert sorted(r.id for r in workspace.get_runs()) == sorted([first, second])  # no stray run
+    run1, run2 = workspace.get_run(first), workspace.get_run(second)
+    assert [(p.step, p.value) for p in run1.get_metric_history("loss")] == [(0, 1.0), (1, 0.5)]
+    assert [r["message"] for r in run1.get_logs()] == ["epoch done", "epoch done"]
+    assert [(p.step, p.value) for p in run1.get_metric_history("requests")] == [(0, 6)]
+    # The second run's steps start again at 0; the counter is cumulative, as the SDK's.
+    assert [(p.step, p.value) for p in run2.get_metric_history("requests")] == [(0, 9)]
+    assert [p.step for p in run2.get_metric_history("loss")] == [0]
+    assert "are not kept" in done.stderr  # the reader's export at exit, after both runs
+
+
+def test_delta_temporality_gives_each_intervals_count(run):
+    exporter = RunMetricExporter(run, preferred_temporality={Counter: AggregationTemporality.DELTA})
+    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)
+    provider = MeterProvider(metric_readers=[reader])
+    counter = provider.get_meter("app").create_counter("requests")
+    counter.add(2)
+    assert reader.force_flush(10_000)
+    counter.add(3)
+    assert reader.force_flush(10_000)
+    provider.shutdown()
+    assert [(p.step, p.value) for p in run.get_metric_history("requests")][:2] == [(0, 2), (1, 3)]
+
+
+def test_a_custom_level_keeps_its_name_through_the_sdk(run):
+    logging.addLevelName(25, "NOTICE")
+    provider = LoggerProvider()
+    provider.add_log_record_processor(SimpleLogRecordProcessor(RunLogExporter(run)))
+    log = logging.getLogger("notice.app")
+    log.propagate = False
+    log.setLevel(logging.DEBUG)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        log.handlers[:] = [LoggingHandler(logger_provider=provider)]
+    log.log(25, "disk nearly full")
+    provider.shutdown()
+    [record] = run.get_logs()
+    assert (record["level"], record["levelno"]) == ("NOTICE", 25)
+
+
+def test_an_unknown_level_name_from_elsewhere_names_the_level_its_number_gives():
+    # INFO3 with a name this process never registered (a Java or Go service's NOTICE).
+    level = std_level(11, "AUDIT_TRAIL")
+    assert level == 22 and logging.getLevelName(22) == "AUDIT_TRAIL"
+    assert std_level(10, "DEBUG") == 21  # a standard name defers to the number
+    assert std_level(0, "Level 27") == 27
+    assert std_level(None, None) == logging.INFO
