@@ -33,13 +33,25 @@ io_threads = 0
 _io_lock = threading.Lock()
 
 
+#: Distinct warnings one process gives; past it, one last warning says so.
+WARN_LIMIT = 1000
+
+
 def warn_once(key: object, msg: str, *args: object) -> None:
-    """Log ``msg`` as a warning the first time ``key`` is seen in this process."""
+    """Log ``msg`` as a warning the first time ``key`` is seen in this process (at most
+    WARN_LIMIT distinct warnings: a stream of ever-new bad names stays bounded)."""
     with _warned_lock:
         if key in _warned:
             return
+        if len(_warned) >= WARN_LIMIT:
+            if _LIMIT_KEY in _warned:
+                return
+            key, msg, args = _LIMIT_KEY, "tracklog: %d distinct warnings given; no more are shown", (WARN_LIMIT,)
         _warned.add(key)
     logger.warning(msg, *args)
+
+
+_LIMIT_KEY = ("warn-limit",)
 
 
 def _after_fork_in_child() -> None:

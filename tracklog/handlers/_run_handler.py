@@ -10,13 +10,15 @@ from .._paths import check_file_name
 from .._values import NAMES, record_time
 from ..pipeline import current
 from ..pipeline.conventions import (
-    FIELDS,
     accepts_data,
     convention_events,
     has_conventions,
+    used_fields,
 )
 from ..pipeline.event import LOG
 from ..pipeline.target import RunTarget
+from . import _handoff
+from ._structlog import META, exception_text, message_text
 
 if TYPE_CHECKING:
     from ..pipeline.target import HasTarget
@@ -24,9 +26,9 @@ if TYPE_CHECKING:
 __all__ = ["RunHandler"]
 
 
-# LogRecord attributes that are not the user's extra fields.
-# Convention fields are recorded as run data, so the log line's "extra" leaves them out.
-_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"} | FIELDS
+# LogRecord attributes that are not the user's extra fields. Convention fields are
+# recorded as run data, so the log line's "extra" leaves them out too (used_fields).
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 _N_STANDARD = len(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
 _LogRecord = logging.LogRecord
 
@@ -36,8 +38,12 @@ class RunHandler(logging.Handler):
     ``metric``/``metrics``/``tag(s)``/``param(s)`` fields of ``extra=`` to the
     run's metrics, tags and params.
 
-    With ``run=None`` each record goes to the current run (``Run.get_context()``).
-    ``extras=True`` also keeps the record's other ``extra=`` fields in the log line.
+    With ``run=None`` each record goes to the current run (``Run.get_context()``); a
+    run id (``"run": "<id>"`` in a ``dictConfig``) is that run of ``workspace`` (the
+    default workspace when None). ``extras=True`` also keeps the record's other
+    ``extra=`` fields in the log line. A record that reaches two RunHandlers of one run
+    gives its points once, and its line once per file; an event a ``RunProcessor``
+    recorded, handed on through structlog's stdlib bridge, is not recorded again.
     """
 
     #: Lets the zero-change capture bootstrap spot a RunHandler without importing tracklog.
@@ -45,24 +51,27 @@ class RunHandler(logging.Handler):
 
     def __init__(
         self,
-        run: HasTarget | None = None,
+        run: HasTarget | str | None = None,
         level: int | str = logging.NOTSET,
         filename: str = "python.log",
         extras: bool = True,
+        workspace: str | None = None,
     ) -> None:
         super().__init__(level)
-        self.run = run
+        self.run = current.open_run(run, workspace) if isinstance(run, str) else run
         self.filename = check_file_name(filename)
         self.extras = extras
+        _handoff.watch(self)
 
     def _first_use(self, record: logging.LogRecord) -> HasTarget | None:
         """No run is current: one with run data starts a run; a plain record is held
         for the run that starts next (tracklog's own diagnostics included)."""
         fields = record.__dict__
-        run = current.run_for(has_conventions(fields))
+        wrapped = type(record.msg) is dict and "_logger" in fields  # structlog's wrap_for_formatter
+        run = current.run_for(has_conventions(record.msg if wrapped else fields))
         if run is None:
             created = record_time(record.created)
-            current.hold(self._log_event("", record, fields, len(fields) - _N_STANDARD, 0, created))
+            current.hold(self._log_event("", record, fields, len(fields) - _N_STANDARD, frozenset(), created))
         return run
 
     def handle(self, record: logging.LogRecord) -> logging.LogRecord | bool:
@@ -84,6 +93,9 @@ class RunHandler(logging.Handler):
             if run is None:
                 return
             target = run.target
+            if _handoff.watching:
+                self._emit_once(target, record)
+                return
             fields = record.__dict__
             # Fields beyond a bare LogRecord's: the user's extra= (and what formatters add).
             extra = len(fields) - _N_STANDARD
@@ -138,19 +150,32 @@ class RunHandler(logging.Handler):
         except Exception:
             self.handleError(record)
 
-    def _emit_fields(self, target: RunTarget, record: logging.LogRecord, fields: dict, extra: int) -> None:  # type: ignore[type-arg]
+    def _emit_once(self, target: RunTarget, record: logging.LogRecord) -> None:
+        """emit() once a second source exists: what another RunHandler or the RunProcessor
+        already wrote of this record into this run is not written again."""
+        data, line = _handoff.seen_record(record, target.run_id, self.filename)
+        if line:
+            return
+        fields = record.__dict__
+        extra = len(fields) - _N_STANDARD - ("message" in fields) - ("asctime" in fields)
+        self._emit_fields(target, record, fields, extra, data=not data)
+        _handoff.mark_record(record, target.run_id, self.filename)
+
+    def _emit_fields(
+        self, target: RunTarget, record: logging.LogRecord, fields: dict, extra: int, data: bool = True  # type: ignore[type-arg]
+    ) -> None:
         """Any other record: run data from its conventions, its extras, a traceback."""
+        if type(record.msg) is dict and "_logger" in fields:
+            self._emit_wrapped(target, record, record.msg, data)
+            return
         events = None
         created = record_time(record.created)
-        conventions = (
-            ("metric" in fields) + ("metrics" in fields) + ("tag" in fields)
-            + ("tags" in fields) + ("param" in fields) + ("params" in fields)
-        )
         # tracklog's own records carry no convention fields, so this cannot recurse;
         # inside the writer thread, records only become log lines.
-        if conventions and not _diag.inside() and accepts_data(target, "records"):
+        used = used_fields(fields)
+        if data and used and not _diag.inside() and accepts_data(target, "records"):
             events = convention_events(target, fields, created)
-        log_event = self._log_event(target.run_id, record, fields, extra, conventions, created)
+        log_event = self._log_event(target.run_id, record, fields, extra, used, created)
         pipeline = target.pipeline
         if events:
             events.append(log_event)  # type: ignore[arg-type]
@@ -158,21 +183,46 @@ class RunHandler(logging.Handler):
         else:
             pipeline.put(log_event)
 
+    def _emit_wrapped(self, target: RunTarget, record: logging.LogRecord, event: dict, data: bool) -> None:  # type: ignore[type-arg]
+        """A record from structlog's ``ProcessorFormatter.wrap_for_formatter``: its msg is
+        the event dict, which holds the run data, the message and the other fields."""
+        created = record_time(record.created)
+        events = []
+        used = used_fields(event)
+        if data and used and not _diag.inside() and accepts_data(target, "records"):
+            events = convention_events(target, event, created)
+        attrs: dict = {}  # type: ignore[type-arg]
+        if self.extras:
+            extra = {k: v for k, v in event.items() if k not in META and k not in used}
+            if extra:
+                attrs["extra"] = extra
+        exc_text = exception_text(event)
+        if exc_text:
+            attrs["exc_text"] = exc_text
+        else:
+            attrs.update(self._exc_attrs(record) or {})
+        message = event.get("event", "")
+        events.append((
+            target.run_id, LOG, self.filename, None, None, created, record.levelno, record.name,
+            message if type(message) is str else message_text(message), attrs or None,
+        ))
+        target.pipeline.put_many(events)
+
     def _log_event(
         self,
         run_id: str,
         record: logging.LogRecord,
         fields: dict,  # type: ignore[type-arg]
         extra: int,
-        conventions: int,
+        used: frozenset[str],
         created: float,
     ) -> tuple:  # type: ignore[type-arg]
         """The record's log line as an event tuple: message, traceback and extra fields."""
         attrs = None
         if record.exc_info or record.exc_text or record.stack_info:
             attrs = self._exc_attrs(record)
-        if self.extras and extra > conventions + ("value" in fields) + ("step" in fields):
-            names = fields.keys() - _STANDARD
+        if self.extras and extra > len(used):
+            names = fields.keys() - _STANDARD - used
             if names:
                 attrs = attrs or {}
                 attrs["extra"] = {name: fields[name] for name in names}  # encoded by the writer
@@ -209,6 +259,7 @@ class RunHandler(logging.Handler):
         try:
             self.flush()
         finally:
+            _handoff.unwatch(self)
             super().close()
 
     def __repr__(self) -> str:

@@ -12,20 +12,21 @@ import logging
 import sys
 import time
 import traceback
-from typing import TYPE_CHECKING, Any, Collection, MutableMapping
+from typing import TYPE_CHECKING, Any, Collection, Mapping, MutableMapping
 
 from .. import _diag
 from .._paths import check_file_name
 from .._values import is_number, safe_repr
 from ..pipeline import current
 from ..pipeline.conventions import (
-    FIELDS,
     KEYS,
     accepts_data,
     convention_events,
     has_conventions,
+    used_fields,
 )
 from ..pipeline.event import LOG, Event
+from . import _handoff
 
 if TYPE_CHECKING:
     from ..pipeline.target import HasTarget
@@ -42,8 +43,8 @@ _LEVELS = {
     "warning": logging.WARNING, "warn": logging.WARNING, "error": logging.ERROR,
     "exception": logging.ERROR, "critical": logging.CRITICAL, "fatal": logging.CRITICAL,
 }
-# Keys structlog's own processors add; never metrics, and not repeated in the log line.
-_META = frozenset({"event", "level", "logger", "timestamp", "exc_info", "stack_info", "exception"})
+#: Keys structlog's own processors add; never metrics, and not repeated in the log line.
+META = frozenset({"event", "level", "logger", "timestamp", "exc_info", "stack_info", "exception"})
 #: Keys never taken as metrics by ``metrics=NUMERIC``.
 DEFAULT_EXCLUDE = frozenset({
     "step", "value", "timestamp", "lineno", "pid", "process", "thread", "stacklevel", "exc_info", "stack_info",
@@ -88,9 +89,10 @@ class RunProcessor:
             self._numeric = True
         elif metrics is not None:
             self._keys = tuple(metrics)
-        self._exclude = frozenset(exclude) | _META | frozenset(KEYS)
+        self._exclude = frozenset(exclude) | META | frozenset(KEYS)
         self.logs = logs
         self.filename = check_file_name(filename)
+        _handoff.watch(self)
 
     def __call__(self, logger: Any, method_name: str, event_dict: EventDict) -> EventDict:
         if _diag.io_threads and _diag.own_io(_logger_name(logger, event_dict)):
@@ -119,7 +121,7 @@ class RunProcessor:
             run = current.run_for(bool(selected) or has_conventions(event_dict))
             if run is None:
                 if self.logs:
-                    current.hold(self._log_event("", logger, method_name, event_dict, ts))
+                    current.hold(self._log_event("", logger, method_name, event_dict, ts, bool(selected)))
                 return
         target = run.target
         events: list[Event] = []
@@ -132,8 +134,11 @@ class RunProcessor:
                         existing = fields.get("metrics")
                         fields["metrics"] = {**existing, **selected} if isinstance(existing, dict) else selected
                     events = convention_events(target, fields, ts)
+                    if has_conventions(event_dict):
+                        # structlog's stdlib bridge may hand this event to a RunHandler.
+                        _handoff.mark_event(target.run_id, event_dict, self.filename if self.logs else None)
         if self.logs:
-            events.append(self._log_event(target.run_id, logger, method_name, event_dict, ts))
+            events.append(self._log_event(target.run_id, logger, method_name, event_dict, ts, bool(selected)))
         if events:
             target.pipeline.put_many(events)
 
@@ -148,30 +153,41 @@ class RunProcessor:
             return chosen or None
         return None
 
-    def _log_event(self, run_id: str, logger: Any, method_name: str, event_dict: EventDict, ts: float) -> Event:
+    def _log_event(
+        self, run_id: str, logger: Any, method_name: str, event_dict: EventDict, ts: float, selected: bool
+    ) -> Event:
         level_name = event_dict.get("level")
         key = level_name.lower() if isinstance(level_name, str) else method_name
         level = _LEVELS.get(key, logging.INFO)
         name = _logger_name(logger, event_dict) or "structlog"
         attrs: dict[str, Any] = {}
         # Like RunHandler: convention fields are run data, so the log line leaves them out.
-        extra = {k: v for k, v in event_dict.items() if k not in _META and k not in FIELDS}
+        used = used_fields(event_dict)
+        if selected:
+            used = used | {"step"}  # the step of the keys taken as metrics
+        extra = {k: v for k, v in event_dict.items() if k not in META and k not in used}
         if extra:
             attrs["extra"] = extra
-        exc_text = _exception_text(event_dict)
+        exc_text = exception_text(event_dict)
         if exc_text:
             attrs["exc_text"] = exc_text
         message = event_dict.get("event", "")
         return Event(
             run_id, LOG, self.filename, None, None, ts, level, name,
-            message if type(message) is str else _message(message), attrs or None,
+            message if type(message) is str else message_text(message), attrs or None,
         )
 
 
-def _exception_text(event_dict: EventDict) -> str | None:
+def exception_text(event_dict: Mapping[str, Any]) -> str | None:
+    """The event's traceback as text: structlog's rendered ``exception``, its
+    ``dict_tracebacks`` list, or an ``exc_info`` not yet formatted."""
     rendered = event_dict.get("exception")
     if isinstance(rendered, str):
         return rendered  # structlog's format_exc_info already ran
+    if isinstance(rendered, list) and rendered:
+        text = _traceback_text(rendered)
+        if text:
+            return text
     exc_info = event_dict.get("exc_info")
     if not exc_info:
         return None
@@ -182,6 +198,31 @@ def _exception_text(event_dict: EventDict) -> str | None:
     if not isinstance(exc_info, tuple) or exc_info[0] is None:
         return None
     return "".join(traceback.format_exception(*exc_info)).rstrip("\n")
+
+
+def _traceback_text(stacks: list[Any]) -> str | None:
+    """structlog's ``dict_tracebacks`` (one dict per exception, the raised one first, then
+    its causes) as Python prints a traceback: the first cause first."""
+    parts = []
+    inner: Mapping[str, Any] | None = None
+    for stack in reversed(stacks):
+        if not isinstance(stack, Mapping):
+            return None
+        lines = ["Traceback (most recent call last):"]
+        for frame in stack.get("frames") or ():
+            if isinstance(frame, Mapping):
+                lines.append(f'  File "{frame.get("filename")}", line {frame.get("lineno")}, in {frame.get("name")}')
+        value = stack.get("exc_value")
+        lines.append(f"{stack.get('exc_type')}: {value}" if value not in (None, "") else str(stack.get("exc_type")))
+        if inner is not None:  # how the one printed before led to this one
+            parts.append(
+                "\nThe above exception was the direct cause of the following exception:\n"
+                if inner.get("is_cause") else
+                "\nDuring handling of the above exception, another exception occurred:\n"
+            )
+        parts.append("\n".join(lines))
+        inner = stack
+    return "\n".join(parts)
 
 
 # LogRecord attribute names; ``exc_info`` and ``stack_info`` are left alone because
@@ -239,6 +280,6 @@ def _logger_name(logger: Any, event_dict: EventDict) -> str:
     return name if isinstance(name, str) else ""
 
 
-def _message(message: Any) -> str:
+def message_text(message: Any) -> str:
     """A non-str event as its text: a str subclass as it is, else its repr (never raising)."""
     return str.__str__(message) if isinstance(message, str) else safe_repr(message, 1 << 30)

@@ -44,6 +44,20 @@ def has_conventions(fields: Mapping[str, Any]) -> bool:
     )
 
 
+def used_fields(fields: Mapping[str, Any]) -> frozenset[str]:
+    """The fields the conventions take from ``fields`` (a log line leaves them out):
+    the keys present, with ``value`` and ``step`` only when a metric or param reads them,
+    so a plain ``value=3`` stays in the line."""
+    used = {key for key in KEYS if key in fields}
+    if not used:
+        return frozenset()
+    if "metric" in used or "metrics" in used:
+        used.add("step")
+    if "metric" in used or ("param" in used and not isinstance(fields["param"], Mapping)):
+        used.add("value")
+    return frozenset(used & fields.keys())
+
+
 def accepts_data(target: RunTarget, source: str) -> bool:
     """False once the run has ended, with one warning per run: its later ``source`` still
     reach its log file, but their metrics, tags and params are not recorded."""
@@ -60,7 +74,18 @@ def accepts_data(target: RunTarget, source: str) -> bool:
 
 
 def _warn(what: str, detail: str, *args: object) -> None:
-    _diag.warn_once(("conv", what, detail), "tracklog: " + detail, *args)
+    # Once per template and value: a second bad name is a second warning.
+    _diag.warn_once(("conv", what, detail, *map(_key, args)), "tracklog: " + detail, *args)
+
+
+def _key(arg: object) -> str:
+    """A warning argument as a stable key (an exception raised again is a new object)."""
+    if type(arg) is str:
+        return arg
+    try:
+        return repr(arg)
+    except Exception:
+        return type(arg).__name__
 
 
 def convention_events(target: RunTarget, fields: Mapping[str, Any], ts: float) -> list[Event]:

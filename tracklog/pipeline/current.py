@@ -31,7 +31,7 @@ from .target import HasTarget
 
 __all__ = [
     "ENDING_WAIT", "HELD_LIMIT", "RETRY_AFTER", "active", "before_end", "current_run", "elsewhere", "ended",
-    "ending", "hold", "push", "run_for", "set_openers", "started", "started_runs", "take_held",
+    "ending", "hold", "open_run", "push", "run_for", "set_openers", "started", "started_runs", "take_held",
 ]
 
 class _Local(threading.local):
@@ -184,6 +184,20 @@ def env_run() -> HasTarget | None:
             reg.env = _opening("env", reg.open_env, run_id, workspace)
             reg.env_key = key
         return reg.env
+
+
+def open_run(run_id: str, workspace: str | None = None) -> HasTarget:
+    """The run with this id, to log into: the active run of that id in this process if
+    there is one, else opened in ``workspace`` (the default workspace when None). Raises
+    what opening it raises (a run not found)."""
+    reg = _registry
+    with reg.lock:
+        for run in (*reg.stack, *reg.started):
+            if run.id == run_id:
+                return run
+        if reg.open_env is None:
+            raise RuntimeError("tracklog: no run opener is set")
+    return reg.open_env(run_id, workspace)
 
 
 def _env_run_or_none() -> HasTarget | None:
