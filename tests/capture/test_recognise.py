@@ -18,6 +18,9 @@ def fields(line: bytes, recogniser: Recogniser | None = None) -> dict | None:
 
 @pytest.mark.parametrize(("line", "expected"), [
     (b"step=12 loss=0.31 acc=0.9", {"metrics": {"loss": 0.31, "acc": 0.9}, "step": 12}),
+    (b"step=12.0 loss=0.31", {"metrics": {"loss": 0.31}, "step": 12}),  # a step printed as a float
+    (b"epoch=1.0 loss=0.31", {"metrics": {"epoch": 1.0, "loss": 0.31}}),  # an epoch only as an int
+    (b"step=0.5 loss=0.31", {"metrics": {"step": 0.5, "loss": 0.31}}),
     (b'level=info msg="epoch done" loss=0.3', {"metrics": {"loss": 0.3}}),
     (b'time=2026-12-01T10:00:00Z level=info pid=12 msg="a \\"quoted\\" word" loss=3e-2 iteration=7',
      {"metrics": {"loss": 0.03}, "step": 7}),

@@ -18,7 +18,8 @@ metric. The shapes, tried in this order on the text after a line's last ``\\r``
   1s 3ms/step``); a line ``Epoch 3/10`` makes 3 the step of the pair lines after it.
 
 Only numeric values become metrics. The step is the integer value of the first of
-``STEP_KEYS`` in the line (that field is then not a metric), else the next step
+``STEP_KEYS`` in the line (``step=12.0`` counts, an ``epoch`` only as an int; that
+field is then not a metric), else the next step
 per metric; a fractional ``epoch`` (0.25), and any ``epoch`` of a Python dict line
 (the Trainer's progress: 0.25, ..., then '1'), is a metric named ``epoch``. User
 patterns (``--metrics``) run on every line in addition. The cheap checks come
@@ -90,12 +91,17 @@ def _number(raw: bytes) -> float | int | None:
     return value
 
 
+def _whole(value: Any) -> bool:
+    """A float step printed as ``step=12.0``: whole and within int64 (an epoch's 0.5 is not)."""
+    return type(value) is float and value.is_integer() and abs(value) < 2**63
+
+
 def _with_step(pairs: list[tuple[str, Any]], default: int | None = None) -> dict[str, Any] | None:
     """Convention fields from a line's numeric pairs: the first of STEP_KEYS with an int value is the step."""
     step_key = None
     rank = len(STEP_KEYS)
     for name, value in pairs:
-        if name in STEP_KEYS and type(value) is int:
+        if name in STEP_KEYS and (type(value) is int or (name != "epoch" and _whole(value))):
             where = STEP_KEYS.index(name)
             if where < rank:
                 rank, step_key = where, name
@@ -108,7 +114,7 @@ def _with_step(pairs: list[tuple[str, Any]], default: int | None = None) -> dict
     step = None
     for name, value in pairs:
         if name == step_key and step is None:
-            step = value
+            step = int(value)
         else:
             metrics[name] = value
     return {"metrics": metrics, "step": step} if metrics else None
