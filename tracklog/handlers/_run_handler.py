@@ -18,7 +18,7 @@ from ..pipeline.conventions import (
 from ..pipeline.event import LOG
 from ..pipeline.target import RunTarget
 from . import _handoff
-from ._structlog import META, exception_text, message_text
+from ._structlog import event_attrs, event_message
 
 if TYPE_CHECKING:
     from ..pipeline.target import HasTarget
@@ -191,20 +191,12 @@ class RunHandler(logging.Handler):
         used = used_fields(event)
         if data and used and not _diag.inside() and accepts_data(target, "records"):
             events = convention_events(target, event, created)
-        attrs: dict = {}  # type: ignore[type-arg]
-        if self.extras:
-            extra = {k: v for k, v in event.items() if k not in META and k not in used}
-            if extra:
-                attrs["extra"] = extra
-        exc_text = exception_text(event)
-        if exc_text:
-            attrs["exc_text"] = exc_text
-        else:
+        attrs = event_attrs(event, used, self.extras)
+        if "exc_text" not in attrs:
             attrs.update(self._exc_attrs(record) or {})
-        message = event.get("event", "")
         events.append((
             target.run_id, LOG, self.filename, None, None, created, record.levelno, record.name,
-            message if type(message) is str else message_text(message), attrs or None,
+            event_message(event), attrs or None,
         ))
         target.pipeline.put_many(events)
 

@@ -160,22 +160,31 @@ class RunProcessor:
         key = level_name.lower() if isinstance(level_name, str) else method_name
         level = _LEVELS.get(key, logging.INFO)
         name = _logger_name(logger, event_dict) or "structlog"
-        attrs: dict[str, Any] = {}
-        # Like RunHandler: convention fields are run data, so the log line leaves them out.
         used = used_fields(event_dict)
         if selected:
             used = used | {"step"}  # the step of the keys taken as metrics
+        attrs = event_attrs(event_dict, used, True)
+        return Event(run_id, LOG, self.filename, None, None, ts, level, name, event_message(event_dict), attrs or None)
+
+
+def event_attrs(event_dict: Mapping[str, Any], used: frozenset[str], extras: bool) -> dict[str, Any]:
+    """A log line's attrs from an event dict: the other keys as ``extra`` (convention
+    fields are run data, so the line leaves them out) and the traceback as ``exc_text``."""
+    attrs: dict[str, Any] = {}
+    if extras:
         extra = {k: v for k, v in event_dict.items() if k not in META and k not in used}
         if extra:
             attrs["extra"] = extra
-        exc_text = exception_text(event_dict)
-        if exc_text:
-            attrs["exc_text"] = exc_text
-        message = event_dict.get("event", "")
-        return Event(
-            run_id, LOG, self.filename, None, None, ts, level, name,
-            message if type(message) is str else message_text(message), attrs or None,
-        )
+    exc_text = exception_text(event_dict)
+    if exc_text:
+        attrs["exc_text"] = exc_text
+    return attrs
+
+
+def event_message(event_dict: Mapping[str, Any]) -> str:
+    """The event's message: its ``event`` key as text."""
+    message = event_dict.get("event", "")
+    return message if type(message) is str else message_text(message)
 
 
 def exception_text(event_dict: Mapping[str, Any]) -> str | None:
