@@ -260,3 +260,15 @@ def test_a_logged_models_files_are_not_listed_as_the_runs_artifacts(tmp_path):
     client = mlflow.MlflowClient(f"tracklog:{tmp_path / 'ws'}")
     assert [f.path for f in client.list_artifacts(run_id)] == ["a.txt"]
     assert os.listdir(client.download_artifacts(run_id, "", str(tmp_path / "dl"))) == ["a.txt"]
+
+
+def test_the_default_experiment_is_id_0_as_mlflows(ws):
+    """A script comparing against MLflow's default experiment id "0" finds it: a run with
+    no experiment set is in "0", named Default; experiments made after it count from 1."""
+    with mlflow.start_run() as run:
+        mlflow.log_metric("loss", 0.5)
+    assert run.info.experiment_id == "0"
+    assert mlflow.get_experiment_by_name("Default").experiment_id == "0"
+    assert mlflow.get_experiment("0").name == "Default"
+    assert mlflow.create_experiment("sweep") == "1"
+    assert [r.info.run_id for r in mlflow.search_runs(experiment_ids=["0"], output_format="list")] == [run.info.run_id]

@@ -54,7 +54,7 @@ from ._series import ChunkReader
 from ._sqlite_db import BUSY_BUDGET, Database, retry, rollback
 from ._sqlite_open import BUSY, DAMAGED, STALLED, damaged_error, outcome, stall_hint
 from ._sqlite_registry import RegistryTables
-from ._sqlite_tracking import TrackingTables
+from ._sqlite_tracking import TrackingTables, new_experiment_id
 
 _NAN = float("nan")
 #: No run id, file name or metric name is this: the first item of a batch looks its keys up.
@@ -459,7 +459,8 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
 
         def work(conn: sqlite3.Connection) -> ExperimentInfo:
             conn.execute(
-                "INSERT OR IGNORE INTO experiments (name, created) VALUES (?, ?)", (name, time.time())
+                "INSERT OR IGNORE INTO experiments (experiment_id, name, created) VALUES (?, ?, ?)",
+                (new_experiment_id(conn, name), name, time.time()),
             )
             row = conn.execute(
                 "SELECT experiment_id, name, created FROM experiments WHERE name = ?", (name,)

@@ -31,6 +31,20 @@ _MODEL_COLUMNS = (
 )
 
 
+#: The name of MLflow's default experiment, whose id is "0".
+DEFAULT_EXPERIMENT = "Default"
+
+
+def new_experiment_id(conn: sqlite3.Connection, name: str) -> int | None:
+    """The id a new experiment gets: 0 for ``Default`` when 0 is free (MLflow's default
+    experiment is "0", and scripts compare against it), else None, the next id. A workspace
+    made before this keeps its ``Default`` where it is ("0" still finds it)."""
+    if name != DEFAULT_EXPERIMENT:
+        return None
+    taken = conn.execute("SELECT 1 FROM experiments WHERE experiment_id = 0").fetchone()
+    return None if taken else 0
+
+
 class TrackingTables:
     """SQLiteStore's methods over schema 3's tracking tables (a mixin of SQLiteStore)."""
 
@@ -53,8 +67,9 @@ class TrackingTables:
         def work(conn: sqlite3.Connection) -> int:
             try:
                 cursor = conn.execute(
-                    "INSERT INTO experiments (name, created, updated, artifact_location) VALUES (?, ?, ?, ?)",
-                    (name, now, now, artifact_location),
+                    "INSERT INTO experiments (experiment_id, name, created, updated, artifact_location) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (new_experiment_id(conn, name), name, now, now, artifact_location),
                 )
             except sqlite3.IntegrityError:
                 raise ExperimentExistsError(
