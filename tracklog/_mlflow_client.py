@@ -71,7 +71,7 @@ from ._values import (
     setting_value,
 )
 from .pipeline import current
-from .pipeline.event import IMAGE, METRIC, TAG, Event
+from .pipeline.event import IMAGE, LIST, METRIC, TAG, Event
 from .store import (
     ExperimentExistsError,
     ModelNotFoundError,
@@ -476,7 +476,7 @@ class MlflowClient:
             latest = {k: p.value for k, p in store.latest_points(run_id).items()}
         else:
             kinds = store.metric_kinds(run_id)
-            latest = {k: v for k, v in store.last_values(run_id).items() if kinds.get(k) == METRIC}
+            latest = {k: v for k, v in store.last_values(run_id).items() if kinds.get(k) in (METRIC, LIST)}
         return run_entity(stored, self.artifact_uri(workspace, run_id, stored.experiment_id), latest,
                           store.get_params(run_id), store.get_tags(run_id))
 

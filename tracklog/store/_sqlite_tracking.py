@@ -186,12 +186,13 @@ class TrackingTables:
         self._tx(work)
 
     def latest_points(self, run_id: str) -> dict[str, MetricPoint]:
-        """Each scalar metric's point at its highest step (the latest to arrive among equals)."""
+        """Each scalar metric's point at its highest step (the latest to arrive among equals);
+        an Azure list's last value too, as the MLflow server holds it (a metric series)."""
         rows = self._query(
             "SELECT k.name, c.max_step, c.last_value, c.last_ts FROM metric_keys k "
             "JOIN metric_chunks c ON c.chunk_id = (SELECT c2.chunk_id FROM metric_chunks c2 "
             "WHERE c2.key_id = k.key_id ORDER BY c2.max_step DESC, c2.chunk_id DESC LIMIT 1) "
-            "WHERE k.run_pk = ? AND k.kind = 'metric' ORDER BY k.key_id",
+            "WHERE k.run_pk = ? AND k.kind IN ('metric', 'list') ORDER BY k.key_id",
             (self._pk(run_id),),
         )
         return {name: MetricPoint(step, _NAN if value is None else value, ts) for name, step, value, ts in rows}
