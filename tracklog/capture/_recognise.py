@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import TracklogError
 from ..pipeline.conventions import convention_events, has_conventions
-from ._templates import NAME, LineTemplate, learn
+from ._templates import NAME, LineTemplate, learn, whole_step
 
 if TYPE_CHECKING:
     from ..pipeline.event import Event
@@ -91,17 +91,12 @@ def _number(raw: bytes) -> float | int | None:
     return value
 
 
-def _whole(value: Any) -> bool:
-    """A float step printed as ``step=12.0``: whole and within int64 (an epoch's 0.5 is not)."""
-    return type(value) is float and value.is_integer() and abs(value) < 2**63
-
-
 def _with_step(pairs: list[tuple[str, Any]], default: int | None = None) -> dict[str, Any] | None:
     """Convention fields from a line's numeric pairs: the first of STEP_KEYS with an int value is the step."""
     step_key = None
     rank = len(STEP_KEYS)
     for name, value in pairs:
-        if name in STEP_KEYS and (type(value) is int or (name != "epoch" and _whole(value))):
+        if name in STEP_KEYS and (type(value) is int or (name != "epoch" and whole_step(value))):
             where = STEP_KEYS.index(name)
             if where < rank:
                 rank, step_key = where, name

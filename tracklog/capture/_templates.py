@@ -88,6 +88,8 @@ class LineTemplate:
             numbers = _numbers(values, kind, signed, dotted)
             if numbers is None:
                 return None
+            if kind == _FRACTION and name != "epoch" and any(map(whole_step, numbers)):
+                return None  # step=12.0 would be the line's step: the per-line path decides
             if kind == _STEP:
                 steps = numbers
             else:
@@ -108,6 +110,11 @@ class LineTemplate:
                     counters[name] = top + 1
             events.append((run_id, POINTS, name, values, these, ts, 0, "", "", None))
         return events
+
+
+def whole_step(value: Any) -> bool:
+    """A float the per-line recogniser takes as a step (``step=12.0``): whole, within int64."""
+    return type(value) is float and value.is_integer() and abs(value) < _INT64
 
 
 def _numbers(values: list[bytes], kind: int, signed: bool, dotted: bool) -> list[Any] | None:
@@ -176,6 +183,8 @@ def learn(
     rank = len(step_keys)
     step_at = None
     for i, (name, value) in enumerate(zip(names, values)):
+        if name in step_keys and name != "epoch" and whole_step(value):
+            return None  # a step printed as step=12.0: read line by line
         if name in step_keys and type(value) is int and step_keys.index(name) < rank:
             rank, step_at = step_keys.index(name), i
     fields: list[tuple[bytes, int, str]] = []
