@@ -72,7 +72,29 @@ def test_records_and_metrics_inside_start_run_land_in_that_run_not_a_stray_one(t
     # The second run's steps start again at 0; the counter is cumulative, as the SDK's.
     assert [(p.step, p.value) for p in run2.get_metric_history("requests")] == [(0, 9)]
     assert [p.step for p in run2.get_metric_history("loss")] == [0]
-    assert "are not kept" in done.stderr  # the reader's export at exit, after both runs
+    # The reader's export at exit repeats the values the second run's end took: no warning.
+    assert "are not kept" not in done.stderr
+
+
+def test_new_metric_values_after_the_run_ended_are_refused_with_one_warning(tmp_path, caplog):
+    tracklog.set_tracking_uri(str(tmp_path / "ws"))
+    reader = PeriodicExportingMetricReader(RunMetricExporter(), export_interval_millis=3_600_000)
+    provider = MeterProvider(metric_readers=[reader])
+    counter = provider.get_meter("svc").create_counter("requests")
+    with tracklog.start_run() as run:
+        counter.add(2)
+        assert reader.force_flush(10_000)
+    with caplog.at_level(logging.WARNING, logger="tracklog"):
+        assert reader.force_flush(10_000)  # the same values again: nothing lost, nothing said
+        assert not [r for r in caplog.records if "are not kept" in r.getMessage()]
+        counter.add(1)
+        reader.force_flush(10_000)
+    provider.shutdown()
+    assert [r.getMessage() for r in caplog.records if "are not kept" in r.getMessage()] == [
+        f"tracklog: OpenTelemetry metrics exported after run {run.info.run_id} ended, with no run active, "
+        "are not kept (no run is started for them)"
+    ]
+    assert [r.id for r in tracklog.Workspace(str(tmp_path / "ws")).get_runs()] == [run.info.run_id]
 
 
 def test_delta_temporality_gives_each_intervals_count(run):
@@ -111,3 +133,91 @@ def test_an_unknown_level_name_from_elsewhere_names_the_level_its_number_gives()
     assert std_level(10, "DEBUG") == 21  # a standard name defers to the number
     assert std_level(0, "Level 27") == 27
     assert std_level(None, None) == logging.INFO
+
+
+#: The OTel docs' set-up with a collector that is down, beside tracklog's exporter, and the
+#: SDK's own warnings reaching the same provider through the root logger.
+DEAD_COLLECTOR = r"""
+import logging, sys, time
+import tracklog
+from opentelemetry._logs import set_logger_provider
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from tracklog.exporters import RunLogExporter
+
+tracklog.set_tracking_uri(sys.argv[1])
+provider = LoggerProvider()
+provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(endpoint=sys.argv[2], timeout=5)))
+provider.add_log_record_processor(BatchLogRecordProcessor(RunLogExporter(), schedule_delay_millis=60_000))
+set_logger_provider(provider)
+logging.basicConfig(level=logging.INFO, handlers=[LoggingHandler(logger_provider=provider)])
+started = time.monotonic()
+with tracklog.start_run() as run:
+    logging.info("hello")
+print(run.info.run_id, time.monotonic() - started, flush=True)
+"""
+
+
+def test_a_run_ends_at_once_when_the_providers_other_exporter_has_no_collector(tmp_path):
+    """Only the processors that export into runs are flushed at a run's end: a dead
+    collector beside them (whose retries feed the SDK's warnings back into the provider)
+    is not waited for; before, the flush never returned."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ws = str(tmp_path / "ws")
+    done = subprocess.run(
+        [sys.executable, "-c", DEAD_COLLECTOR, ws, f"http://127.0.0.1:{port}/v1/logs"],
+        env=python_env(), capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    run_id, took = done.stdout.split()
+    assert float(took) < tracklog.pipeline.current.ENDING_WAIT + 1.0
+    assert [r["message"] for r in tracklog.Workspace(ws).get_run(run_id).get_logs()] == ["INFO:root:hello"]
+
+
+FORKED = r"""
+import json, multiprocessing as mp, sys
+import tracklog
+from opentelemetry import metrics
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from tracklog.exporters import RunMetricExporter
+
+tracklog.set_tracking_uri(sys.argv[1])
+metrics.set_meter_provider(MeterProvider(metric_readers=[PeriodicExportingMetricReader(RunMetricExporter(), export_interval_millis=3_600_000)]))
+requests = metrics.get_meter("svc").create_counter("requests")
+
+def child(queue):
+    with tracklog.start_run(run_name="child", nested=True) as run:
+        tracklog.log_metric("child_loss", 0.1)
+    queue.put(run.info.run_id)
+
+if __name__ == "__main__":
+    ctx = mp.get_context("fork")
+    with tracklog.start_run(run_name="parent") as parent:
+        requests.add(5)
+        queue = ctx.Queue()
+        worker = ctx.Process(target=child, args=(queue,))
+        worker.start()
+        child_id = queue.get(timeout=60)
+        worker.join(60)
+    print(json.dumps([parent.info.run_id, child_id]))
+"""
+
+
+def test_a_forked_childs_run_end_leaves_the_parents_otel_state_alone(tmp_path):
+    ws = str(tmp_path / "ws")
+    script = tmp_path / "forked.py"
+    script.write_text(FORKED)
+    done = subprocess.run(
+        [sys.executable, str(script), ws], env=python_env(), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    parent, child = json.loads(done.stdout)
+    workspace = tracklog.Workspace(ws)
+    assert workspace.get_run(child).get_metrics() == {"child_loss": 0.1}
+    assert workspace.get_run(parent).get_metrics() == {"requests": 5}

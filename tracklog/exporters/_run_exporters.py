@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import time
 from typing import Any, Sequence
 
 from opentelemetry import _logs, metrics
@@ -31,6 +33,7 @@ from .. import _diag
 from .._errors import InvalidNameError
 from .._otel_fields import series_name
 from .._paths import check_file_name
+from .._threads import start_thread
 from .._values import NAMES, UNCONVERTIBLE, check_name, point_value
 from ..pipeline import current
 from ..pipeline.conventions import accepts_data, convention_events, has_conventions
@@ -42,18 +45,77 @@ from ._compat import LogExporterBase, LogExportResult, record_parts, std_level
 __all__ = ["RunLogExporter", "RunMetricExporter", "series_name"]
 
 _logger = logging.getLogger("tracklog.exporters")
+_NOTHING = object()
 
 
 def _flush_global_providers(seconds: float) -> None:
     """Before a run ends: export what the global OTel providers still hold (a batch
     processor's queue, a periodic reader's last values) while the run is open, so it
-    lands there, not in a run started after it. Bounded by ``seconds`` each."""
-    millis = int(seconds * 1000)
+    lands there, not in a run started after it. Only the processors and readers that
+    export into runs are flushed, at most ``seconds`` in all: on threads of their own,
+    the run ending when they are done or the time is up (the SDK's batch processor does
+    not keep to its timeout); a flush still running is not started again. Not in a forked child: the providers'
+    state it inherited is the parent's.
+    """
+    if os.getpid() != _hook_pid:
+        return
+    deadline = time.monotonic() + seconds
+    started = []
     for provider in (_logs.get_logger_provider(), metrics.get_meter_provider()):
-        flush = getattr(provider, "force_flush", None)
-        if flush is not None:
-            with _diag.handling():
-                flush(timeout_millis=millis)
+        for flush in _run_flushes(provider):
+            running = _flushing.get(id(flush.__self__))
+            if running is not None and running.is_alive():
+                continue
+            thread = start_thread(
+                _flush_one, "tracklog-otel-flush", kwargs={"flush": flush, "millis": int(seconds * 1000)}
+            )
+            _flushing[id(flush.__self__)] = thread
+            started.append(thread)
+    for thread in started:
+        thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def _run_flushes(provider: Any) -> list[Any]:
+    """The force_flush of each of the provider's processors and readers that export into
+    runs: only those, so another exporter on a dead collector is not waited for. A
+    provider of a shape not known here (another SDK release) is flushed whole."""
+    multi = getattr(provider, "_multi_log_record_processor", None)
+    processors = getattr(multi, "_log_record_processors", None)
+    if processors is not None:
+        return [p.force_flush for p in processors if isinstance(_exporter_of(p), RunLogExporter)]
+    readers = getattr(provider, "_metric_readers", None)
+    if readers is None:
+        readers = getattr(getattr(provider, "_sdk_config", None), "metric_readers", None)
+    if readers is not None:
+        return [r.force_flush for r in readers if isinstance(getattr(r, "_exporter", None), RunMetricExporter)]
+    flush = getattr(provider, "force_flush", None)
+    return [] if flush is None or not hasattr(flush, "__self__") else [flush]
+
+
+def _exporter_of(processor: Any) -> Any:
+    exporter = getattr(processor, "_exporter", None)
+    return exporter if exporter is not None else getattr(getattr(processor, "_batch_processor", None), "_exporter", None)
+
+
+def _flush_one(flush: Any, millis: int) -> None:
+    try:
+        with _diag.handling():
+            flush(timeout_millis=millis)
+    except Exception:
+        _logger.debug("tracklog: flushing an OTel provider before a run ends failed", exc_info=True)
+
+
+#: The flush thread of each global provider (by id), so a stuck one is not started twice.
+_flushing: dict[int, Any] = {}
+_hook_pid = 0
+
+
+def _flush_before_runs_end() -> None:
+    """Have every run's end flush the global providers (once an exporter into runs exists)."""
+    global _hook_pid
+    if _hook_pid == 0:
+        _hook_pid = os.getpid()
+    current.before_end(_flush_global_providers)
 
 
 def _closed(target: RunTarget) -> bool:
@@ -72,7 +134,7 @@ class RunLogExporter(LogExporterBase):  # type: ignore[misc]
         self.run = run
         self.filename = check_file_name(filename)
         self._shutdown = False
-        current.before_end(_flush_global_providers)
+        _flush_before_runs_end()
 
     def export(self, batch: Sequence[Any]) -> Any:
         """Enqueue the batch on the run's pipeline; FAILURE only when the run is unreachable.
@@ -192,8 +254,9 @@ class RunMetricExporter(MetricExporter):
         self.run = run
         self._sequence: dict[str, int] = {}  # the next step, by run id
         self._last_run: str | None = None
+        self._exported: dict[str, Any] = {}  # the values of the last export into a run
         self._shutdown = False
-        current.before_end(_flush_global_providers)
+        _flush_before_runs_end()
 
     # ``**kwargs`` only because the SDK's MetricExporter interface has them.
     def export(
@@ -204,11 +267,13 @@ class RunMetricExporter(MetricExporter):
             return MetricExportResult.FAILURE
         try:
             target = self._target()
+            points = list(_points(metrics_data))
             if target is None:
+                self._not_kept(points)
                 return MetricExportResult.FAILURE
             step = self._sequence.get(target.run_id, 0)
             self._sequence[target.run_id] = step + 1
-            points = list(_points(metrics_data))
+            self._exported = {name: value for name, value, _ in points}
             if not points or _closed(target):
                 return MetricExportResult.SUCCESS
             events = []
@@ -230,6 +295,20 @@ class RunMetricExporter(MetricExporter):
             _logger.debug("tracklog: RunMetricExporter could not export", exc_info=True)
             return MetricExportResult.FAILURE
 
+    def _not_kept(self, points: list[tuple[str, Any, float]]) -> None:
+        """An export with no run to go to: one warning if it holds values the last export
+        into a run did not (the reader's export at exit repeats the run end's: silent)."""
+        if self._last_run is None:
+            return
+        exported = self._exported
+        if all(exported.get(name, _NOTHING) == value for name, value, _ in points):
+            return
+        _diag.warn_once(
+            ("otel-metrics-after", self._last_run),
+            "tracklog: OpenTelemetry metrics exported after run %s ended, with no run "
+            "active, are not kept (no run is started for them)", self._last_run,
+        )
+
     def _target(self) -> RunTarget | None:
         """The run this export goes to: the exporter's own, else the current run, else
         (the first time only) one started on first use; metric points are run data."""
@@ -237,12 +316,7 @@ class RunMetricExporter(MetricExporter):
             return self.run.target
         found = current.current_run(create=False) if self._last_run is not None else None
         if found is None and self._last_run is not None:
-            _diag.warn_once(
-                ("otel-metrics-after", self._last_run),
-                "tracklog: OpenTelemetry metrics exported after run %s ended, with no run "
-                "active, are not kept (no run is started for them)", self._last_run,
-            )
-            return None
+            return None  # its run has ended: no stray run (see _not_kept)
         if found is None:
             found = current.run_for(True)
         if found is None:
