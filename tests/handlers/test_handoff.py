@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import os
 
 import pytest
 import structlog
@@ -70,6 +71,21 @@ def test_a_point_logged_twice_on_purpose_through_plain_logging_is_two_points(run
     log.info("e", extra={"metric": "m", "value": 2.0, "step": 0})
     log.info("e", extra={"metric": "m", "value": 2.0, "step": 1})
     assert _points(run, "m") == [(0, 1.0), (0, 2.0), (1, 2.0)]
+
+
+def test_a_plain_logging_record_with_the_same_values_is_never_taken_for_the_structlog_event(run, bridge_logger):
+    """structlog printing on its own (no stdlib bridge) and a library logging the same
+    metric through stdlib in the same loop: both points and both lines are kept."""
+    scheduler = bridge_logger("lib.scheduler", RunHandler(run))
+    app = structlog.wrap_logger(
+        structlog.PrintLogger(file=open(os.devnull, "w")), processors=[RunProcessor(run), structlog.processors.KeyValueRenderer()], context_class=dict
+    )
+    for epoch in range(3):
+        lr = 0.1 / (epoch + 1)
+        app.info("epoch done", metric="lr", value=lr)
+        scheduler.info("scheduler stepped", extra={"metric": "lr", "value": lr})
+    assert len(run.get_metric_history("lr")) == 6
+    assert [r["message"] for r in run.get_logs()].count("scheduler stepped") == 3
 
 
 def test_wrap_for_formatter_records_reach_the_run_as_run_data_and_a_clean_line(run, bridge_logger):
@@ -167,3 +183,30 @@ def test_each_bad_metric_name_is_warned_once(run, caplog):
             processor(None, "info", {"event": "e", "metric": name, "value": 1.0})
     warned = [r.getMessage() for r in caplog.records if r.name == "tracklog"]
     assert len(warned) == 3, warned
+
+
+def test_the_last_record_is_not_kept_alive_with_its_traceback(run, bridge_logger):
+    """With two sources, the record a RunHandler handled last is held weakly: a failed
+    batch in the traceback's frames is freed once the logging call returns."""
+    import gc
+    import weakref
+
+    log = bridge_logger("oom", RunHandler(run))
+    processor = RunProcessor(run)  # a second source: the handlers look for repeats
+
+    class Batch:
+        pass
+
+    def step():
+        batch = Batch()
+        ref = weakref.ref(batch)
+        try:
+            raise MemoryError("CUDA out of memory")
+        except MemoryError:
+            log.exception("step failed, retrying smaller", extra={"metric": "oom", "value": 1})
+        return ref
+
+    ref = step()
+    gc.collect()
+    assert ref() is None
+    assert processor is not None

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from ..pipeline.conventions import FIELDS
 
-__all__ = ["mark_event", "mark_record", "seen_record", "unwatch", "watch"]
+__all__ = ["forget_event", "mark_event", "mark_record", "seen_record", "unwatch", "watch"]
 
 #: True while this process has more than one RunHandler or RunProcessor (see watch()).
 watching = False
@@ -43,11 +43,13 @@ def _recount() -> None:
 
 
 class _Last(threading.local):
-    record: Any = None  # the LogRecord a RunHandler handled last, held for its identity
+    record: Any = None  # a weak reference to the LogRecord a RunHandler handled last
     wrote: tuple[tuple[str, str], ...] = ()  # the (run id, file) it went to
     event: tuple[tuple[str, Any], ...] | None = None  # the convention fields RunProcessor recorded
     event_run = ""
     event_file: str | None = None  # the file RunProcessor wrote its line to, if it did
+    event_message: Any = None  # the event's message object: the bridged record's msg
+    event_logger = ""
     event_at = 0.0
 
 
@@ -58,20 +60,25 @@ _HANDOFF_WINDOW = 1.0
 
 
 def mark_record(record: Any, run_id: str, filename: str) -> None:
-    """A RunHandler wrote ``record`` (its line, and its run data) into ``run_id``."""
+    """A RunHandler wrote ``record`` (its line, and its run data) into ``run_id``. Held by
+    a weak reference: a record's traceback (and the frames' locals) is not kept alive."""
     last = _last
-    if last.record is record:
+    if _is(last.record, record):
         last.wrote = (*last.wrote, (run_id, filename))
     else:
-        last.record = record
+        last.record = weakref.ref(record)
         last.wrote = ((run_id, filename),)
+
+
+def _is(ref: Any, record: Any) -> bool:
+    return ref is not None and ref() is record
 
 
 def seen_record(record: Any, run_id: str, filename: str) -> tuple[bool, bool]:
     """(its run data, its line in ``filename``) already written into ``run_id`` by another
     RunHandler, or by the RunProcessor whose event this record is."""
     last = _last
-    if last.record is record:
+    if _is(last.record, record):
         data = line = False
         for run, file in last.wrote:
             if run == run_id:
@@ -91,24 +98,39 @@ def _signature(fields: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
 _ORDER = tuple(sorted(FIELDS))
 
 
-def mark_event(run_id: str, fields: Mapping[str, Any], filename: str | None) -> None:
+def mark_event(run_id: str, fields: Mapping[str, Any], filename: str | None, logger: str) -> None:
     """RunProcessor recorded the run data of an event with these fields into ``run_id``
-    (and its line into ``filename``, unless None)."""
+    (and its line into ``filename``, unless None), from ``logger``."""
     last = _last
     last.event = _signature(fields)
     last.event_run = run_id
     last.event_file = filename
+    last.event_message = fields.get("event")
+    last.event_logger = logger
     last.event_at = time.time()
+
+
+def forget_event() -> None:
+    """RunProcessor took a new event: the one before it was not handed on (or was, already)."""
+    _last.event = None
 
 
 def _is_last_event(record: Any, run_id: str) -> bool:
     """Whether ``record`` is the event RunProcessor just recorded in this thread into this
-    run: the same objects under the same convention keys, made moments later (its fields
-    are the record's extras, or its msg under ProcessorFormatter.wrap_for_formatter)."""
+    run, handed on by structlog's stdlib bridge: its message is the event's own message
+    object (``render_to_log_kwargs``), or its msg the event dict holding it
+    (``ProcessorFormatter.wrap_for_formatter``), from the same logger, moments later, with
+    the same objects under the same convention keys. A record a plain ``logging`` call
+    made, with equal values, is never it."""
     last = _last
     if last.event_run != run_id or not -0.01 <= record.created - last.event_at < _HANDOFF_WINDOW:
         return False
-    fields = record.msg if isinstance(record.msg, dict) else record.__dict__
+    msg = record.msg
+    wrapped = isinstance(msg, dict)
+    message = msg.get("event") if wrapped else msg
+    if message is not last.event_message or (last.event_logger and record.name != last.event_logger):
+        return False
+    fields = msg if wrapped else record.__dict__
     signature = _signature(fields)
     event = last.event
     if event is None or len(signature) != len(event):

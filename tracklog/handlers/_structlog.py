@@ -111,6 +111,8 @@ class RunProcessor:
         return event_dict
 
     def _record(self, logger: Any, method_name: str, event_dict: EventDict) -> None:
+        if _handoff.watching:
+            _handoff.forget_event()
         ts = event_dict.get("timestamp")
         if type(ts) is not float or ts - ts != 0.0:  # not a float, or NaN or infinite
             ts = time.time()
@@ -136,7 +138,10 @@ class RunProcessor:
                     events = convention_events(target, fields, ts)
                     if has_conventions(event_dict):
                         # structlog's stdlib bridge may hand this event to a RunHandler.
-                        _handoff.mark_event(target.run_id, event_dict, self.filename if self.logs else None)
+                        _handoff.mark_event(
+                            target.run_id, event_dict, self.filename if self.logs else None,
+                            _logger_name(logger, event_dict),
+                        )
         if self.logs:
             events.append(self._log_event(target.run_id, logger, method_name, event_dict, ts, bool(selected)))
         if events:
