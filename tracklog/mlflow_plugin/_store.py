@@ -102,8 +102,11 @@ class TracklogStore(LoggedModels, AbstractStore):
         return "file://" + self.store.run_dir(info.run_id)
 
     def _experiment_id(self, experiment_id: Any) -> str:
+        """MLflow's id of an experiment as the workspace's: "0" is experiment 0 where there
+        is one (a workspace's Default is made with it), else the Default of an older
+        workspace, made now if missing."""
         experiment_id = str(experiment_id)
-        if experiment_id == DEFAULT_EXPERIMENT_ID:
+        if experiment_id == DEFAULT_EXPERIMENT_ID and self.store.experiment_record(experiment_id) is None:
             return self.store.get_or_create_experiment(DEFAULT_EXPERIMENT_NAME).experiment_id
         return experiment_id
 
