@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping
 
-__all__ = ["NESTED_KEYS", "series_name", "std_level", "unflatten"]
+__all__ = ["NESTED_KEYS", "series_name", "std_level", "unflatten", "unknown_level_name"]
 
 #: Convention containers whose dotted keys are nested back by :func:`unflatten`.
 NESTED_KEYS = frozenset({"metrics", "tags", "params"})
@@ -62,8 +62,9 @@ def std_level(number: Any, text: str | None) -> int:
     A standard name defers to the number (DEBUG2 is 11). A name this process knows
     (``logging.addLevelName(25, "NOTICE")``) or ``Level 25`` is that level exactly: the
     number alone maps 25 to INFO4, read back as 23. A name it does not know (a NOTICE
-    from another process or language) becomes the name of the number's level if that
-    level has none yet, so the run's log reads NOTICE, not "Level 23".
+    from another process or language) leaves the number's level; the log line keeps the
+    name as ``severity_text`` (see :func:`unknown_level_name`). No name is registered
+    with ``logging``: that would rename the level for the whole process.
     """
     value = getattr(number, "value", number) or 0
     level = _number_level(value)
@@ -73,6 +74,15 @@ def std_level(number: Any, text: str | None) -> int:
     if standard is not None:
         return standard if level is None else level
     return _named_level(text.strip(), logging.INFO if level is None else level)
+
+
+def unknown_level_name(level: int, text: str | None) -> str | None:
+    """The severity text to keep beside ``std_level``'s level: a name this process does
+    not give that level (a foreign NOTICE), else None."""
+    if not text or text.upper() in _TEXT_LEVELS:
+        return None
+    name = text.strip()
+    return None if logging.getLevelName(level) == name or name == f"Level {level}" else name
 
 
 def _number_level(value: int) -> int | None:
@@ -90,9 +100,6 @@ def _named_level(name: str, fallback: int) -> int:
         return known
     if name.startswith("Level ") and name[6:].isdigit():
         return int(name[6:])
-    if len(name) <= 32 and name.replace("_", "").isalnum():
-        if logging.getLevelName(fallback) == f"Level {fallback}":
-            logging.addLevelName(fallback, name)
     return fallback
 
 

@@ -31,7 +31,7 @@ from opentelemetry.sdk.metrics.export import (
 
 from .. import _diag
 from .._errors import InvalidNameError
-from .._otel_fields import series_name
+from .._otel_fields import series_name, unknown_level_name
 from .._paths import check_file_name
 from .._threads import start_thread
 from .._values import NAMES, UNCONVERTIBLE, check_name, point_value
@@ -188,6 +188,9 @@ class RunLogExporter(LogExporterBase):  # type: ignore[misc]
         body = record.body
         message = body if isinstance(body, str) else _text(body)
         level = std_level(record.severity_number, record.severity_text)
+        foreign = unknown_level_name(level, record.severity_text)
+        if foreign:
+            attrs["severity_text"] = foreign
         logger = getattr(scope, "name", None) or "opentelemetry"
         run_id = target.run_id if target is not None else ""
         events.append(Event(run_id, LOG, self.filename, None, None, ts, level, logger, message, attrs or None))

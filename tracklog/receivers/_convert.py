@@ -22,7 +22,7 @@ from typing import Any
 
 from .. import _diag
 from .._errors import InvalidNameError
-from .._otel_fields import series_name, std_level, unflatten
+from .._otel_fields import series_name, std_level, unflatten, unknown_level_name
 from .._values import NAMES, UNCONVERTIBLE, check_name, point_value
 from ..pipeline.conventions import accepts_data, convention_events, has_conventions
 from ..pipeline.event import LOG, METRIC, Event
@@ -83,6 +83,9 @@ def log_events(target: RunTarget, scope_logs: Any, events: list[Event]) -> tuple
             if event_name:
                 attrs["event_name"] = event_name
             level = std_level(record.severity_number, record.severity_text)
+            foreign = unknown_level_name(level, record.severity_text)
+            if foreign:
+                attrs["severity_text"] = foreign
             error = failure_of(level, fields) if fields else None
             events.append(
                 Event(run_id, LOG, LOG_FILE, None, None, ts, level, logger, _body_text(record.body), attrs or None)
