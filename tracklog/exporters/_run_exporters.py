@@ -54,8 +54,8 @@ def _flush_global_providers(seconds: float) -> None:
     lands there, not in a run started after it. Only the processors and readers that
     export into runs are flushed, at most ``seconds`` in all: on threads of their own,
     the run ending when they are done or the time is up (the SDK's batch processor does
-    not keep to its timeout); a flush still running is not started again. Not in a forked child: the providers'
-    state it inherited is the parent's.
+    not keep to its timeout); a flush still running is not started again. Not in a
+    forked child: the providers' state it inherited is the parent's.
     """
     if os.getpid() != _hook_pid:
         return

@@ -66,7 +66,10 @@ def mark_record(record: Any, run_id: str, filename: str) -> None:
     if _is(last.record, record):
         last.wrote = (*last.wrote, (run_id, filename))
     else:
-        last.record = weakref.ref(record)
+        try:
+            last.record = weakref.ref(record)
+        except TypeError:  # a record class with __slots__ and no __weakref__: not seen again
+            last.record = None
         last.wrote = ((run_id, filename),)
 
 
