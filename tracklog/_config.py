@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 
 DEFAULT_WORKSPACE = ".tracklog"
+#: The experiment of a run given none (MLflow's default experiment, id "0" where free).
+DEFAULT_EXPERIMENT = "Default"
 ENV_WORKSPACE = "TRACKLOG_WORKSPACE"
 ENV_RUN_ID = "TRACKLOG_RUN_ID"
 ENV_TRACKING_URI = "TRACKLOG_TRACKING_URI"

@@ -84,7 +84,7 @@ __all__ = ["MlflowClient", "metric_event", "mlflow_codes", "tracking_location", 
 
 #: MLflow's id of its default experiment; here, the experiment called "Default".
 DEFAULT_EXPERIMENT_ID = "0"
-DEFAULT_EXPERIMENT_NAME = "Default"
+DEFAULT_EXPERIMENT_NAME = _config.DEFAULT_EXPERIMENT
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 _IMAGE_KEY = re.compile(r"^[a-zA-Z0-9_\-./ ]+$")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import _diag
 from .._paths import check_file_name
@@ -67,8 +67,7 @@ class RunHandler(logging.Handler):
         """No run is current: one with run data starts a run; a plain record is held
         for the run that starts next (tracklog's own diagnostics included)."""
         fields = record.__dict__
-        wrapped = type(record.msg) is dict and "_logger" in fields  # structlog's wrap_for_formatter
-        run = current.run_for(has_conventions(record.msg if wrapped else fields))
+        run = current.run_for(has_conventions(_wrapped_event(record) or fields))
         if run is None:
             created = record_time(record.created)
             current.hold(self._log_event("", record, fields, len(fields) - _N_STANDARD, frozenset(), created))
@@ -165,16 +164,13 @@ class RunHandler(logging.Handler):
         self, target: RunTarget, record: logging.LogRecord, fields: dict, extra: int, data: bool = True  # type: ignore[type-arg]
     ) -> None:
         """Any other record: run data from its conventions, its extras, a traceback."""
-        if type(record.msg) is dict and "_logger" in fields:
-            self._emit_wrapped(target, record, record.msg, data)
+        wrapped = _wrapped_event(record)
+        if wrapped is not None:
+            self._emit_wrapped(target, record, wrapped, data)
             return
-        events = None
         created = record_time(record.created)
-        # tracklog's own records carry no convention fields, so this cannot recurse;
-        # inside the writer thread, records only become log lines.
         used = used_fields(fields)
-        if data and used and not _diag.inside() and accepts_data(target, "records"):
-            events = convention_events(target, fields, created)
+        events = _run_data(target, fields, used, created) if data else None
         log_event = self._log_event(target.run_id, record, fields, extra, used, created)
         pipeline = target.pipeline
         if events:
@@ -187,10 +183,8 @@ class RunHandler(logging.Handler):
         """A record from structlog's ``ProcessorFormatter.wrap_for_formatter``: its msg is
         the event dict, which holds the run data, the message and the other fields."""
         created = record_time(record.created)
-        events = []
         used = used_fields(event)
-        if data and used and not _diag.inside() and accepts_data(target, "records"):
-            events = convention_events(target, event, created)
+        events = (_run_data(target, event, used, created) if data else None) or []
         attrs = event_attrs(event, used, self.extras)
         if "exc_text" not in attrs:
             attrs.update(self._exc_attrs(record) or {})
@@ -261,3 +255,19 @@ class RunHandler(logging.Handler):
 
 
 _DEFAULT_FORMATTER = logging.Formatter()
+
+
+def _wrapped_event(record: logging.LogRecord) -> dict | None:  # type: ignore[type-arg]
+    """The event dict of a record from structlog's ``ProcessorFormatter.wrap_for_formatter``
+    (its msg, with ``_logger`` beside it), else None."""
+    msg = record.msg
+    return msg if type(msg) is dict and "_logger" in record.__dict__ else None
+
+
+def _run_data(target: RunTarget, fields: Any, used: frozenset[str], created: float) -> list | None:  # type: ignore[type-arg]
+    """The run data events of a record's convention fields, if it has any and the run takes
+    them. tracklog's own records carry no convention fields, so this cannot recurse; inside
+    the writer thread, records only become log lines."""
+    if used and not _diag.inside() and accepts_data(target, "records"):
+        return convention_events(target, fields, created)
+    return None

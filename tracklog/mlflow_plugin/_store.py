@@ -61,7 +61,7 @@ from ._uri import workspace_path
 
 #: MLflow's id for the experiment runs go to when none is set; here, the one called "Default".
 DEFAULT_EXPERIMENT_ID = "0"
-DEFAULT_EXPERIMENT_NAME = "Default"
+DEFAULT_EXPERIMENT_NAME = _config.DEFAULT_EXPERIMENT
 #: Set by `mlflow server` for its workers: then writes are durable before the reply.
 _SERVER_ENV = "_MLFLOW_SERVER_FILE_STORE"
 

@@ -56,7 +56,7 @@ class _Registry:
         self.env_key: tuple[str, str] | None = None
         self.open_env: Callable[[str, str | None], HasTarget] | None = None
         self.start_auto: Callable[[str], HasTarget] | None = None
-        self.default_experiment = "Default"
+        self.default_experiment = _config.DEFAULT_EXPERIMENT
         #: What failed when opening a run ("env", "auto"): the error and when (monotonic).
         self.failed: dict[str, tuple[Exception, float]] = {}
 
@@ -329,7 +329,7 @@ def reset() -> None:
     reg.started.clear()
     reg.auto = reg.env = None
     reg.env_key = None
-    reg.default_experiment = "Default"
+    reg.default_experiment = _config.DEFAULT_EXPERIMENT
     reg.failed.clear()
     _held.clear()
 

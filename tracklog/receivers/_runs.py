@@ -24,6 +24,7 @@ import threading
 import time
 from typing import Any, Callable, Mapping, NamedTuple, Protocol
 
+from .. import _config
 from .._threads import start_thread
 from ..pipeline.target import RunTarget
 
@@ -31,7 +32,7 @@ __all__ = ["DEFAULT_EXPERIMENT", "RUN_ID_KEY", "EXPERIMENT_KEY", "OpenRun", "Att
 
 RUN_ID_KEY = "tracklog.run_id"
 EXPERIMENT_KEY = "tracklog.experiment"
-DEFAULT_EXPERIMENT = "Default"
+DEFAULT_EXPERIMENT = _config.DEFAULT_EXPERIMENT
 
 _logger = logging.getLogger("tracklog.receivers")
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .. import _config
 from .._errors import ExperimentNotFoundError
 from .._types import MetricPoint
 from ._tracking_records import (
@@ -31,15 +32,11 @@ _MODEL_COLUMNS = (
 )
 
 
-#: The name of MLflow's default experiment, whose id is "0".
-DEFAULT_EXPERIMENT = "Default"
-
-
 def new_experiment_id(conn: sqlite3.Connection, name: str) -> int | None:
     """The id a new experiment gets: 0 for ``Default`` when 0 is free (MLflow's default
     experiment is "0", and scripts compare against it), else None, the next id. A workspace
     made before this keeps its ``Default`` where it is ("0" still finds it)."""
-    if name != DEFAULT_EXPERIMENT:
+    if name != _config.DEFAULT_EXPERIMENT:
         return None
     taken = conn.execute("SELECT 1 FROM experiments WHERE experiment_id = 0").fetchone()
     return None if taken else 0
