@@ -45,9 +45,14 @@ _level_names: dict[int, str] = {}
 
 
 def _level(levelno: int) -> str:
+    """The level's name as logging gives it. Only registered names are kept: a level
+    named later (``logging.addLevelName(25, "NOTICE")`` after a first record at 25) is
+    not read as ``Level 25`` for ever after."""
     name = _level_names.get(levelno)
     if name is None:
-        name = _level_names[levelno] = logging.getLevelName(levelno)
+        name = logging.getLevelName(levelno)
+        if name != f"Level {levelno}":
+            _level_names[levelno] = name
     return name
 
 
@@ -92,11 +97,14 @@ _MAX_HEADS = 4096
 def _head(levelno: int, logger: str, rank: int | None) -> str:
     if len(_heads) >= _MAX_HEADS:
         _heads.clear()
-    head = _heads[(levelno, logger, rank)] = (
-        f'Z","level":{_quote(_level(levelno))},"logger":{_quote(logger)},'
+    level = _level(levelno)
+    head = (
+        f'Z","level":{_quote(level)},"logger":{_quote(logger)},'
         + ("" if rank is None else f'"rank":{rank},')
         + '"message":'
     )
+    if levelno in _level_names:  # a level with no name yet may get one (see _level)
+        _heads[(levelno, logger, rank)] = head
     return head
 
 

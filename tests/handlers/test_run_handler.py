@@ -192,6 +192,19 @@ def test_a_levelno_that_is_not_an_int_is_written_as_one(run, levelno, written):
     assert [p.value for p in run.get_metric_history("m")] == [1.0]
 
 
+def test_a_level_named_after_its_first_record_is_read_by_its_name(run, log):
+    """A notebook logs at 27, then names it: later lines say the name, not "Level 27"."""
+    log.log(27, "before")
+    run.target.flush()
+    logging.addLevelName(27, "NOTICE27")
+    try:
+        log.log(27, "after")
+        run.target.flush()
+        assert [(r["message"], r["level"]) for r in run.get_logs()] == [("before", "Level 27"), ("after", "NOTICE27")]
+    finally:
+        logging.addLevelName(27, "Level 27")
+
+
 def test_log_lines_keep_time_to_the_microsecond(run, log):
     record = logging.LogRecord("train", logging.INFO, __file__, 1, "at a set time", (), None)
     record.created = 1700000000.123456

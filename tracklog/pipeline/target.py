@@ -29,7 +29,8 @@ class RunTarget:
         self.owned = False
 
     def step_for(self, name: str, step: int | None) -> int:
-        """``step`` when given (and remember it), else the next step for ``name``."""
+        """``step`` when given (and remember it), else the next step for ``name``.
+        RunHandler's fast path does the same inline."""
         steps = self.steps
         if step is None:
             step = steps.get(name, 0)

@@ -95,7 +95,10 @@ class Pipeline:
         self._init_state()
 
     def _init_state(self) -> None:
-        self._q: deque[object] = deque()
+        #: The events waiting for the writer. A source whose every call counts may do what
+        #: put() does, inline, saving a Python call per event: ``queue.append(item)``, then
+        #: ``kick()`` once ``len(queue) >= kick_at`` (RunHandler's fast path does).
+        self.queue: deque[object] = deque()
         # Flush markers put and not yet taken by the writer (under _marker_lock): while
         # there are none, the writer takes a batch in one C-level call (see _drain).
         self._markers = 0
@@ -105,8 +108,10 @@ class Pipeline:
         self._waiters = 0
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
-        # The first put after creation or fork starts the writer (see _kick).
-        self._kick_at = 0
+        #: The queue length at which a put must call kick(): the first put after creation
+        #: or fork (it starts the writer), a full batch (it wakes the writer), a full queue
+        #: (the caller waits), every put after close() (it writes inline).
+        self.kick_at = 0
         # When the first event since the writer last drained arrived (monotonic).
         self._first_at: float | None = None
         # A flush or wake() is waiting: the writer must not yield to a burst.
@@ -135,21 +140,22 @@ class Pipeline:
         (13 in all) is a log record that carried one point: the writer makes it the
         two events, the point first.
         """
-        q = self._q
+        q = self.queue
         q.append(event)
-        if len(q) >= self._kick_at:
-            self._kick()
+        if len(q) >= self.kick_at:
+            self.kick()
 
     def put_many(self, events: Iterable[Event | tuple[Any, ...]], wait: bool = True) -> None:
         """Enqueue several events in order. ``wait=False``: never wait for space, even past
         the capacity, for a source that bounds what it puts itself (the OTLP receiver
         answers "retry later" instead, and must not hold a request while the sink cannot write)."""
-        q = self._q
+        q = self.queue
         q.extend(events)
-        if len(q) >= self._kick_at:
-            self._kick(wait)
+        if len(q) >= self.kick_at:
+            self.kick(wait)
 
-    def _kick(self, wait: bool = True) -> None:
+    def kick(self, wait: bool = True) -> None:
+        """What a put does once the queue reached ``kick_at``. Never raises."""
         try:
             if self._closed:
                 # Late events after close() (a handler kept on a logger): the caller
@@ -168,7 +174,7 @@ class Pipeline:
                 self._start()
             if self._first_at is None:
                 self._first_at = time.monotonic()
-            pending = len(self._q)
+            pending = len(self.queue)
             if pending >= self._batch_size and not self._wake.is_set():
                 self._wake.set()  # a batch is ready; lone events wait for the interval
             if pending >= self._capacity and wait and threading.current_thread() is not self._thread:
@@ -178,7 +184,7 @@ class Pipeline:
                     self._shed_excess()  # a stalled sink: callers never wait for it
             else:
                 # Next kick after another batch; the writer lowers it again once drained.
-                self._kick_at = min(pending + self._batch_size, self._capacity)
+                self.kick_at = min(pending + self._batch_size, self._capacity)
         except Exception:  # the caller's path never raises
             _diag.logger.debug("tracklog pipeline kick failed", exc_info=True)
 
@@ -187,7 +193,7 @@ class Pipeline:
             if self._thread is not None and self._thread.is_alive():
                 return
             self._thread = start_thread(self._run, self._name)
-            self._kick_at = self._batch_size
+            self.kick_at = self._batch_size
 
     def _wait_for_space(self) -> None:
         low = self._capacity // 2
@@ -195,7 +201,7 @@ class Pipeline:
             self._waiters += 1
             try:
                 while (
-                    len(self._q) > low
+                    len(self.queue) > low
                     and self._stall_since is None
                     and self._thread is not None
                     and self._thread.is_alive()
@@ -207,7 +213,7 @@ class Pipeline:
 
     def _shed_excess(self) -> None:
         """Keep the oldest ``capacity`` events (and every flush marker); count the rest."""
-        q = self._q
+        q = self.queue
         markers: list[_FlushMarker] = []
         dropped = 0
         with self._shed_lock:
@@ -226,26 +232,26 @@ class Pipeline:
     def wake(self) -> None:
         """Ask the writer to drain now rather than at its next interval."""
         self._urgent = True
-        self._kick()
+        self.kick()
         self._wake.set()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Block until every event enqueued before this call reached the sinks."""
         if self._closed:
-            if self._q:
-                self._kick()
+            if self.queue:
+                self.kick()
             return True
         if threading.current_thread() is self._thread:
             self._drain()
             return True
-        if self._thread is None and not self._q:
+        if self._thread is None and not self.queue:
             return True  # nothing was ever put: no writer to start for a read
         marker = _FlushMarker()
         with self._marker_lock:
             self._markers += 1  # before it is in the queue: _drain must not take it in bulk
-        self._q.append(marker)
+        self.queue.append(marker)
         self._urgent = True
-        self._kick()
+        self.kick()
         self._wake.set()
         return self._wait_for(marker, timeout)
 
@@ -273,7 +279,7 @@ class Pipeline:
             return
         self.flush(timeout)
         self._closed = True
-        self._kick_at = 0  # every later put goes through _kick, which writes it inline
+        self.kick_at = 0  # every later put goes through kick, which writes it inline
         self._urgent = True
         self._retry_now.set()
         self._wake.set()
@@ -322,7 +328,7 @@ class Pipeline:
     @property
     def pending(self) -> int:
         """Events waiting for the writer."""
-        return len(self._q)
+        return len(self.queue)
 
     # -- the writer's side -------------------------------------------------
 
@@ -333,10 +339,10 @@ class Pipeline:
             self._wake.clear()
             self._yield_to_burst()
             # Events from now on are the next round's: the first of them stamps
-            # _first_at again (a put kicks once _kick_at is 1).
+            # _first_at again (a put kicks once kick_at is 1).
             self._urgent = False
             self._first_at = None
-            self._kick_at = 1
+            self.kick_at = 1
             with _diag.handling():
                 self._drain()
                 now = time.monotonic()
@@ -346,12 +352,12 @@ class Pipeline:
                         self._on_tick()
                     except Exception:
                         _diag.logger.debug("tracklog tick failed", exc_info=True)
-            if self._closed and not self._q:
+            if self._closed and not self.queue:
                 return
 
     def _yield_to_burst(self) -> None:
         """Wait while callers keep enqueueing, within max_defer and 3/4 of capacity."""
-        q = self._q
+        q = self.queue
         high_water = self._capacity * 3 // 4
         max_defer = self._max_defer
         while not self._urgent and not self._closed:
@@ -364,7 +370,7 @@ class Pipeline:
                 return  # the burst is over: write now
 
     def _drain(self) -> None:
-        q = self._q
+        q = self.queue
         popleft = q.popleft
         batch_size = min(self._batch_size, self._capacity)
         while q:
@@ -504,7 +510,7 @@ class Pipeline:
             return
         self._stall_reported = True
         with self._shed_lock:
-            waiting = sum(1 for item in self._q if type(item) is not _FlushMarker)
+            waiting = sum(1 for item in self.queue if type(item) is not _FlushMarker)
             waiting += self._stall_batch
             shed, self._shed = self._shed, 0
             self._stall_batch = 0
