@@ -2,9 +2,10 @@
 
 200 with the Export*ServiceResponse (``partial_success`` for refused records) in the
 request's encoding; 400 for a body that does not parse; 401 without the bearer
-token when one is set; 404 for another path; 411 without a Content-Length; 413 for
-a body over the limit, compressed or decompressed; 415 for another content type or
-encoding; 429 (queue full) or 503 (store stalled) with ``Retry-After``, which
+token when one is set; 404 for another path; 411 with neither a Content-Length nor a
+chunked body (``_body``); 413 for a body over the limit, compressed or decompressed,
+chunked or not; 415 for another content type or encoding; 501 for a transfer coding
+other than chunked; 429 (queue full) or 503 (store stalled) with ``Retry-After``, which
 exporters retry. Failures carry a ``google.rpc.Status`` body.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 from google.protobuf import json_format
 from google.rpc import status_pb2
 
+from ._body import BadFraming, LengthRequired, UnknownCoding, read_body
 from ._decode import JSON, PROTOBUF, BadRequest, TooLarge, Unsupported, content_type, decode, encode, inflate
 from ._export import SIGNALS, Busy, Exporter
 from ._runs import RUN_ID_KEY
@@ -63,22 +65,22 @@ class _Handler(BaseHTTPRequestHandler):
                 self._fail(401, _UNAUTHENTICATED, "missing or wrong bearer token", media, close=True)
                 return
             media = content_type(self.headers.get("Content-Type"))
-            length = self.headers.get("Content-Length")
-            if length is None or not length.isdigit():
-                self._fail(411, _INVALID_ARGUMENT, "a Content-Length is required", media, close=True)
-                return
-            size = int(length)
-            if size > self.server.max_bytes:
-                self._fail(413, _RESOURCE_EXHAUSTED, f"the body is over {self.server.max_bytes} bytes", media, close=True)
-                return
-            body = self.rfile.read(size)
+            if "Transfer-Encoding" in self.headers and "Content-Length" in self.headers:
+                self.close_connection = True  # RFC 9112 6.3: the chunked framing wins, then close
+            body = read_body(self.rfile, self.headers, self.server.max_bytes)
             body = inflate(body, self.headers.get("Content-Encoding"), self.server.max_bytes)
             request = decode(body, media, signal.request())
             response = self.server.exporter.export(signal, request, self.headers.get(RUN_ID_KEY))
+        except LengthRequired as exc:
+            self._fail(411, _INVALID_ARGUMENT, str(exc), media, close=True)
+        except UnknownCoding as exc:
+            self._fail(501, _UNIMPLEMENTED, str(exc), media, close=True)
         except Unsupported as exc:
             self._fail(415, _INVALID_ARGUMENT, str(exc), PROTOBUF, close=True)
         except TooLarge as exc:
             self._fail(413, _RESOURCE_EXHAUSTED, str(exc), media, close=True)
+        except BadFraming as exc:
+            self._fail(400, _INVALID_ARGUMENT, str(exc), media, close=True)
         except BadRequest as exc:
             self._fail(400, _INVALID_ARGUMENT, str(exc), media)
         except Busy as exc:

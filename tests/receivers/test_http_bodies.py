@@ -1,0 +1,68 @@
+"""Request bodies off the wire, on a raw socket: chunked (as Node.js's and OkHttp's exporters
+send them), by Content-Length, and what a body that breaks off gets."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+from urllib.parse import urlsplit
+
+import tracklog
+
+_LOGS = json.dumps({"resourceLogs": [{
+    "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "node-svc"}}]},
+    "scopeLogs": [{"scope": {"name": "app"}, "logRecords": [{
+        "severityNumber": 9, "body": {"stringValue": "from node"},
+        "attributes": [{"key": "metric", "value": {"stringValue": "m"}},
+                       {"key": "value", "value": {"doubleValue": 1.5}}]}]}],
+}]}).encode()
+
+
+def _exchange(url: str, head: dict[str, str], body: bytes) -> bytes:
+    """Send one POST /v1/logs with exactly these headers and body bytes; the status line."""
+    where = urlsplit(url)
+    lines = ["POST /v1/logs HTTP/1.1", f"Host: {where.netloc}", *(f"{k}: {v}" for k, v in head.items())]
+    with socket.create_connection((where.hostname, where.port), timeout=30) as conn:
+        conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        answer = b""
+        while b"\r\n" not in answer:
+            data = conn.recv(65536)
+            if not data:
+                break
+            answer += data
+    return answer.split(b"\r\n", 1)[0]
+
+
+def _chunked(payload: bytes, size: int = 7) -> bytes:
+    pieces = [payload[i:i + size] for i in range(0, len(payload), size)]
+    return b"".join(b"%x;ext=1\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\nX-Trailer: t\r\n\r\n"
+
+
+def _messages(workspace) -> list[str]:  # type: ignore[no-untyped-def]
+    return [line["message"] for run in tracklog.Workspace(workspace, create=False).get_runs()
+            for line in run.get_logs()]
+
+
+def test_chunked_bodies_are_taken_plain_and_gzipped(receive, tmp_path) -> None:
+    """A chunked body with no Content-Length (Node.js; OkHttp with gzip) is decoded and stored."""
+    receiver = receive()
+    js = {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+    assert _exchange(receiver.http, js, _chunked(_LOGS)).endswith(b" 200 OK")
+    zipped = {**js, "Content-Encoding": "gzip"}
+    assert _exchange(receiver.http, zipped, _chunked(gzip.compress(_LOGS), 1000)).endswith(b" 200 OK")
+    receiver.stop()
+    assert _messages(tmp_path / "ws") == ["from node", "from node"]
+
+
+def test_a_chunked_body_over_the_limit_is_413_and_no_length_is_411(receive, tmp_path) -> None:
+    """The size limit holds for chunked bodies; 411 only with neither framing; 501 for another coding."""
+    receiver = receive("--max-bytes", "1000")
+    js = {"Content-Type": "application/json"}
+    assert _exchange(receiver.http, {**js, "Transfer-Encoding": "chunked"},
+                     _chunked(b" " * 2000 + _LOGS, 500)).endswith(b" 413 Request Entity Too Large")
+    assert b" 411 " in _exchange(receiver.http, js, _LOGS)
+    assert b" 501 " in _exchange(receiver.http, {**js, "Transfer-Encoding": "gzip, chunked"}, _LOGS)
+    assert b" 400 " in _exchange(receiver.http, {**js, "Transfer-Encoding": "chunked"}, b"zz\r\n")
+    receiver.stop()
+    assert _messages(tmp_path / "ws") == []
