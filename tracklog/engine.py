@@ -15,7 +15,7 @@ from .pipeline import Pipeline, RunTarget, flush_all
 from .pipeline.registry import set_run_lookup
 from .store import Store, open_store
 
-__all__ = ["Engine", "engine_for", "live_engines"]
+__all__ = ["Engine", "engine_for", "live_engines", "never_route_from_env"]
 
 
 class StoreSink:
@@ -122,6 +122,15 @@ class _Lookup:
             return None
         info = engine.store.get_run(run_id)
         return info.experiment_name, info.name
+
+
+def never_route_from_env() -> None:
+    """Leave ``TRACKLOG_OTLP`` unread in this process, for an OTLP receiver's own process:
+    what it takes in must not go out again by the environment (with the default endpoint,
+    that is its own port, and every record would come back, forever). Call it before the
+    first writer starts; an explicit ``route_to_otlp`` is still the caller's to make."""
+    global _env_checked
+    _env_checked = True
 
 
 def _route_from_env_once() -> None:

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import _config, receivers
+from .. import _config, engine, exporters, receivers
 from .._errors import RunNotFoundError
 from ..receivers import (
     DEFAULT_GRPC_PORT,
@@ -67,6 +67,17 @@ def _port_or_off(text: str) -> int | None:
     return number
 
 
+def receiver_process(command: str) -> None:
+    """Make this process a receiver's: it never routes by ``TRACKLOG_OTLP`` (see
+    ``engine.never_route_from_env``), and says so on stderr when the variable is set.
+    Call before the workspace is opened."""
+    engine.never_route_from_env()
+    if exporters.otlp_requested():
+        print(f"{command}: TRACKLOG_OTLP is set, but a receiver does not route what it receives "
+              "(it would come back to it); forward with an OpenTelemetry Collector instead",
+              file=sys.stderr, flush=True)
+
+
 def make_receiver(workspace: Workspace, args: argparse.Namespace, host: str, prefix: str = "") -> OTLPReceiver:
     """An OTLPReceiver into ``workspace`` from the parsed options (not started)."""
 
@@ -106,6 +117,7 @@ def describe(receiver: OTLPReceiver) -> str:
 
 
 def cmd_receive(args: argparse.Namespace) -> int:
+    receiver_process("tracklog receive")
     workspace = Workspace(args.workspace)
     receiver = make_receiver(workspace, args, args.host)
     stop = threading.Event()

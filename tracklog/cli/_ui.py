@@ -11,7 +11,7 @@ from .._errors import TracklogError
 from .._ui import DEFAULT_HOST, DEFAULT_PORT
 from ..workspace import Workspace
 from ._common import open_workspace
-from ._receive import add_receiver_options, describe, make_receiver
+from ._receive import add_receiver_options, describe, make_receiver, receiver_process
 
 if TYPE_CHECKING:
     from ..receivers import OTLPReceiver
@@ -47,6 +47,8 @@ def port(text: str) -> int:
 
 def cmd_ui(args: argparse.Namespace) -> int:
 
+    if args.otlp:
+        receiver_process("tracklog ui")
     # With --otlp the page's workspace also takes data, so it may be created.
     workspace = Workspace(args.workspace) if args.otlp else open_workspace(args)
     receiver: OTLPReceiver | None = make_receiver(workspace, args, args.host, "otlp_") if args.otlp else None

@@ -5,6 +5,9 @@ whole or refused whole with :class:`Busy` (the client retries it): refused when
 ``limit`` events the receiver put on a pipeline are not yet confirmed stored (a
 thread confirms them with the pipeline's flush), or the store cannot write at all. Records of a resource whose ``tracklog.run_id`` names no run
 are refused alone, through the response's ``partial_success``; the rest is kept.
+A resource tracklog's routing sent for a run of the receiver's own workspace is taken
+and not stored again (it is there already): ``partial_success`` says so with 0 rejected,
+and the receiver warns once per run.
 An accepted request is in the pipeline's queue: the writer stores it within a
 second, and the receiver flushes it all when it stops.
 """
@@ -19,13 +22,14 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from .. import _diag
 from .._errors import TracklogError
 from .._threads import start_thread
 from ..pipeline.event import Event
 from ..pipeline.writer import Pipeline
 from ._attrs import attributes
 from ._convert import log_events, metric_events, span_events
-from ._runs import Runs
+from ._runs import Runs, is_routed
 
 __all__ = ["LOGS", "METRICS", "SIGNALS", "TRACES", "Busy", "Exporter", "Signal"]
 
@@ -138,6 +142,9 @@ class Exporter:
                     rejected += _count(signal, resource_data)
                     errors.append(str(exc))
                     continue
+                if live is None and is_routed(resource):
+                    _echoed(run.id, errors)
+                    continue
                 resolved.append((run, live, resource_data))
             incoming: dict[Pipeline, int] = {}
             for run, _, resource_data in resolved:
@@ -160,7 +167,7 @@ class Exporter:
                     target.pipeline.put_many(events, wait=False)
                     events = []
                     self._waiting.set()
-        if rejected:
+        if errors:
             partial = response.partial_success
             setattr(partial, signal.rejected, rejected)
             partial.error_message = "; ".join(sorted(set(errors)))[:1000]
@@ -179,6 +186,14 @@ class Exporter:
             if waiting >= self.limit or (waiting and waiting + count > self.limit):
                 self.refused += 1
                 raise Busy(f"{waiting} events wait for the workspace; retry later", RETRY_FULL, False)
+
+
+def _echoed(run_id: str, errors: list[str]) -> None:
+    """Note a resource of tracklog's routing whose run is in this workspace: not stored twice."""
+    message = (f"run {run_id} is in this receiver's workspace and tracklog routed its data here: "
+               "it is stored there already, not stored twice")
+    errors.append(message)
+    _diag.warn_once(("otlp-echo", run_id), "tracklog: %s (route it elsewhere, or leave routing off)", message)
 
 
 def _count(signal: Signal, resource_data: Any) -> int:

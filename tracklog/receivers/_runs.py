@@ -8,6 +8,11 @@
   experiment named by ``tracklog.experiment``, else ``service.namespace``, else
   ``Default``. It starts on the service's first data and ends after ``idle``
   seconds without any, or when the receiver stops.
+* A resource that tracklog's own OTLP routing sent (it always adds
+  ``tracklog.run_name`` beside ``tracklog.run_id``; ``tracklog run`` gives a child only
+  the run id) whose run is in the receiver's workspace is that workspace's data coming
+  back: the process that routed it stored it there already, so it is not stored twice
+  (:func:`is_routed`).
 * The rule for how it ends: **Failed** when the service's last log record was at
   ERROR or above and carried the OTel exception attributes (``exception.type`` or
   ``exception.message``), with those (and ``exception.stacktrace``) as the error;
@@ -28,10 +33,12 @@ from .. import _config
 from .._threads import start_thread
 from ..pipeline.target import RunTarget
 
-__all__ = ["DEFAULT_EXPERIMENT", "RUN_ID_KEY", "EXPERIMENT_KEY", "OpenRun", "AttachRun", "ReceivedRun", "Runs"]
+__all__ = ["DEFAULT_EXPERIMENT", "RUN_ID_KEY", "RUN_NAME_KEY", "EXPERIMENT_KEY", "is_routed", "OpenRun", "AttachRun", "ReceivedRun", "Runs"]
 
 RUN_ID_KEY = "tracklog.run_id"
 EXPERIMENT_KEY = "tracklog.experiment"
+#: Set on every resource tracklog's routing sends (exporters/_otlp_sink.py), by no SDK.
+RUN_NAME_KEY = "tracklog.run_name"
 DEFAULT_EXPERIMENT = _config.DEFAULT_EXPERIMENT
 
 _logger = logging.getLogger("tracklog.receivers")
@@ -82,6 +89,12 @@ def failure_of(level: int, attributes: Mapping[str, Any]) -> str | None:
     head = ": ".join(str(x) for x in (kind, message) if x is not None)
     trace = attributes.get("exception.stacktrace")
     return f"{head}\n{trace}" if trace else head
+
+
+def is_routed(resource: Mapping[str, Any]) -> bool:
+    """Whether tracklog's own routing sent this resource: it names a run and carries
+    ``tracklog.run_name``. Such a run found in the receiver's workspace already holds it."""
+    return RUN_NAME_KEY in resource and bool(resource.get(RUN_ID_KEY))
 
 
 class Runs:

@@ -1,0 +1,70 @@
+"""A receiver never sends what it takes back to itself: ``TRACKLOG_OTLP`` in its environment
+routes nothing, and tracklog's routing of a run of its own workspace is not stored twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import requests
+
+import tracklog
+
+_ONE_RECORD = json.dumps({"resourceLogs": [{
+    "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "one"}}]},
+    "scopeLogs": [{"logRecords": [{"body": {"stringValue": "hello"}, "attributes": [
+        {"key": "metric", "value": {"stringValue": "m"}}, {"key": "value", "value": {"doubleValue": 1.0}}]}]}],
+}]})
+
+#: A program that logs into its run in WORKSPACE and routes it to ENDPOINT (tracklog's own routing).
+_ROUTED = """
+import sys, tracklog
+from tracklog.exporters import flush_routing, route_to_otlp, stop_routing
+route_to_otlp(sys.argv[2])
+run = tracklog.Workspace(sys.argv[1]).experiment("exp").start_logging("routed")
+for step in range(3):
+    run.log("loss", 1.0 / (step + 1))
+run.flush()
+assert flush_routing(30)
+run.complete()
+stop_routing(5)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_tracklog_otlp_in_the_receivers_environment_routes_nothing_back(receive, tmp_path) -> None:
+    """TRACKLOG_OTLP=1 with the endpoint at the receiver's own port: one record in, one stored."""
+    port = _free_port()
+    receiver = receive("--http-port", str(port), env={
+        "TRACKLOG_OTLP": "1", "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+        "OTEL_BLRP_SCHEDULE_DELAY": "100"})
+    reply = requests.post(receiver.http + "/v1/logs", data=_ONE_RECORD,
+                          headers={"Content-Type": "application/json"}, timeout=30)
+    assert reply.status_code == 200
+    time.sleep(2)  # routing, were it on, would have sent the record back a few times by now
+    assert receiver.stop() == 0
+    (run,) = tracklog.Workspace(tmp_path / "ws", create=False).get_runs()
+    assert len(run.get_logs()) == 1 and len(run.get_metric_history("m")) == 1
+    assert "TRACKLOG_OTLP is set, but a receiver does not route" in receiver.stderr
+
+
+def test_routing_of_a_run_in_the_receivers_own_workspace_is_not_stored_twice(receive, tmp_path) -> None:
+    """A program routing its run to a receiver on the same workspace: each point once, one warning."""
+    receiver = receive()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACKLOG_"))}
+    done = subprocess.run([sys.executable, "-c", _ROUTED, str(tmp_path / "ws"), receiver.http],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert receiver.stop() == 0
+    (run,) = tracklog.Workspace(tmp_path / "ws", create=False).get_runs()
+    assert [p.step for p in run.get_metric_history("loss")] == [0, 1, 2]
+    assert receiver.stderr.count("tracklog routed its data here") == 1
