@@ -9,7 +9,10 @@ A resource tracklog's routing sent for a run of the receiver's own workspace is 
 and not stored again (it is there already): ``partial_success`` says so with 0 rejected,
 and the receiver warns once per run.
 An accepted request is in the pipeline's queue: the writer stores it within a
-second, and the receiver flushes it all when it stops.
+second, and the receiver flushes it all when it stops. Once the receiver begins to stop
+(:meth:`Exporter.begin_closing`) every request is refused with :class:`Closing`, also on
+connections kept alive: nothing is taken after the runs are ended, and everything taken
+before is in the queue the stop flushes.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from ._attrs import attributes
 from ._convert import log_events, metric_events, span_events
 from ._runs import Runs, is_routed
 
-__all__ = ["LOGS", "METRICS", "SIGNALS", "TRACES", "Busy", "Exporter", "Signal"]
+__all__ = ["LOGS", "METRICS", "SIGNALS", "TRACES", "Busy", "Closing", "Exporter", "Signal"]
 
 _logger = logging.getLogger("tracklog.receivers")
 
@@ -43,6 +46,14 @@ class Busy(Exception):
         super().__init__(message)
         self.retry_after = retry_after
         self.stalled = stalled
+
+
+class Closing(Busy):
+    """The receiver is stopping: HTTP 503 with Retry-After and the connection closed, gRPC
+    UNAVAILABLE; the client retries, against this receiver once it is back."""
+
+    def __init__(self) -> None:
+        super().__init__("the receiver is stopping; retry later", RETRY_STALLED, True)
 
 
 class Signal(NamedTuple):
@@ -103,7 +114,14 @@ class Exporter:
         self._backlogs: dict[Pipeline, _Backlog] = {}
         self._waiting = threading.Event()
         self._stop = threading.Event()
+        self._closing = False
         self._confirmer = start_thread(self._confirm, "tracklog-receiver-confirm")
+
+    def begin_closing(self) -> None:
+        """Refuse every request from now on (:class:`Closing`); returns once the requests
+        being taken are in the pipeline's queue, so a flush after it stores them all."""
+        with self._lock:
+            self._closing = True
 
     def close(self) -> None:
         """Stop confirming (after the servers have stopped)."""
@@ -133,6 +151,8 @@ class Exporter:
         rejected = 0
         errors: list[str] = []
         with self._lock:
+            if self._closing:
+                raise Closing()
             resolved = []
             for resource_data in getattr(request, signal.resources):
                 resource = attributes(resource_data.resource.attributes)

@@ -5,8 +5,9 @@ request's encoding; 400 for a body that does not parse; 401 without the bearer
 token when one is set; 404 for another path; 411 with neither a Content-Length nor a
 chunked body (``_body``); 413 for a body over the limit, compressed or decompressed,
 chunked or not; 415 for another content type or encoding; 501 for a transfer coding
-other than chunked; 429 (queue full) or 503 (store stalled) with ``Retry-After``, which
-exporters retry. Failures carry a ``google.rpc.Status`` body.
+other than chunked; 429 (queue full) or 503 (store stalled, or the receiver stopping:
+then the connection is closed too) with ``Retry-After``, which exporters retry.
+Failures carry a ``google.rpc.Status`` body.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from google.rpc import status_pb2
 
 from ._body import BadFraming, LengthRequired, UnknownCoding, read_body
 from ._decode import JSON, PROTOBUF, BadRequest, TooLarge, Unsupported, content_type, decode, encode, inflate
-from ._export import SIGNALS, Busy, Exporter
+from ._export import SIGNALS, Busy, Closing, Exporter
 from ._runs import RUN_ID_KEY
 
 __all__ = ["OTLPHTTPServer"]
@@ -83,6 +84,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._fail(400, _INVALID_ARGUMENT, str(exc), media, close=True)
         except BadRequest as exc:
             self._fail(400, _INVALID_ARGUMENT, str(exc), media)
+        except Closing as exc:
+            self._fail(503, _UNAVAILABLE, str(exc), media, retry_after=exc.retry_after, close=True)
         except Busy as exc:
             self._fail(503 if exc.stalled else 429, _UNAVAILABLE, str(exc), media,
                        retry_after=exc.retry_after)

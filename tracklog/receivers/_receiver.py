@@ -100,7 +100,13 @@ class OTLPReceiver:
             )
 
     def close(self) -> None:
-        """Stop taking requests, end the runs the receiver started, and flush what it took."""
+        """Stop taking requests, end the runs the receiver started, and flush what it took.
+
+        Requests are refused first (503 / UNAVAILABLE, also on connections kept alive,
+        whose threads outlive the listening socket), so none is taken after its run ended
+        and every one answered 200 is in the queue the runs' ends and the caller's flush
+        store."""
+        self.exporter.begin_closing()
         self._stop_servers()
         self.runs.close()
         self.exporter.close()
