@@ -116,12 +116,32 @@ def describe(receiver: OTLPReceiver) -> str:
     return ", ".join(parts) or "no protocol (both ports off)"
 
 
+class StopSignal:
+    """SIGTERM and Ctrl-C as one orderly stop, for a command that serves until stopped:
+    made before serving (from then on SIGTERM only sets a flag), :meth:`wait` until either
+    comes, then :meth:`restore` the SIGTERM handler that was there. Main thread only."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._previous = signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
+
+    def wait(self) -> None:
+        """Return once SIGTERM or Ctrl-C came."""
+        try:
+            while not self._stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+
+    def restore(self) -> None:
+        signal.signal(signal.SIGTERM, self._previous)
+
+
 def cmd_receive(args: argparse.Namespace) -> int:
     receiver_process("tracklog receive")
     workspace = Workspace(args.workspace)
     receiver = make_receiver(workspace, args, args.host)
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = StopSignal()
     receiver.start()
     auth = "; bearer token required" if receiver.token else ""
     print(f"tracklog receive: {describe(receiver)} into {workspace.path}{auth}  (Ctrl-C stops)", flush=True)
@@ -129,14 +149,11 @@ def cmd_receive(args: argparse.Namespace) -> int:
         print(f"tracklog receive: listening on {args.host}: anyone with the token who can reach this "
               "machine can write runs", file=sys.stderr, flush=True)
     try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
+        stop.wait()
     finally:
         receiver.close()
         workspace.flush()
-        signal.signal(signal.SIGTERM, previous)
+        stop.restore()
     if receiver.exporter.refused:
         print(f"tracklog receive: asked clients to retry {receiver.exporter.refused} requests while "
               "the workspace could not keep up", file=sys.stderr, flush=True)

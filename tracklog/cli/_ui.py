@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 
 from .. import _ui as ui_server
 from .._errors import TracklogError
+from .._threads import start_thread
 from .._ui import DEFAULT_HOST, DEFAULT_PORT
 from ..workspace import Workspace
 from ._common import open_workspace
-from ._receive import add_receiver_options, describe, make_receiver, receiver_process
+from ._receive import StopSignal, add_receiver_options, describe, make_receiver, receiver_process
 
 if TYPE_CHECKING:
     from ..receivers import OTLPReceiver
@@ -46,7 +47,6 @@ def port(text: str) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-
     if args.otlp:
         receiver_process("tracklog ui")
     # With --otlp the page's workspace also takes data, so it may be created.
@@ -62,24 +62,29 @@ def cmd_ui(args: argparse.Namespace) -> int:
             f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc} "
             "(pick another --port, or --port 0 for a free one)"
         ) from exc
-    print(f"tracklog ui: {workspace.path} at {server.url}  (read-only; Ctrl-C stops)", flush=True)
-    if receiver is not None:
-        receiver.start()
-        print(f"tracklog ui: receiving {describe(receiver)}", flush=True)
-    if not server.loopback:
-        print(
-            f"tracklog ui: listening on {args.host}: anyone who can reach this machine can read "
-            "these runs",
-            file=sys.stderr,
-            flush=True,
-        )
+    stop = StopSignal()  # SIGTERM stops as Ctrl-C does: what the receiver took is stored
+    serving = None
     try:
-        server.serve_forever(poll_interval=0.5)
-    except KeyboardInterrupt:
-        pass
+        print(f"tracklog ui: {workspace.path} at {server.url}  (read-only; Ctrl-C stops)", flush=True)
+        if receiver is not None:
+            receiver.start()
+            print(f"tracklog ui: receiving {describe(receiver)}", flush=True)
+        if not server.loopback:
+            print(
+                f"tracklog ui: listening on {args.host}: anyone who can reach this machine can read "
+                "these runs",
+                file=sys.stderr,
+                flush=True,
+            )
+        serving = start_thread(server.serve_forever, "tracklog-ui", kwargs={"poll_interval": 0.5})
+        stop.wait()
     finally:
+        if serving is not None:  # shutdown() waits for serve_forever, so only once it runs
+            server.shutdown()
+            serving.join(5)
         server.server_close()
         if receiver is not None:
             receiver.close()
             workspace.flush()
+        stop.restore()
     return 0
