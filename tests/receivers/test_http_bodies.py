@@ -8,6 +8,8 @@ import json
 import socket
 from urllib.parse import urlsplit
 
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+
 import tracklog
 
 _LOGS = json.dumps({"resourceLogs": [{
@@ -66,3 +68,35 @@ def test_a_chunked_body_over_the_limit_is_413_and_no_length_is_411(receive, tmp_
     assert b" 400 " in _exchange(receiver.http, {**js, "Transfer-Encoding": "chunked"}, b"zz\r\n")
     receiver.stop()
     assert _messages(tmp_path / "ws") == []
+
+
+def _cut_off(url: str, head: dict[str, str], sent: bytes) -> None:
+    """Send the headers and the first bytes of a body, then go away (the client died)."""
+    where = urlsplit(url)
+    lines = ["POST /v1/logs HTTP/1.1", f"Host: {where.netloc}", *(f"{k}: {v}" for k, v in head.items())]
+    with socket.create_connection((where.hostname, where.port), timeout=30) as conn:
+        conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + sent)
+        conn.shutdown(socket.SHUT_WR)
+        conn.recv(65536)  # the receiver's answer, or its close
+
+
+def test_a_body_cut_off_mid_way_stores_nothing(receive, tmp_path) -> None:
+    """A protobuf body cut at a resource boundary (a valid prefix), or chunked before its last
+    chunk: the client got no 200, nothing of it is stored, and the receiver goes on serving."""
+    request = logs_service_pb2.ExportLogsServiceRequest()
+    for number in range(4):
+        resource = request.resource_logs.add()
+        resource.resource.attributes.add(key="service.name").value.string_value = f"svc{number}"
+        resource.scope_logs.add().log_records.add().body.string_value = f"from svc{number}"
+    body = request.SerializeToString()
+    half = logs_service_pb2.ExportLogsServiceRequest(resource_logs=request.resource_logs[:2]).SerializeToString()
+    assert body.startswith(half)  # what was sent would parse, as two whole services
+    receiver = receive()
+    pb = {"Content-Type": "application/x-protobuf"}
+    _cut_off(receiver.http, {**pb, "Content-Length": str(len(body))}, half)
+    _cut_off(receiver.http, {**pb, "Transfer-Encoding": "chunked"}, b"%x\r\n%s\r\n" % (len(half), half))
+    _cut_off(receiver.http, {**pb, "Transfer-Encoding": "chunked"}, b"%x\r\n%s" % (len(body), half))
+    whole = {"Content-Type": "application/json", "Content-Length": str(len(_LOGS))}
+    assert _exchange(receiver.http, whole, _LOGS).endswith(b" 200 OK")
+    receiver.stop()
+    assert _messages(tmp_path / "ws") == ["from node"]

@@ -8,7 +8,10 @@ chunk extensions ignored and its trailers read and dropped. A request with neith
 header is :class:`LengthRequired` (411); another transfer coding is
 :class:`UnknownCoding` (501, as RFC 9112 asks). A chunked body that ends before its
 last chunk, or whose framing is not chunked framing, is :class:`BadFraming` (400, and
-the connection is closed: what follows on it is not a request).
+the connection is closed: what follows on it is not a request). A body shorter than its
+Content-Length, or chunked and ending before its last chunk (the client went away
+mid-body), is :class:`Truncated`: nothing of it is parsed, so nothing of it is stored,
+though a protobuf prefix would parse (the client got no answer, and sends it again whole).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import BinaryIO
 
 from ._decode import BadRequest, TooLarge
 
-__all__ = ["BadFraming", "LengthRequired", "UnknownCoding", "read_body"]
+__all__ = ["BadFraming", "LengthRequired", "Truncated", "UnknownCoding", "read_body"]
 
 #: The longest chunk-size or trailer line taken (bytes): a size with extensions fits easily.
 _LINE_MAX = 4096
@@ -33,6 +36,10 @@ class BadFraming(BadRequest):
     trusted to start a request, so it is closed after the answer."""
 
 
+class Truncated(BadFraming):
+    """The body ended before its end (HTTP 400 if anyone still listens; nothing stored)."""
+
+
 class LengthRequired(ValueError):
     """Neither a Content-Length nor a chunked body (HTTP 411)."""
 
@@ -42,7 +49,15 @@ class UnknownCoding(ValueError):
 
 
 def read_body(rfile: BinaryIO, headers: Message, limit: int) -> bytes:
-    """The body as it came (still compressed when it is): chunked, or by Content-Length."""
+    """The body as it came (still compressed when it is): chunked, or by Content-Length;
+    whole, or :class:`Truncated` (also when the connection fails mid-body)."""
+    try:
+        return _read(rfile, headers, limit)
+    except OSError as exc:  # reset or timed out mid-body: as a body that ended early
+        raise Truncated(f"the connection failed within the body: {exc}") from exc
+
+
+def _read(rfile: BinaryIO, headers: Message, limit: int) -> bytes:
     coding = headers.get("Transfer-Encoding")
     if coding is not None:
         if [part.strip().lower() for part in coding.split(",")] != ["chunked"]:
@@ -54,7 +69,10 @@ def read_body(rfile: BinaryIO, headers: Message, limit: int) -> bytes:
     size = int(length)
     if size > limit:
         raise TooLarge(f"the body is over {limit} bytes")
-    return rfile.read(size)
+    body = rfile.read(size)
+    if len(body) < size:
+        raise Truncated(f"the body ended after {len(body)} of its {size} bytes")
+    return body
 
 
 def _read_chunked(rfile: BinaryIO, limit: int) -> bytes:
@@ -73,9 +91,12 @@ def _read_chunked(rfile: BinaryIO, limit: int) -> bytes:
             raise TooLarge(f"the body is over {limit} bytes")
         chunk = rfile.read(size)
         if len(chunk) < size:
-            raise BadFraming(f"the chunked body ended within a chunk ({len(chunk)} of {size} bytes)")
+            raise Truncated(f"the chunked body ended within a chunk ({len(chunk)} of {size} bytes)")
         parts.append(chunk)
-        if rfile.read(2) != b"\r\n":
+        end = rfile.read(2)
+        if len(end) < 2:
+            raise Truncated("the chunked body ended after a chunk")
+        if end != b"\r\n":
             raise BadFraming("a chunk that does not end with CRLF")
     for _ in range(_TRAILERS_MAX):
         if _line(rfile) in (b"\r\n", b"\n"):
@@ -88,5 +109,5 @@ def _line(rfile: BinaryIO) -> bytes:
     if not line.endswith(b"\n"):
         if len(line) > _LINE_MAX:
             raise BadFraming(f"a chunk-size or trailer line over {_LINE_MAX} bytes")
-        raise BadFraming("the chunked body ended before its last chunk")
+        raise Truncated("the chunked body ended before its last chunk")
     return line
