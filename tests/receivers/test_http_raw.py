@@ -187,3 +187,29 @@ def test_summary_and_sums_with_attributes(receive, tmp_path) -> None:
     got = _only_run(tmp_path / "ws").get_metrics()
     assert got["hits{route=/a}"] == 1 and got["hits{route=/b}"] == 2
     assert got["rt.count"] == 5 and got["rt.sum"] == 2.5
+
+
+def test_points_without_a_recorded_value_are_not_stored(receive, tmp_path) -> None:
+    """FLAG_NO_RECORDED_VALUE (a staleness marker) on a gauge or histogram point, and a sum point
+    with no value set, store nothing: never a 0 in the series."""
+    receiver = receive()
+    stale = metrics_pb2.DataPointFlags.DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK
+    request = metrics_service_pb2.ExportMetricsServiceRequest(resource_metrics=[metrics_pb2.ResourceMetrics(
+        resource=resource_pb2.Resource(attributes=[_kv("service.name", common_pb2.AnyValue(string_value="m"))]),
+        scope_metrics=[metrics_pb2.ScopeMetrics(metrics=[
+            metrics_pb2.Metric(name="temp", gauge=metrics_pb2.Gauge(data_points=[
+                metrics_pb2.NumberDataPoint(as_double=5.0, time_unix_nano=1),
+                metrics_pb2.NumberDataPoint(flags=stale, time_unix_nano=2)])),
+            metrics_pb2.Metric(name="hits", sum=metrics_pb2.Sum(data_points=[
+                metrics_pb2.NumberDataPoint(time_unix_nano=1), metrics_pb2.NumberDataPoint(as_int=3, time_unix_nano=2)])),
+            metrics_pb2.Metric(name="rt", histogram=metrics_pb2.Histogram(data_points=[
+                metrics_pb2.HistogramDataPoint(flags=stale, time_unix_nano=1)])),
+        ])],
+    )])
+    reply = requests.post(receiver.http + "/v1/metrics", data=request.SerializeToString(), headers=PB, timeout=30)
+    assert reply.status_code == 200
+    receiver.stop()
+    run = _only_run(tmp_path / "ws")
+    assert [p.value for p in run.get_metric_history("temp")] == [5.0]
+    assert [p.value for p in run.get_metric_history("hits")] == [3]
+    assert not any(name.startswith("rt.") for name in run.get_metrics())

@@ -7,7 +7,10 @@
 * Gauges and sums become one run metric per name and attribute set, named as
   ``RunMetricExporter`` names them (``requests{route=/a}``); histograms and
   exponential histograms ``.count``, ``.sum``, ``.min``, ``.max``; summaries
-  ``.count`` and ``.sum``. Each point's step is the next of its series.
+  ``.count`` and ``.sum``. Each point's step is the next of its series. A point flagged
+  ``FLAG_NO_RECORDED_VALUE`` (a collector's staleness marker: the series went away) and a
+  gauge or sum point with no value set carry no measurement, and are not stored (never
+  as 0); they still count as seen.
 * A span becomes a line of the run's ``spans.jsonl`` and, when it has a duration,
   a point of ``span.<name>.duration_ms``.
 """
@@ -34,6 +37,9 @@ __all__ = ["LOG_FILE", "SPAN_FILE", "log_events", "metric_events", "span_events"
 
 LOG_FILE = "python.log"
 SPAN_FILE = "spans.jsonl"
+
+#: DataPointFlags.FLAG_NO_RECORDED_VALUE: the point marks the absence of a value.
+_NO_RECORDED_VALUE = 1
 
 _SPAN_KINDS = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
 _STATUS = {0: "UNSET", 1: "OK", 2: "ERROR"}
@@ -120,11 +126,14 @@ def metric_events(target: RunTarget, scope_metrics: Any, events: list[Event]) ->
             data = getattr(metric, kind)
             for point in data.data_points:
                 count += 1
+                if point.flags & _NO_RECORDED_VALUE:
+                    continue  # a staleness marker: no measurement
                 labels = attributes(point.attributes) if point.attributes else None
                 ts = _seconds(point.time_unix_nano)
                 if kind in ("gauge", "sum"):
-                    raw = point.as_double if point.WhichOneof("value") == "as_double" else point.as_int
-                    _point(target, events, series_name(metric.name, labels), raw, ts)
+                    number = point.WhichOneof("value")
+                    if number is not None:  # neither as_int nor as_double: no measurement either
+                        _point(target, events, series_name(metric.name, labels), getattr(point, number), ts)
                     continue
                 _point(target, events, series_name(metric.name, labels, "count"), point.count, ts)
                 if kind == "summary" or point.HasField("sum"):
