@@ -213,3 +213,31 @@ def test_points_without_a_recorded_value_are_not_stored(receive, tmp_path) -> No
     assert [p.value for p in run.get_metric_history("temp")] == [5.0]
     assert [p.value for p in run.get_metric_history("hits")] == [3]
     assert not any(name.startswith("rt.") for name in run.get_metrics())
+
+
+def test_run_data_for_an_ended_run_is_reported_rejected(receive, tmp_path) -> None:
+    """Into a run that has ended, metric points and records with run data are counted in
+    partial_success with a message saying so; the records' lines are still kept."""
+    receiver = receive()
+    ended = tracklog.Workspace(tmp_path / "ws").experiment("jobs").start_logging("done")
+    ended.complete()
+    owner = {"tracklog.run_id": ended.id}
+    metric = [_kv("metric", common_pb2.AnyValue(string_value="m")), _kv("value", common_pb2.AnyValue(double_value=1.0))]
+    logs = _logs_request(logs_pb2.LogRecord(body=common_pb2.AnyValue(string_value="with data"), attributes=metric),
+                         logs_pb2.LogRecord(body=common_pb2.AnyValue(string_value="plain")), resource=owner)
+    reply = requests.post(receiver.http + "/v1/logs", data=logs, headers=PB, timeout=30)
+    partial = logs_service_pb2.ExportLogsServiceResponse.FromString(reply.content).partial_success
+    assert reply.status_code == 200 and partial.rejected_log_records == 1
+    assert f"run {ended.id} has ended" in partial.error_message
+    points = metrics_service_pb2.ExportMetricsServiceRequest(resource_metrics=[metrics_pb2.ResourceMetrics(
+        resource=resource_pb2.Resource(attributes=[_kv("tracklog.run_id", common_pb2.AnyValue(string_value=ended.id))]),
+        scope_metrics=[metrics_pb2.ScopeMetrics(metrics=[metrics_pb2.Metric(name="g", gauge=metrics_pb2.Gauge(
+            data_points=[metrics_pb2.NumberDataPoint(as_double=1.0), metrics_pb2.NumberDataPoint(as_double=2.0)]))])],
+    )])
+    reply = requests.post(receiver.http + "/v1/metrics", data=points.SerializeToString(), headers=PB, timeout=30)
+    partial = metrics_service_pb2.ExportMetricsServiceResponse.FromString(reply.content).partial_success
+    assert reply.status_code == 200 and partial.rejected_data_points == 2 and ended.id in partial.error_message
+    receiver.stop()
+    run = tracklog.Workspace(tmp_path / "ws", create=False).get_run(ended.id)
+    assert [line["message"] for line in run.get_logs()] == ["with data", "plain"]
+    assert run.get_metrics() == {}

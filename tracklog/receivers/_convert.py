@@ -13,6 +13,10 @@
   as 0); they still count as seen.
 * A span becomes a line of the run's ``spans.jsonl`` and, when it has a duration,
   a point of ``span.<name>.duration_ms``.
+* Into a run that has ended, lines are still written, but no metrics, tags or params:
+  each function returns an :class:`Outcome` counting what it did not record (log
+  records with run data, metric points), for the response's ``partial_success``. A
+  span's duration point is ours, not the sender's, and is not counted.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import json
 import logging
 import math
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import _diag
 from .._errors import InvalidNameError
@@ -33,7 +37,7 @@ from ..pipeline.target import RunTarget
 from ._attrs import attributes, value
 from ._runs import failure_of
 
-__all__ = ["LOG_FILE", "SPAN_FILE", "log_events", "metric_events", "span_events"]
+__all__ = ["LOG_FILE", "SPAN_FILE", "Outcome", "log_events", "metric_events", "span_events"]
 
 LOG_FILE = "python.log"
 SPAN_FILE = "spans.jsonl"
@@ -43,6 +47,17 @@ _NO_RECORDED_VALUE = 1
 
 _SPAN_KINDS = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
 _STATUS = {0: "UNSET", 1: "OK", 2: "ERROR"}
+
+
+class Outcome(NamedTuple):
+    """What converting one resource's data says back to the exporter."""
+
+    #: Records, points or spans seen.
+    seen: int
+    #: Of those, the records and points whose run data was not recorded: their run has ended.
+    refused: int = 0
+    #: The failure the last log record says (see ``failure_of``), for a service's run.
+    error: str | None = None
 
 
 def _seconds(nanos: int, fallback: int = 0) -> float:
@@ -61,11 +76,12 @@ def _body_text(body: Any) -> str:
     return json.dumps(found, ensure_ascii=False, default=repr)
 
 
-def log_events(target: RunTarget, scope_logs: Any, events: list[Event]) -> tuple[int, str | None]:
-    """Events for one ResourceLogs' records; (records seen, the failure its last record says)."""
+def log_events(target: RunTarget, scope_logs: Any, events: list[Event]) -> Outcome:
+    """Events for one ResourceLogs' records; records seen, those whose run data was refused,
+    and the failure the last record says."""
     run_id = target.run_id
     closed: bool | None = None
-    count = 0
+    count = refused = 0
     error: str | None = None
     for scope in scope_logs:
         logger = scope.scope.name or "opentelemetry"
@@ -80,7 +96,9 @@ def log_events(target: RunTarget, scope_logs: Any, events: list[Event]) -> tuple
                 if has_conventions(nested):
                     if closed is None:
                         closed = not accepts_data(target, "OTLP records")
-                    if not closed:
+                    if closed:
+                        refused += 1
+                    else:
                         events.extend(convention_events(target, nested, ts))
             if record.trace_id:
                 attrs["trace_id"] = record.trace_id.hex()
@@ -96,7 +114,7 @@ def log_events(target: RunTarget, scope_logs: Any, events: list[Event]) -> tuple
             events.append(
                 Event(run_id, LOG, LOG_FILE, None, None, ts, level, logger, _body_text(record.body), attrs or None)
             )
-    return count, error
+    return Outcome(count, refused, error)
 
 
 def _point(target: RunTarget, events: list[Event], name: str, raw: Any, ts: float) -> None:
@@ -113,10 +131,12 @@ def _point(target: RunTarget, events: list[Event], name: str, raw: Any, ts: floa
     events.append(Event(target.run_id, METRIC, name, raw, target.step_for(name, None), ts))
 
 
-def metric_events(target: RunTarget, scope_metrics: Any, events: list[Event]) -> int:
-    """Events for one ResourceMetrics' data points; the number of points seen."""
+def metric_events(target: RunTarget, scope_metrics: Any, events: list[Event]) -> Outcome:
+    """Events for one ResourceMetrics' data points; the points seen (all refused when the
+    run has ended)."""
     if not accepts_data(target, "OTLP metrics"):
-        return sum(_point_count(m) for s in scope_metrics for m in s.metrics)
+        seen = sum(_point_count(m) for s in scope_metrics for m in s.metrics)
+        return Outcome(seen, seen)
     count = 0
     for scope in scope_metrics:
         for metric in scope.metrics:
@@ -142,7 +162,7 @@ def metric_events(target: RunTarget, scope_metrics: Any, events: list[Event]) ->
                     if math.isfinite(point.min) and math.isfinite(point.max):
                         _point(target, events, series_name(metric.name, labels, "min"), point.min, ts)
                         _point(target, events, series_name(metric.name, labels, "max"), point.max, ts)
-    return count
+    return Outcome(count)
 
 
 def _point_count(metric: Any) -> int:
@@ -150,8 +170,9 @@ def _point_count(metric: Any) -> int:
     return 0 if kind is None else len(getattr(metric, kind).data_points)
 
 
-def span_events(target: RunTarget, scope_spans: Any, events: list[Event]) -> int:
-    """Events for one ResourceSpans' spans; the number of spans seen."""
+def span_events(target: RunTarget, scope_spans: Any, events: list[Event]) -> Outcome:
+    """Events for one ResourceSpans' spans; the spans seen (none refused: a span's line is
+    always kept)."""
     run_id = target.run_id
     data = accepts_data(target, "OTLP spans")
     count = 0
@@ -190,4 +211,4 @@ def span_events(target: RunTarget, scope_spans: Any, events: list[Event]) -> int
             events.append(Event(run_id, LOG, SPAN_FILE, None, None, ts, level, logger, span.name, attrs))
             if data and duration is not None and span.name:
                 _point(target, events, f"span.{span.name}.duration_ms", duration, ts)
-    return count
+    return Outcome(count)

@@ -4,7 +4,9 @@ The HTTP and gRPC servers both call :meth:`Exporter.export`. A request is taken
 whole or refused whole with :class:`Busy` (the client retries it): refused when
 ``limit`` events the receiver put on a pipeline are not yet confirmed stored (a
 thread confirms them with the pipeline's flush), or the store cannot write at all. Records of a resource whose ``tracklog.run_id`` names no run
-are refused alone, through the response's ``partial_success``; the rest is kept.
+are refused alone, through the response's ``partial_success``; the rest is kept. So are
+the metric points, and the log records carrying run data, of a run that has ended (their
+lines are still written).
 A resource tracklog's routing sent for a run of the receiver's own workspace is taken
 and not stored again (it is there already): ``partial_success`` says so with 0 rejected,
 and the receiver warns once per run.
@@ -31,7 +33,7 @@ from .._threads import start_thread
 from ..pipeline.event import Event
 from ..pipeline.writer import Pipeline
 from ._attrs import attributes
-from ._convert import log_events, metric_events, span_events
+from ._convert import Outcome, log_events, metric_events, span_events
 from ._runs import Runs, is_routed
 
 __all__ = ["LOGS", "METRICS", "SIGNALS", "TRACES", "Busy", "Closing", "Exporter", "Signal"]
@@ -174,9 +176,12 @@ class Exporter:
             events: list[Event] = []
             for run, live, resource_data in resolved:
                 target = run.target
-                outcome = signal.convert(target, getattr(resource_data, signal.scopes), events)
-                if live is not None and signal is LOGS and outcome[0]:
-                    live.error = outcome[1]
+                outcome: Outcome = signal.convert(target, getattr(resource_data, signal.scopes), events)
+                if live is not None and signal is LOGS and outcome.seen:
+                    live.error = outcome.error
+                if outcome.refused:
+                    rejected += outcome.refused
+                    errors.append(_ended(run.id, signal))
                 if events:
                     backlog = self._backlogs.get(target.pipeline)
                     if backlog is None:
@@ -206,6 +211,12 @@ class Exporter:
             if waiting >= self.limit or (waiting and waiting + count > self.limit):
                 self.refused += 1
                 raise Busy(f"{waiting} events wait for the workspace; retry later", RETRY_FULL, False)
+
+
+def _ended(run_id: str, signal: Signal) -> str:
+    """The partial_success message for data into a run that has ended."""
+    kept = " (the records' lines are kept in its log)" if signal is LOGS else ""
+    return f"run {run_id} has ended: its metrics, tags and params are no longer recorded{kept}"
 
 
 def _echoed(run_id: str, errors: list[str]) -> None:
