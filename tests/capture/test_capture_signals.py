@@ -123,3 +123,71 @@ def test_the_bootstrap_handles_a_default_sigterm_and_leaves_an_ignored_one_ignor
         seen[start] = done.stdout.decode().strip()
     run.complete()
     assert seen == {signal.SIG_DFL: "_on_sigterm", signal.SIG_IGN: "1"}  # SIG_IGN prints as 1
+
+
+#: Cleans up on the first Ctrl-C; a second one during its cleanup would cut it short and say so.
+CLEANS_UP = """
+    import sys, time
+    print("ready", flush=True)
+    try:
+        while True:
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        try:
+            time.sleep(1.0)
+        except KeyboardInterrupt:
+            print("interrupted again", flush=True)
+        print("cleaned up", flush=True)
+        sys.exit(3)
+"""
+
+#: In a new session (start_new_session), makes the tty named in argv[1] its controlling terminal by
+#: opening it, then runs argv[2:].
+WITH_TERMINAL = "import os, sys; os.close(os.open(sys.argv[1], os.O_RDWR)); os.execv(sys.argv[2], sys.argv[2:])"
+
+
+def _interrupted_once(tmp_path, send, *, terminal: str | None = None) -> None:
+    """Start ``tracklog run`` on CLEANS_UP in a session of its own, ``send(proc)`` a SIGINT once the
+    child is ready, and check the child got exactly one: its cleanup ran whole, the run is Canceled."""
+    child = script(tmp_path, "child.py", CLEANS_UP)
+    argv = [PYTHON, "-m", "tracklog", "--workspace", str(tmp_path / "ws"), "run", "--", PYTHON, str(child)]
+    if terminal is not None:
+        argv = [PYTHON, "-c", WITH_TERMINAL, terminal, *argv]
+    proc = subprocess.Popen(
+        argv, env=env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line == b"ready\n", (line, proc.stderr.read() if proc.poll() is not None else b"")
+        time.sleep(0.3)  # the child is in its loop
+        send(proc)
+        out, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        proc.kill()
+    assert out == b"interrupted\ncleaned up\n", (out, err.decode())
+    assert proc.returncode == 3, err.decode()
+    assert only_run(tmp_path / "ws").status == "Canceled"
+
+
+def test_ctrl_c_at_a_terminal_reaches_the_child_once(tmp_path):
+    """Ctrl-C typed at tracklog run's controlling terminal (a real pty; tracklog's own output
+    redirected away from it) reaches the child once: from the terminal, not again from us."""
+    master, slave = os.openpty()
+    try:
+        _interrupted_once(tmp_path, lambda proc: os.write(master, b"\x03"), terminal=os.ttyname(slave))
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_sigint_to_the_whole_process_group_reaches_the_child_once(tmp_path):
+    """A SIGINT sent to tracklog run's process group (killpg, as a supervisor does) reaches the child once."""
+    _interrupted_once(tmp_path, lambda proc: os.killpg(proc.pid, signal.SIGINT))
+
+
+def test_sigint_to_tracklog_runs_pid_alone_is_passed_on_once(tmp_path):
+    """A SIGINT sent to tracklog run's pid only (kill -INT PID) is passed on to the child, once."""
+    _interrupted_once(tmp_path, lambda proc: proc.send_signal(signal.SIGINT))

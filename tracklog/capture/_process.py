@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 from .. import _config, _diag
 from ._recognise import MetricRules
 from ._recorder import OutputRecorder
+from ._sigint import GroupSigintWitness
 from ._tensorboard import TensorBoardSync, TensorBoardWatcher
 
 if TYPE_CHECKING:
@@ -60,7 +61,11 @@ def enlarge_pipe(fd: int) -> None:
 
 
 def _terminal_delivers_sigint() -> bool:
-    """True when Ctrl-C on our terminal already reaches the child (same foreground group)."""
+    """True when Ctrl-C on our terminal already reaches the child (same foreground group).
+
+    Only a guess, used when no witness can tell (see ``_sigint``): it cannot see a
+    ``kill -INT`` of our pid alone, nor a group signal sent without a terminal.
+    """
     for fd in (0, 1, 2):
         try:
             if os.isatty(fd):
@@ -126,6 +131,7 @@ class ChildProcess:
         self._kill_at: float | None = None  # monotonic: when a child asked to end gets SIGKILL
         self._pending_signals: list[int] = []
         self._previous: dict[int, object] = {}
+        self._witness: GroupSigintWitness | None = None  # tells a group's SIGINT from one sent to us
 
     # -- signals -------------------------------------------------------------------
 
@@ -138,12 +144,22 @@ class ChildProcess:
             return
         if signum in ENDING and self._kill_at is None:
             self._kill_at = time.monotonic() + self.term_grace
-        if signum == signal.SIGINT and _terminal_delivers_sigint():
-            return  # the terminal sent Ctrl-C to the whole foreground group, child included
+        if signum == signal.SIGINT and self._child_got_sigint(proc):
+            return  # sent to our whole group (a terminal's Ctrl-C, killpg): the child has it already
         try:
             proc.send_signal(signum)
         except (ProcessLookupError, OSError):
             pass
+
+    def _child_got_sigint(self, proc: subprocess.Popen[bytes]) -> bool:
+        """Whether the SIGINT we just got reached the child too (sent to our process group)."""
+        try:
+            if os.getpgid(proc.pid) != os.getpgrp():
+                return False  # the child left our group: nothing sent to the group reaches it
+        except OSError:
+            return False  # already gone: passing it on is harmless
+        answer = None if self._witness is None else self._witness.group_got_it()
+        return _terminal_delivers_sigint() if answer is None else answer
 
     def _kill_if_overdue(self, proc: subprocess.Popen[bytes]) -> None:
         """SIGKILL a child asked to end TERM_GRACE seconds ago that is still running."""
@@ -187,6 +203,11 @@ class ChildProcess:
                 pass
         self._previous.clear()
 
+    def _close_witness(self) -> None:
+        witness, self._witness = self._witness, None
+        if witness is not None:
+            witness.close()
+
     # -- running -------------------------------------------------------------------
 
     def start(self) -> None:
@@ -195,12 +216,15 @@ class ChildProcess:
             # Event files already there belong to earlier jobs: only new ones are synced.
             self.tensorboard_watcher = TensorBoardWatcher(TensorBoardSync(self.run, self.tensorboard, skip_existing=True))
         self._install_handlers()
+        if self._previous:  # our handlers are in place: SIGINT is ours to judge
+            self._witness = GroupSigintWitness()
         try:
             self.proc = subprocess.Popen(
                 self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env, bufsize=0
             )
         except BaseException:
             self._restore_handlers()
+            self._close_witness()
             raise
         for signum in self._pending_signals:
             self._on_signal(signum, None)
@@ -230,6 +254,7 @@ class ChildProcess:
                 pipe.close()
             self._reap(proc)
             self._restore_handlers()
+            self._close_witness()
             if self.tensorboard_watcher is not None:
                 self.tensorboard_watcher.stop()  # the last sync: what the child wrote before it exited
         code = proc.returncode
