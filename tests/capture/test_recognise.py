@@ -190,6 +190,22 @@ def test_a_real_tqdm_bar_s_postfix_is_read_once_per_completed_bar(tmp_path):
     assert stream_bytes(run, "stderr") == done.stderr
 
 
+def test_a_tqdm_bar_padded_with_spaces_keeps_its_postfix(tmp_path):
+    """tqdm pads a redraw shorter than the one before with spaces; the padded bar's postfix still counts."""
+    child = script(tmp_path, "bar.py", """
+        import sys
+        sys.stderr.write("\\r 90%|#########2| 9/10 [00:01<00:00, 12.71it/s, loss=0.3125]")
+        sys.stderr.write("\\r100%|##########| 10/10 [00:01<00:00, 9.53it/s, loss=0.3]  \\n")
+        sys.stderr.write("100%|##########| 10/10 [00:01<00:00, 9.53it/s, acc=0.4]\\n")
+    """)
+    ws = tmp_path / "ws"
+    done = tracklog_run(ws, PYTHON, child)
+    assert done.returncode == 0, done.stderr
+    run = only_run(ws)
+    assert [(p.step, p.value) for p in run.get_metric_history("loss")] == [(0, 0.3)]
+    assert [(p.step, p.value) for p in run.get_metric_history("acc")] == [(0, 0.4)]
+
+
 def test_keras_shaped_output_with_terminal_redraws(tmp_path):
     # Keras 3 on a terminal redraws its bar with \r, then ends the epoch's line with \n.
     child = script(tmp_path, "keras.py", """

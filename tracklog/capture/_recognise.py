@@ -360,7 +360,10 @@ class Recogniser:
         if len(line) > MAX_LINE:
             return None
         if b"=" in line:
-            fields = tqdm_postfix(line) if line[-1:] == b"]" else logfmt(line)
+            end = line[-1:]
+            if end == b" ":  # tqdm pads a redraw shorter than the one before with spaces
+                end = line.rstrip(b" ")[-1:]
+            fields = tqdm_postfix(line) if end == b"]" else logfmt(line)
             if fields is not None or b": " not in line:
                 return fields  # else a Keras bar: "[=====] - loss: 0.3"
         if b":" in line:
