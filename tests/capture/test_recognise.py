@@ -53,6 +53,9 @@ def test_each_shape_of_metric_line_is_read(line, expected):
     b"INFO:root:step=1 loss=0.3",
     b"12:00:01 started worker 3",
     b"http://example.com:8080/path",
+    b"cuda:0",
+    b"localhost:8080",
+    b"python:3.11",
     b"x=a y=b",
     b"a=1 this is prose",
     b"{'message': 'no numbers here'}",
@@ -204,6 +207,31 @@ def test_a_tqdm_bar_padded_with_spaces_keeps_its_postfix(tmp_path):
     run = only_run(ws)
     assert [(p.step, p.value) for p in run.get_metric_history("loss")] == [(0, 0.3)]
     assert [(p.step, p.value) for p in run.get_metric_history("acc")] == [(0, 0.4)]
+
+
+def test_names_with_a_colon_stay_text_and_a_capitalised_step_key_is_the_step(tmp_path):
+    """`cuda:0`, `localhost:8080`, `python:3.11` alone on a line are names, not metrics (a pair
+    has a space after its colon); `Epoch: 3, Loss: 0.5` and `Step=11 loss=0.2` give the step,
+    also read a chunk at a time; Keras's lines are read as before."""
+    child = script(tmp_path, "job.py", """
+        import sys
+        sys.stdout.write("cuda:0\\nlocalhost:8080\\npython:3.11\\nredis:6379\\n")
+        sys.stdout.write("Epoch: 3, Loss: 0.5\\n")
+        sys.stdout.flush()
+        sys.stdout.write("".join(f"Step={i} loss=0.{i}\\n" for i in range(11, 15)))
+        sys.stdout.flush()
+        sys.stdout.write("Epoch 4/10\\n32/32 [====] - 1s 3ms/step - loss: 0.3120 - accuracy: 0.8906\\n")
+    """)
+    ws = tmp_path / "ws"
+    done = tracklog_run(ws, PYTHON, child)
+    assert done.returncode == 0, done.stderr
+    run = only_run(ws)
+    history = {name: [(p.step, p.value) for p in run.get_metric_history(name)] for name in run.get_metrics()}
+    assert history == {
+        "Loss": [(3, 0.5)],
+        "loss": [(4, 0.312), (11, 0.11), (12, 0.12), (13, 0.13), (14, 0.14)],
+        "accuracy": [(4, 0.8906)],
+    }
 
 
 def test_keras_shaped_output_with_terminal_redraws(tmp_path):

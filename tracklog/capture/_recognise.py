@@ -13,12 +13,12 @@ metric. The shapes, tried in this order on the text after a line's last ``\\r``
 * tqdm bars ending in a postfix (``... 9.53it/s, loss=0.3]``): the postfix pairs;
 * logfmt (``step=12 loss=0.31``, ``level=info msg="epoch done" loss=0.3``): every
   token is ``key=value``;
-* ``key: value`` pairs split by `` - ``, `` | ``, ``,`` or ``;`` (``loss: 0.3120 -
+* ``key: value`` pairs (a space after the colon) split by `` - ``, `` | ``, ``,`` or ``;`` (``loss: 0.3120 -
   accuracy: 0.8906``), after an optional Keras progress prefix (``32/32 [====] -
   1s 3ms/step``); a line ``Epoch 3/10`` makes 3 the step of the pair lines after it.
 
 Only numeric values become metrics. The step is the integer value of the first of
-``STEP_KEYS`` in the line (``step=12.0`` counts, an ``epoch`` only as an int; that
+``STEP_KEYS`` in the line, its key in any case (``step=12.0`` counts, an ``epoch`` only as an int; that
 field is then not a metric), else the next step
 per metric; a fractional ``epoch`` (0.25), and any ``epoch`` of a Python dict line
 (the Trainer's progress: 0.25, ..., then '1'), is a metric named ``epoch``. User
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 #: Fields whose integer value is a line's step, in order of preference.
 STEP_KEYS = ("step", "global_step", "iteration", "iter", "epoch")
+_STEP_RANK = {name: rank for rank, name in enumerate(STEP_KEYS)}
+_EPOCH_RANK = _STEP_RANK["epoch"]  # an epoch is the step only as an int
 #: Numeric logfmt fields that describe the line, not a measurement: never metrics.
 TEXT_KEYS = frozenset(
     {"time", "ts", "timestamp", "t", "pid", "tid", "line", "lineno", "port", "id", "trace_id", "span_id"}
@@ -61,7 +63,8 @@ _NAME_ONLY = re.compile(_NAME)
 _NUMBER = re.compile(rb"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf)", re.IGNORECASE)
 _INTEGER = re.compile(rb"[-+]?\d+")
 _EPOCH = re.compile(rb"\s*Epoch\s+(\d+)(?:\s*/\s*\d+)?\s*:?\s*", re.IGNORECASE)
-_PAIR = re.compile(rb"\s*(" + _NAME + rb")\s*:\s*(\S+)\s*")
+# A space after the colon: "cuda:0", "localhost:8080", "python:3.11" are names, not pairs.
+_PAIR = re.compile(rb"\s*(" + _NAME + rb")\s*:\s+(\S+)\s*")
 _SEPARATOR = re.compile(rb"\s+[-|]\s+|\s*[,;]\s*|\t+")
 # Keras's progress prefix: "32/32 [=====] - 1s 3ms/step", "32/32 ━━━━ 1s 3ms/step", "32/32 - 0s".
 _PROGRESS = re.compile(rb"\s*\d+/\d+(?:\s+[^\s:]+)*\s*")
@@ -92,27 +95,24 @@ def _number(raw: bytes) -> float | int | None:
 
 
 def _with_step(pairs: list[tuple[str, Any]], default: int | None = None) -> dict[str, Any] | None:
-    """Convention fields from a line's numeric pairs: the first of STEP_KEYS with an int value is the step."""
-    step_key = None
-    rank = len(STEP_KEYS)
-    for name, value in pairs:
-        if name in STEP_KEYS and (type(value) is int or (name != "epoch" and whole_step(value))):
-            where = STEP_KEYS.index(name)
-            if where < rank:
-                rank, step_key = where, name
-    if step_key is None:
+    """Convention fields from a line's numeric pairs: the first of STEP_KEYS with an int value is
+    the step (the key in any case: ``Epoch: 3``, ``Step=11``)."""
+    step_at = None
+    best = len(STEP_KEYS)
+    for at, (name, value) in enumerate(pairs):
+        rank = _STEP_RANK.get(name if name.islower() else name.lower())
+        if rank is not None and rank < best and (type(value) is int or (rank != _EPOCH_RANK and whole_step(value))):
+            best, step_at = rank, at
+    if step_at is None:
         if not pairs:
             return None
         metrics = dict(pairs)
         return {"metrics": metrics, "step": default} if default is not None else {"metrics": metrics}
     metrics = {}
-    step = None
-    for name, value in pairs:
-        if name == step_key and step is None:
-            step = int(value)
-        else:
+    for at, (name, value) in enumerate(pairs):
+        if at != step_at:
             metrics[name] = value
-    return {"metrics": metrics, "step": step} if metrics else None
+    return {"metrics": metrics, "step": int(pairs[step_at][1])} if metrics else None
 
 
 def logfmt(line: bytes) -> dict[str, Any] | None:

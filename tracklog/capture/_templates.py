@@ -88,7 +88,7 @@ class LineTemplate:
             numbers = _numbers(values, kind, signed, dotted)
             if numbers is None:
                 return None
-            if kind == _FRACTION and name != "epoch" and any(map(whole_step, numbers)):
+            if kind == _FRACTION and name.lower() != "epoch" and any(map(whole_step, numbers)):
                 return None  # step=12.0 would be the line's step: the per-line path decides
             if kind == _STEP:
                 steps = numbers
@@ -182,13 +182,14 @@ def learn(
     values = [number(raw) if raw else None for raw in raws]
     rank = len(step_keys)
     step_at = None
-    for i, (name, value) in enumerate(zip(names, values)):
+    lowered = [name.lower() for name in names]  # step fields count in any case (Step=11)
+    for i, (name, value) in enumerate(zip(lowered, values)):
         if name in step_keys and name != "epoch" and whole_step(value):
             return None  # a step printed as step=12.0: read line by line
         if name in step_keys and type(value) is int and step_keys.index(name) < rank:
             rank, step_at = step_keys.index(name), i
     fields: list[tuple[bytes, int, str]] = []
-    for i, (key, name, value) in enumerate(zip(keys, names, values)):
+    for i, (key, name, low, value) in enumerate(zip(keys, names, lowered, values)):
         if name in text_keys:
             kind = _ANY
         elif value is None:
@@ -201,7 +202,7 @@ def learn(
             except InvalidNameError:
                 return None
             # A step field preferred to the line's step must stay fractional, or it would be the step.
-            kind = _FRACTION if name in step_keys and step_keys.index(name) < rank else _METRIC
+            kind = _FRACTION if low in step_keys and step_keys.index(low) < rank else _METRIC
         fields.append((key + b"=", kind, name))
     if not any(kind in (_METRIC, _FRACTION) for _, kind, _ in fields):
         return None
