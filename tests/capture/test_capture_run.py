@@ -77,6 +77,27 @@ def test_exit_status_zero_completes_and_nonzero_fails_with_the_code(tmp_path):
     assert by_name["bad"].get_tags()["tracklog.exit_code"] == "3"
 
 
+@pytest.mark.parametrize(("ending", "status", "error"), [
+    ("run.fail(error_details='bad shard 7')", "Failed", "bad shard 7"),
+    ("run.cancel()", "Canceled", None),
+])
+def test_a_run_the_command_ended_itself_keeps_its_status(tmp_path, ending, status, error):
+    """A script that ends its own run (Azure's run.fail(...) or run.cancel() on Run.get_context())
+    and then exits 0 keeps that status and error: tracklog run does not make it Completed."""
+    child = script(tmp_path, "job.py", f"""
+        import tracklog
+        run = tracklog.Run.get_context()
+        run.log("loss", 0.5)
+        {ending}
+    """)
+    done = tracklog_run(tmp_path / "ws", PYTHON, child)
+    assert done.returncode == 0, done.stderr
+    run = only_run(tmp_path / "ws")
+    assert (run.status, run.info.error) == (status, error)
+    assert run.get_tags()["tracklog.exit_code"] == "0"
+    assert run.get_metrics() == {"loss": 0.5}
+
+
 def test_a_child_killed_by_sigkill_fails_the_run_with_the_signal_name(tmp_path):
     done = tracklog_run(tmp_path / "ws", PYTHON, "-c", "import os, signal; print('bye', flush=True); os.kill(os.getpid(), signal.SIGKILL)")
     assert done.returncode == 128 + signal.SIGKILL

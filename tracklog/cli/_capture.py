@@ -13,6 +13,7 @@ from typing import IO, Any
 
 from .. import _config, _project_config, capture
 from .._errors import RunNotFoundError, TracklogError
+from .._types import CANCELED, COMPLETED, FAILED
 from .._lifecycle import end_runs_on
 from ..capture import (
     FORMATS,
@@ -216,9 +217,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             run.fail(exc)
         raise
+    _end_run(run, child)
+    _say(f"run {run.id} {run.status} (exit status {status})")
+    return status
+
+
+def _end_run(run: Run, child: ChildProcess) -> None:
+    """End the run as the command's exit says, unless the command ended it itself.
+
+    A command that ended its own run (``run.fail(...)``, ``run.cancel()`` or
+    ``run.complete()`` on ``Run.get_context()``) said how it went: that status and
+    its error stay, whatever the exit status (which is still the tag ``tracklog.exit_code``).
+    """
     code = child.returncode
     assert code is not None
-    if child.interrupted:
+    left = run.info
+    if left.status == COMPLETED:
+        run.complete()
+    elif left.status == FAILED:
+        run.fail(error=left.error)
+    elif left.status == CANCELED:
+        run.cancel()
+    elif child.interrupted:
         run.cancel()
     elif code == 0:
         run.complete()
@@ -226,8 +246,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         run.fail(error=f"killed by {signal_name(-code)}")
     else:
         run.fail(error=f"exit code {code}")
-    _say(f"run {run.id} {run.status} (exit status {status})")
-    return status
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
