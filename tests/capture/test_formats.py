@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import gzip
 import json
 import os
 import subprocess
@@ -130,6 +131,50 @@ def test_format_forces_a_reading(tmp_path):
     assert [l.data for l in output_lines(only_run(ws))] == [line.rstrip(b"\n")]
     bad = cli(tmp_path / "ws2", "ingest", "--format", "syslog", "-", input=b"x\n")
     assert bad.returncode != 0 and b"invalid choice" in bad.stderr
+
+
+def test_a_gzipd_log_is_read_as_its_lines_from_a_file_and_from_stdin(tmp_path):
+    """A rotated *.gz log (kubelet, Docker) is decompressed on the way in, from a file or a pipe:
+    the same lines, times and metrics as the plain log; the run is named without the .gz."""
+    log = tmp_path / "0.log.20261201-100000.gz"
+    log.write_bytes(gzip.compress(CRI))
+    for name, args, data in (("file", (str(log),), None), ("stdin", ("--name", "piped", "-"), log.read_bytes())):
+        ws = tmp_path / name
+        done = cli(ws, "ingest", *args, input=data)
+        assert done.returncode == 0, done.stderr
+        assert b"8 lines (cri) into run" in done.stderr, done.stderr
+        run = only_run(ws)
+        assert run.name == ("0.log.20261201-100000" if name == "file" else "piped")
+        assert [l.data for l in output_lines(run)][:2] == [b"starting trainer", b"step=1 loss=0.5"]
+        assert [(p.step, p.value) for p in run.get_metric_history("loss")] == [(1, 0.5), (2, 0.25)]
+
+
+def test_a_gzipd_log_cut_short_keeps_the_lines_before_the_break_and_says_so(tmp_path):
+    """gzip data that breaks off (a copy taken mid-write): the lines before the break are read,
+    one line says the data broke off, the run completes."""
+    whole = gzip.compress(b"".join(b"step=%d loss=0.5\n" % i for i in range(2000)))
+    log = tmp_path / "cut.log.gz"
+    log.write_bytes(whole[: len(whole) // 2])
+    ws = tmp_path / "ws"
+    done = cli(ws, "ingest", str(log))
+    assert done.returncode == 0, done.stderr
+    assert b"the gzip data breaks off" in done.stderr, done.stderr
+    run = only_run(ws)
+    assert run.status == "Completed"
+    steps = [p.step for p in run.get_metric_history("loss")]
+    assert 0 < len(steps) < 2000 and steps == list(range(len(steps)))
+
+
+def test_a_format_that_parses_few_lines_says_how_many(tmp_path):
+    """--format docker on a CRI log keeps every line as text, and says so once at the end;
+    a log that parses is not warned about."""
+    log = tmp_path / "0.log"
+    log.write_bytes(CRI)
+    wrong = cli(tmp_path / "ws", "ingest", "--format", "docker", str(log))
+    assert wrong.returncode == 0, wrong.stderr
+    assert wrong.stderr.count(b"only 0 of 8 lines parsed as docker (--format docker)") == 1, wrong.stderr
+    right = cli(tmp_path / "ws2", "ingest", "--format", "cri", str(log))
+    assert right.returncode == 0 and b"parsed as" not in right.stderr, right.stderr
 
 
 def test_follow_tails_a_rotating_file_until_the_writer_exits(tmp_path):

@@ -32,7 +32,7 @@ from ._tensorboard import (
 from ._stream import OutputCapture, capture_output
 
 if TYPE_CHECKING:
-    from ._ingest import IngestResult, ingest_lines, ingest_stream, split_timestamp
+    from ._ingest import IngestResult, decompressed, ingest_lines, ingest_stream, split_timestamp
 
 __all__ = [
     "FORMATS",
@@ -48,6 +48,7 @@ __all__ = [
     "capture_output",
     "child_env",
     "collect_outputs",
+    "decompressed",
     "default_run_name",
     "find_event_files",
     "find_synced_run",
@@ -61,7 +62,7 @@ __all__ = [
 ]
 
 #: The names of ``tracklog ingest``'s reader, loaded on first use.
-_INGEST_NAMES = ("IngestResult", "ingest_lines", "ingest_stream", "split_timestamp")
+_INGEST_NAMES = ("IngestResult", "decompressed", "ingest_lines", "ingest_stream", "split_timestamp")
 
 
 def __getattr__(name: str) -> Any:

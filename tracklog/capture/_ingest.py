@@ -6,14 +6,18 @@ metrics and tags. The container formats of ``_formats`` are sniffed from the
 first line (or named): a line's own time becomes its record's time and is taken
 off, its own stream (stdout/stderr) its stream, and pieces of one long line are
 joined. ``IngestResult`` says the first and last line's times, which the CLI
-makes the run's start and end.
+makes the run's start and end, and how many lines had no time of their own
+(in a container format: did not parse in it). A gzip'd log (kubelet and Docker
+rotate to ``*.gz``) is read as its decompressed lines (``decompressed``).
 """
 
 from __future__ import annotations
 
 import calendar
+import gzip
 import re
 import time
+import zlib
 from typing import IO, TYPE_CHECKING
 
 from .._record import Record
@@ -34,6 +38,8 @@ MAX_JOINED = 4 << 20
 
 #: The UTF-8 byte order mark some Windows tools write at the start of a file.
 _BOM = b"\xef\xbb\xbf"
+#: The first two bytes of gzip data (RFC 1952).
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def split_timestamp(line: bytes) -> tuple[float | None, bytes]:
@@ -55,14 +61,51 @@ def split_timestamp(line: bytes) -> tuple[float | None, bytes]:
     return ts, line[match.end():]
 
 
-class IngestResult(Record):
-    """What one ingest read: lines, the format, and the first and last line's own times (None: none had one)."""
+class GunzippedInput:
+    """A gzip stream read as its decompressed bytes (several members too, as ``cat a.gz b.gz`` makes).
 
-    __slots__ = ("lines", "format", "first", "last")
+    Data that is damaged or cut short ends the stream where it breaks: what came
+    before is read, and ``damage`` says what was wrong.
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._gzip = gzip.GzipFile(fileobj=raw, mode="rb")
+        self.damage: str | None = None
+
+    def read1(self, size: int = -1) -> bytes:
+        """The next decompressed bytes; b"" at the end, or from where the data broke."""
+        if self.damage is not None:
+            return b""
+        try:
+            return self._gzip.read1(size)
+        except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+            self.damage = str(exc) or type(exc).__name__
+            return b""
+
+    read = read1
+
+
+def decompressed(stream: IO[bytes]) -> IO[bytes] | GunzippedInput:
+    """``stream`` itself, or its decompressed bytes when it starts with gzip's magic bytes.
+
+    Needs a ``peek`` (a file opened ``rb``, ``sys.stdin.buffer``); a stream without
+    one is read as it is.
+    """
+    peek = getattr(stream, "peek", None)
+    head = peek(len(_GZIP_MAGIC))[: len(_GZIP_MAGIC)] if peek is not None else b""
+    return GunzippedInput(stream) if head == _GZIP_MAGIC else stream
+
+
+class IngestResult(Record):
+    """What one ingest read: lines, the format, the first and last line's own times (None: none had
+    one), and how many lines had no time of their own (in a container format: did not parse in it)."""
+
+    __slots__ = ("lines", "format", "first", "last", "untimed")
     lines: int
     format: str
     first: float | None
     last: float | None
+    untimed: int
 
     def __init__(
         self,
@@ -70,11 +113,13 @@ class IngestResult(Record):
         format: str = "text",
         first: float | None = None,
         last: float | None = None,
+        untimed: int = 0,
     ) -> None:
         self.lines = lines
         self.format = format
         self.first = first
         self.last = last
+        self.untimed = untimed
 
 
 class _Lines:
@@ -131,6 +176,8 @@ class _Lines:
         if ts is not None:
             self.result.first = ts if self.result.first is None else self.result.first
             self.result.last = ts
+        else:
+            self.result.untimed += 1
         started, joined = self.pieces.pop(name, (ts, bytearray()))
         self.recorder(name).feed(bytes(joined) + message, now if started is None else started)
 
@@ -138,6 +185,7 @@ class _Lines:
         """Record the lines gathered so far (at the end of each chunk read, and when the kind changes)."""
         if self.untimed:
             self.recorder(self.untimed_stream).feed(b"\n".join(self.untimed) + b"\n", now)
+            self.result.untimed += len(self.untimed)
             self.untimed = []
         if self.timed:
             self.recorder(self.timed_stream).feed_lines(self.timed)

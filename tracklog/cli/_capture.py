@@ -9,7 +9,7 @@ import os
 import shlex
 import signal
 import sys
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from .. import _config, _project_config, capture
 from .._errors import RunNotFoundError, TracklogError
@@ -35,6 +35,9 @@ from ..run import Run
 from ..workspace import Experiment, Workspace
 from ._common import UsageError, note, resolve_run
 from ._format import plural
+
+if TYPE_CHECKING:
+    from ..capture import IngestResult
 
 _RUN_USAGE = (
     "tracklog run [--workspace DIR] [--experiment E] [--name N] [--tag K=V ...] [--param K=V ...] "
@@ -268,12 +271,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     # `docker stop`, systemd and kill end a tailer with SIGTERM (a closed terminal with SIGHUP):
     # the run ends Canceled with what was read, as on Ctrl-C, and the exit status is 128+N.
     end_runs_on(signal.SIGTERM, signal.SIGHUP)
-    with source as stream:
+    with source as raw:
+        stream = raw if args.follow else capture.decompressed(raw)  # kubelet and Docker rotate to *.gz
         if args.run_id:
             run = resolve_run(Workspace(args.workspace, create=False), args.run_id)
             owned = False
         else:
-            name = args.name or (os.path.basename(args.file) if args.file != "-" else "ingest")
+            name = args.name or (_log_name(args.file) if args.file != "-" else "ingest")
             experiment = Experiment(Workspace(args.workspace), args.experiment or current.default_experiment())
             run = Run._start(experiment, name)
             owned = True
@@ -295,7 +299,29 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         run.flush()
     fmt = f" ({result.format})" if result.format != "text" else ""
     note(f"{plural(result.lines, 'line')}{fmt} into run {run.id}")
+    damage = getattr(stream, "damage", None)
+    if damage is not None:
+        note(f"{args.file}: the gzip data breaks off ({damage}); the lines before it were read")
+    _warn_if_few_parsed(result, forced=args.format != "auto")
     return 0
+
+
+def _log_name(path: str) -> str:
+    """A run name for a log file: its name, without the ``.gz`` of a rotated one."""
+    name = os.path.basename(path)
+    return name[:-3] if name.endswith(".gz") and len(name) > 3 else name
+
+
+def _warn_if_few_parsed(result: IngestResult, *, forced: bool) -> None:
+    """One line when fewer than half the lines parsed in a container format (a wrong --format, say)."""
+    if result.format == "text" or not result.lines or result.untimed * 2 <= result.lines:
+        return
+    parsed = max(0, result.lines - result.untimed)
+    how = f"--format {result.format}" if forced else f"sniffed as {result.format}"
+    note(
+        f"only {parsed} of {plural(result.lines, 'line')} parsed as {result.format} ({how}); "
+        "the others were kept as text at the time they were read: is the format right?"
+    )
 
 
 def _own_times(run: Run, first: float | None, last: float | None) -> None:
