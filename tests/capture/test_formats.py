@@ -177,6 +177,40 @@ def test_a_format_that_parses_few_lines_says_how_many(tmp_path):
     assert right.returncode == 0 and b"parsed as" not in right.stderr, right.stderr
 
 
+def test_the_format_is_sniffed_from_most_of_the_first_lines_and_a_torn_line_joins_no_piece(tmp_path):
+    """A CRI log whose first line is a torn leftover is still read as CRI; an app's JSON log with
+    `log` and `time` among its keys is not Docker's (its `log` is not joined to the next line);
+    a torn line after a CRI `P` piece ends that piece instead of being joined to it."""
+    cases = {
+        "torn_first.log": (
+            b"ss=1 torn half line left by copytruncate\n"
+            b"2026-12-01T10:00:01.000000000Z stdout F step=1 loss=0.5\n"
+            b"2026-12-01T10:00:02.000000000Z stdout F step=2 loss=0.4\n",
+            "cri", [b"ss=1 torn half line left by copytruncate", b"step=1 loss=0.5", b"step=2 loss=0.4"]),
+        "app.jsonl": (
+            b'{"time":"2026-01-01T00:00:00Z","level":"INFO","msg":"start","log":"x"}\n'
+            b"step=3 loss=0.1\n",
+            "text", [b'{"time":"2026-01-01T00:00:00Z","level":"INFO","msg":"start","log":"x"}', b"step=3 loss=0.1"]),
+        "torn_last.log": (
+            b"2026-12-01T10:00:00.000000000Z stdout F a\n"
+            b'2026-12-01T10:00:01.000000000Z stdout P {"metric": "loss",\n'
+            b"2026-12-01T10:00:01.1000\n",
+            "cri", [b"a", b'{"metric": "loss",', b"2026-12-01T10:00:01.1000"]),
+    }
+    for name, (data, fmt, lines) in cases.items():
+        assert sniff(data) == fmt, name
+        log = tmp_path / name
+        log.write_bytes(data)
+        ws = tmp_path / f"ws-{name}"
+        done = cli(ws, "ingest", str(log))
+        assert done.returncode == 0, done.stderr
+        run = only_run(ws)
+        assert [l.data for l in output_lines(run)] == lines, name
+    torn_first = only_run(tmp_path / "ws-torn_first.log")
+    assert [(p.step, p.value) for p in torn_first.get_metric_history("loss")] == [(1, 0.5), (2, 0.4)]
+    assert only_run(tmp_path / "ws-app.jsonl").get_metrics() == {"loss": 0.1}
+
+
 def test_follow_tails_a_rotating_file_until_the_writer_exits(tmp_path):
     log = tmp_path / "app.log"
     log.write_bytes(b"")

@@ -9,8 +9,9 @@
 * ``journald``: ``journalctl -o json``: ``MESSAGE`` (text, or a list of byte
   values) at ``__REALTIME_TIMESTAMP`` (microseconds).
 
-``sniff`` picks one from the first line. A line that does not parse in its
-format is kept as text with no time of its own (the time it was read).
+``sniff`` picks the one most of the first lines are in. A line that does not
+parse in its format is kept as text with no time of its own (the time it was
+read), and ends a line in pieces before it rather than joining it.
 """
 
 from __future__ import annotations
@@ -151,17 +152,51 @@ DECODERS: dict[str, Callable[[bytes], Line]] = {
 }
 
 
-def sniff(first: bytes) -> str:
-    """The format of a log whose first line is ``first``: docker, journald, cri, else text."""
-    line = first.strip()
+#: Non-empty lines ``sniff`` looks at.
+SNIFF_LINES = 20
+#: The keys of a Docker json-file entry (``attrs`` with ``--log-opt labels/env``): an app's JSON log
+#: that happens to have ``log`` and ``time`` among others is not one.
+_DOCKER_KEYS = frozenset({"log", "stream", "time", "attrs"})
+
+
+def _line_format(line: bytes) -> str:
+    """The format one line is in: docker, journald, cri, else text."""
+    line = line.strip()
     if line[:1] == b"{":
         entry = _loads(line)
         if isinstance(entry, dict):
-            if isinstance(entry.get("log"), str) and ("time" in entry or "stream" in entry):
+            if (isinstance(entry.get("log"), str) and ("time" in entry or "stream" in entry)
+                    and entry.keys() <= _DOCKER_KEYS):
                 return "docker"
             if "MESSAGE" in entry and ("__REALTIME_TIMESTAMP" in entry or "__CURSOR" in entry):
                 return "journald"
         return "text"
     if _CRI.match(line + b" ") is not None:
         return "cri"
+    return "text"
+
+
+def sniff(head: bytes) -> str:
+    """The format of a log from its first lines (up to SNIFF_LINES non-empty ones of ``head``):
+    the container format more than half of them are in, else text.
+
+    One torn line at the start (left by ``copytruncate``) does not make a CRI log text,
+    and one JSON line that looks like Docker's does not make an app log Docker's.
+    """
+    counts: dict[str, int] = {}
+    seen = start = 0
+    while seen < SNIFF_LINES and start < len(head):
+        end = head.find(b"\n", start)
+        if end < 0:
+            end = len(head)
+        line = head[start:end]
+        start = end + 1
+        if not line.strip():
+            continue
+        seen += 1
+        found = _line_format(line)
+        counts[found] = counts.get(found, 0) + 1
+    for name, count in counts.items():
+        if name != "text" and count * 2 > seen:
+            return name
     return "text"

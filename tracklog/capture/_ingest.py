@@ -3,7 +3,7 @@
 The same rules as ``tracklog run``'s output: every message goes to
 ``logs/std_log.txt`` byte for byte, metric lines (``_recognise``) also become
 metrics and tags. The container formats of ``_formats`` are sniffed from the
-first line (or named): a line's own time becomes its record's time and is taken
+first lines (or named): a line's own time becomes its record's time and is taken
 off, its own stream (stdout/stderr) its stream, and pieces of one long line are
 joined. ``IngestResult`` says the first and last line's times, which the CLI
 makes the run's start and end, and how many lines had no time of their own
@@ -147,6 +147,13 @@ class _Lines:
     def add(self, ts: float | None, stream: str | None, message: bytes, complete: bool, now: float) -> None:
         name = stream or self.stream_name
         if not complete or name in self.pieces:
+            if ts is None and stream is None and name in self.pieces:
+                # A line that did not parse (a torn one) continues no piece: the piece is a line
+                # as it stands, then this one is.
+                started, joined = self.pieces.pop(name)
+                self.add(started, name, bytes(joined), True, now)
+                self.add(ts, stream, message, complete, now)
+                return
             started, joined = self.pieces.get(name) or (ts, bytearray())
             joined += message
             if not complete and len(joined) < MAX_JOINED:
@@ -178,6 +185,9 @@ class _Lines:
             self.result.last = ts
         else:
             self.result.untimed += 1
+        if ts is None and stream is None and name in self.pieces:  # a torn end continues no piece
+            started, joined = self.pieces.pop(name)
+            self.recorder(name).feed(bytes(joined) + b"\n", now if started is None else started)
         started, joined = self.pieces.pop(name, (ts, bytearray()))
         self.recorder(name).feed(bytes(joined) + message, now if started is None else started)
 
@@ -208,7 +218,7 @@ def ingest_lines(
     fmt: str = "auto",
     metrics: MetricRules | None = None,
 ) -> IngestResult:
-    """Read ``stream`` to its end into ``run`` in format ``fmt`` (``auto``: sniffed from the first line).
+    """Read ``stream`` to its end into ``run`` in format ``fmt`` (``auto``: sniffed from the first lines).
 
     Lines without a time of their own get the time they were read (right for a
     live ``docker logs -f``). Reads what is available as it comes, so a live
@@ -239,7 +249,7 @@ def ingest_lines(
         if not cut:
             continue
         if decode is None:
-            result.format = sniff(data[: data.find(b"\n")])
+            result.format = sniff(data[:cut])
             decode = DECODERS[result.format]
         now = time.time()
         add = sink.add

@@ -91,7 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     ingest.add_argument("--stream", default="stdout", help="stream name the lines are recorded under (default stdout)")
     ingest.add_argument("--echo", action="store_true", help="also copy the input to stdout")
     ingest.add_argument("--format", default="auto", choices=FORMATS,
-                        help="the log's format (default auto: sniffed from the first line; see docs/capture.md)")
+                        help="the log's format (default auto: sniffed from the first lines; see docs/capture.md)")
     ingest.add_argument("--follow", "-f", action="store_true",
                         help="tail FILE (across rotation) into a live run until idle, or until --pid exits")
     ingest.add_argument("--idle", type=float, default=None, metavar="SECONDS",
