@@ -251,6 +251,57 @@ def test_follow_tails_a_rotating_file_until_the_writer_exits(tmp_path):
     assert [p.step for p in run.get_metric_history("loss")] == [1, 2, 3, 4]
 
 
+def test_follow_sees_a_copytruncate_refilled_past_where_it_was_read(tmp_path):
+    """copytruncate, then a burst that refills the file past the old read position before the
+    follower looks again: the changed first bytes show the truncation, and the new content is
+    read from its start (no line lost, none torn)."""
+    log = tmp_path / "app.log"
+    log.write_bytes(b"")
+    writer = script(tmp_path, "writer.py", f"""
+        import os, shutil, time
+        path = {str(log)!r}
+        deadline = time.monotonic() + 60
+        while not os.path.exists({str(tmp_path / "ws" / "runs")!r}) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the follower has the file open once its run exists
+        handle = open(path, "a", buffering=1)
+        for i in range(1, 4):
+            handle.write(f"step={{i}} loss=0.{{i}}\\n")
+            time.sleep(0.3)
+        shutil.copy(path, path + ".1")
+        handle.truncate(0)  # copytruncate, then at once more than was there before
+        handle.write("".join(f"step={{i}} loss={{i / 100}}\\n" for i in range(4, 40)))
+        handle.close()
+        time.sleep(0.5)
+    """)
+    proc = subprocess.Popen([PYTHON, str(writer)], env=env())
+    ws = tmp_path / "ws"
+    follow = subprocess.Popen(
+        [PYTHON, "-m", "tracklog", "--workspace", str(ws), "ingest", "--follow", "--pid", str(proc.pid), str(log)],
+        env=env(), stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    assert proc.wait(timeout=TIMEOUT) == 0
+    _out, err = follow.communicate(timeout=TIMEOUT)
+    assert follow.returncode == 0, err
+    run = only_run(ws)
+    assert [p.step for p in run.get_metric_history("loss")] == list(range(1, 40))
+    assert len(output_lines(run)) == 39
+
+
+def test_followed_file_sees_a_truncated_file_refilled_past_its_position(tmp_path):
+    """In process: truncated and written again longer than before, between two reads."""
+    path = tmp_path / "f.log"
+    path.write_bytes(b"one\ntwo\n")
+    with FollowedFile(str(path), idle=0.3, poll=0.05) as followed:
+        assert followed.read1() == b"one\ntwo\n"
+        path.write_bytes(b"three\nfour\nfive\n")  # truncated, then refilled past the old end
+        assert followed.read1() == b"three\nfour\nfive\n"
+        with open(path, "ab") as handle:
+            handle.write(b"six\n")  # grown: read on from where it was
+        assert followed.read1() == b"six\n"
+        assert followed.read1() == b""
+        assert (followed.truncations, followed.rotations) == (1, 0)
+
+
 def test_follow_stops_after_idle_seconds(tmp_path):
     log = tmp_path / "quiet.log"
     log.write_bytes(b"loss: 0.5\n")
