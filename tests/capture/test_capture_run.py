@@ -463,3 +463,22 @@ def test_ctrl_c_at_a_terminal_reaches_the_child_once_and_cancels_the_run(tmp_pat
     assert "tracklog: run " in text  # at a terminal, tracklog says which run
     assert proc.returncode == 0
     assert only_run(tmp_path / "ws").status == "Canceled"
+
+
+def test_a_background_process_that_outlives_the_command_is_cut_off_after_the_grace(tmp_path):
+    """A daemon the command leaves running is read for EXIT_GRACE more seconds, then its pipes close:
+    tracklog run returns, the late line is not recorded, and its next write kills it (SIGPIPE).
+    Started with its own output, the same daemon lives on."""
+    for name, redirect in (("piped", ""), ("redirected", "> /dev/null 2>&1")):
+        job = script(tmp_path, f"{name}.sh", f"""
+            ( sleep 5; echo late; echo lived > {tmp_path / name}.txt ) {redirect} &
+            echo started
+        """)
+        started = time.monotonic()
+        done = tracklog_run(tmp_path / name, "sh", job)
+        assert done.returncode == 0, done.stderr
+        assert time.monotonic() - started < 4.5  # returned after the grace, not when the daemon ended
+        assert [l.data for l in output_lines(only_run(tmp_path / name))] == [b"started"]
+    time.sleep(6)
+    assert not (tmp_path / "piped.txt").exists()  # killed by SIGPIPE at its first late write
+    assert (tmp_path / "redirected.txt").read_text() == "lived\n"
