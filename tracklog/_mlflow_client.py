@@ -60,7 +60,7 @@ from ._mlflow_entities import (
 )
 from ._mlflow_search import experiment_row, filter_rows, order_rows, run_row
 from ._paths import check_file_name, copy_source, join_inside
-from ._types import COMPLETED, FAILED, ExperimentInfo
+from ._types import COMPLETED, FAILED, NO_OWNER, ExperimentInfo
 from ._types import RunInfo as StoredRun
 from ._values import (
     UNCONVERTIBLE,
@@ -488,12 +488,13 @@ class MlflowClient:
         tags: Mapping[str, Any] | None = None,
         run_name: str | None = None,
     ) -> Run:
-        """A new Running run (not made active: ``set_terminated`` ends it). Never ended, it
-        reads FAILED once this process is gone (tracklog sees its owner die)."""
+        """A new Running run (not made active: ``set_terminated`` ends it). As in MLflow it
+        stays RUNNING until someone ends it, also after this process is gone: no process holds
+        it (a worker that resumes it with ``start_run(run_id=...)`` does, from then on)."""
         workspace = self.workspace
         experiment = self._active_experiment(workspace, str(experiment_id))
         name = check_name(run_name, "run") if run_name else current.script_name()
-        stored = workspace.store.create_run(experiment.experiment_id, name)
+        stored = workspace.store.create_run(experiment.experiment_id, name, owner_pid=NO_OWNER)
         values = {RUN_NAME_TAG: name, **{str(k): v for k, v in (tags or {}).items()}}
         self.log_batch(stored.run_id, tags=list(values.items()))
         self._flush(workspace)
@@ -557,12 +558,15 @@ class MlflowClient:
 
     @mlflow_codes
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
-        """Change a run's status or name."""
+        """Change a run's status or name. Made RUNNING, a run is held by no process (as one
+        ``create_run`` makes), unless this process started it."""
         if status is not None:
             final = tracklog_status(status)
             workspace = self.workspace
             ended = None if final == "Running" else time.time()
-            workspace.store.set_status(self._stored(workspace, run_id).run_id, final, ended, None)
+            stored_id = self._stored(workspace, run_id).run_id
+            mine = any(live.id == stored_id for live in current.started_runs())
+            workspace.store.set_status(stored_id, final, ended, None, owner_pid=None if mine else NO_OWNER)
         if name is not None:
             self.workspace.store.set_run_name(run_id, check_name(name, "run"))
             self.set_tag(run_id, RUN_NAME_TAG, name)

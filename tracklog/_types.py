@@ -14,6 +14,9 @@ CANCELED = "Canceled"
 #: A run whose owning process died without ending it (detected by pid or heartbeat).
 CRASHED = "Crashed"
 TERMINAL_STATUSES = frozenset({COMPLETED, FAILED, CANCELED, CRASHED})
+#: The owner pid of a run no process of ours holds (one made by MLflow's client API, as
+#: ``MlflowClient.create_run``): it stays Running until someone ends it, as in MLflow.
+NO_OWNER = 0
 
 
 class MetricPoint(NamedTuple):

@@ -868,7 +868,8 @@ class Run:
         self._info = self._engine.store.get_run(self.id)
 
     def _reopen(self) -> None:
-        """Mark an ended run Running again (MLflow's resume of a run by id)."""
+        """Mark an ended run Running again, held by this process from now on (MLflow's resume
+        of a run by id): its crash check follows this process, not the one that made it."""
         self._engine.store.set_status(self.id, RUNNING, None, None)
         self.target.closed = False
         self.target.owned = True

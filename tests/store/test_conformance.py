@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 import struct
 import zlib
@@ -12,6 +13,7 @@ import pytest
 
 import tracklog
 from tracklog import ParamConflictError, RunClosedError, RunNotFoundError
+from tracklog._types import NO_OWNER
 from tracklog.handlers import RunHandler
 
 from .conftest import unique
@@ -306,3 +308,18 @@ def test_store_primitive_write_batch_and_control_plane_round_trip(exp):
     store.flush()
     done = store.get_run(run_id)
     assert done.status == "Completed" and done.end_time is not None
+
+
+def test_a_reopened_run_is_held_by_the_process_that_reopened_it(exp):
+    """Running again, a run's owner is the caller (or none, NO_OWNER), not the process that made it."""
+    store = exp.workspace.store
+    info = store.create_run(exp.id, "client-made", owner_pid=NO_OWNER)
+    assert store.get_run(info.run_id).owner_pid == NO_OWNER
+    store.set_status(info.run_id, "Completed", time.time())
+    store.set_status(info.run_id, "Running", None)
+    store.flush()
+    reopened = store.get_run(info.run_id)
+    assert (reopened.status, reopened.owner_pid, reopened.end_time) == ("Running", os.getpid(), None)
+    store.set_status(info.run_id, "Running", None, owner_pid=NO_OWNER)
+    store.flush()
+    assert store.get_run(info.run_id).owner_pid == NO_OWNER

@@ -45,9 +45,9 @@ from mlflow.utils.mlflow_tags import (
 from mlflow.utils.name_utils import _generate_random_name
 from mlflow.utils.search_utils import SearchExperimentsUtils, SearchUtils
 
-from .. import _config
+from .. import _config, _lifecycle
 from .._errors import RunNotFoundError
-from .._types import RunInfo
+from .._types import NO_OWNER, RunInfo
 from .._values import NAMES, UNCONVERTIBLE, check_name, point_value
 from ..pipeline.event import METRIC, PARAM, TAG
 from ..store import SQLiteStore
@@ -86,11 +86,23 @@ class TracklogStore(LoggedModels, AbstractStore):
         self._live: set[str] = set()  # runs known to exist and be active, to log into
         self._params: dict[str, dict[str, str]] = {}  # params per run, to refuse a change at once
         self._lock = threading.Lock()
+        _lifecycle.at_exit(_lifecycle.END_RUNS, self._leave_runs_at_exit)
 
     # -- helpers ------------------------------------------------------------------------
 
     def _flush(self) -> None:
         self.engine.flush()
+
+    def _owner(self) -> int | None:
+        """Who holds the runs this store makes or reopens: this process (None), except inside
+        ``mlflow server``, whose clients are other processes, where none does (as in MLflow)."""
+        return NO_OWNER if self._durable else None
+
+    def _leave_runs_at_exit(self) -> None:
+        """At a normal exit, after MLflow's own atexit has ended the fluent runs: the runs this
+        process still holds were made by the client API (``MlflowClient.create_run``) and, as
+        in MLflow, stay RUNNING for a worker to log into; a killed process's runs read Crashed."""
+        self.store.release_runs([t.run_id for t in list(self.engine.targets.values()) if t.owned and not t.closed])
 
     def _artifact_root(self) -> str:
         return "file://" + os.path.join(self.store.root, "runs")
@@ -215,12 +227,14 @@ class TracklogStore(LoggedModels, AbstractStore):
         if parent:
             tag_map.setdefault(MLFLOW_PARENT_RUN_ID, parent)
         with mlflow_errors():
-            info = self.store.create_run(experiment.experiment_id, check_name(name, "run"), parent_run_id=parent)
+            info = self.store.create_run(
+                experiment.experiment_id, check_name(name, "run"), parent_run_id=parent, owner_pid=self._owner()
+            )
             self.store.set_run_origin(info.run_id, _convert.seconds(start_time), user_id)
             if tag_map.get(MLFLOW_RUN_NOTE):
                 self.store.set_run_description(info.run_id, tag_map[MLFLOW_RUN_NOTE])
-        target = self.engine.target(info.run_id)
-        target.owned = True  # this process beats the run's heart until MLflow ends it
+        # This process beats the run's heart until MLflow ends it (or its exit leaves it running).
+        self.engine.target(info.run_id).owned = not self._durable
         self._live.add(info.run_id)
         self.log_batch(info.run_id, [], [], [RunTag(k, v) for k, v in tag_map.items()])
         return self.get_run(info.run_id)
@@ -255,14 +269,16 @@ class TracklogStore(LoggedModels, AbstractStore):
         with mlflow_errors():
             self._flush()  # what was logged comes before the run's end
             ended = None if status == "Running" else _convert.seconds(end_time) or time.time()
-            self.store.set_status(run_id, status, ended, info.error if status == info.status else None)
+            error = info.error if status == info.status else None
+            self.store.set_status(run_id, status, ended, error, owner_pid=self._owner())
             if run_name:
                 self.store.set_run_name(run_id, run_name)
                 self._put_tags(run_id, {MLFLOW_RUN_NAME: run_name})
                 self._flush()
             target = self.engine.target(run_id)
-            if status == "Running":
+            if status == "Running":  # resumed (start_run(run_id=...)): this process holds it now
                 target.closed = False
+                target.owned = not self._durable
             elif target.owned:
                 target.owned = False  # ended: no more heartbeats
             return _convert.run_info(self.store.get_run(run_id), self._run_artifact_uri(info))

@@ -71,7 +71,8 @@ class Store(abc.ABC):
         parent_run_id: str | None = None,
         owner_pid: int | None = None,
     ) -> RunInfo:
-        """Create a run in the Running state and return it."""
+        """Create a run in the Running state and return it, owned by ``owner_pid`` (this
+        process when None; ``NO_OWNER`` for a run no process holds, which never reads Crashed)."""
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> RunInfo:
@@ -97,9 +98,17 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def set_status(
-        self, run_id: str, status: str, end_time: float | None, error: str | None = None
+        self,
+        run_id: str,
+        status: str,
+        end_time: float | None,
+        error: str | None = None,
+        *,
+        owner_pid: int | None = None,
     ) -> None:
-        """Record a run's new status (and end time and error text, for a terminal one)."""
+        """Record a run's new status (and end time and error text, for a terminal one). Made
+        Running again, the run passes to ``owner_pid`` (this process when None; ``NO_OWNER``
+        for none), whose liveness then counts, not its first owner's."""
 
     @abc.abstractmethod
     def heartbeat(self, run_ids: Sequence[str], now: float) -> None:

@@ -6,7 +6,7 @@ import os
 import socket
 import time
 
-from .._types import RunInfo
+from .._types import NO_OWNER, RunInfo
 
 HOST = socket.gethostname()
 #: What a store records as the error of a run whose owner died without ending it.
@@ -44,7 +44,8 @@ def heartbeat_stale(info: RunInfo, timeout: float, since_start: bool = True) -> 
 
 
 def crashed(info: RunInfo, timeout: float, since_start: bool = True) -> bool:
-    """A Running run that reads as Crashed: its owner is gone, or its heartbeat is stale."""
-    if info.owner_host == HOST and info.owner_pid == os.getpid():
+    """A Running run that reads as Crashed: its owner is gone, or its heartbeat is stale.
+    A run with no owner (``NO_OWNER``) never does: nobody of ours is there to die."""
+    if info.owner_pid == NO_OWNER or (info.owner_host == HOST and info.owner_pid == os.getpid()):
         return False
     return owner_dead(info) or heartbeat_stale(info, timeout, since_start)

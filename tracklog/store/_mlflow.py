@@ -28,7 +28,7 @@ from .._errors import (
 )
 from .._paths import check_file_name
 from .._rank import current_rank
-from .._types import CRASHED, RUNNING, TERMINAL_STATUSES, ExperimentInfo, RunInfo
+from .._types import CRASHED, NO_OWNER, RUNNING, TERMINAL_STATUSES, ExperimentInfo, RunInfo
 from ..pipeline.event import Event
 from ._base import Store, the_run
 from ._http import RemoteAPIError, RemoteError, RemoteUnavailableError, RestClient
@@ -329,8 +329,9 @@ class MLflowStore(MLflowReads, Store):
         )
         with self._lock:
             self._local[run_id] = self._runs[run_id] = info
-            self._owned.add(run_id)
-            self._beats[run_id] = now
+            if pid != NO_OWNER:
+                self._owned.add(run_id)
+                self._beats[run_id] = now
         self._spool_ops([op])
         return info
 
@@ -441,7 +442,10 @@ class MLflowStore(MLflowReads, Store):
         return info
 
     def _crash_check(self, info: RunInfo) -> RunInfo:
-        """A running run whose owning process is gone reads as Crashed (as in the embedded store)."""
+        """A running run whose owning process is gone reads as Crashed (as in the embedded store);
+        one with no owner (``NO_OWNER``) stays Running."""
+        if info.owner_pid == NO_OWNER:
+            return info
         dead = owner_dead(info)
         # A server's clock and a slow sender: only a heartbeat that came, then stopped.
         stale = heartbeat_stale(info, max(_config.HEARTBEAT_TIMEOUT, 3 * HEARTBEAT_EVERY), since_start=False)
@@ -573,10 +577,25 @@ class MLflowStore(MLflowReads, Store):
             body["page_token"] = token
 
     def set_status(
-        self, run_id: str, status: str, end_time: float | None, error: str | None = None
+        self,
+        run_id: str,
+        status: str,
+        end_time: float | None,
+        error: str | None = None,
+        *,
+        owner_pid: int | None = None,
     ) -> None:
         tags: list[tuple[str, str]] = []
         cached = self._runs.get(run_id)
+        owner: dict[str, Any] = {}
+        if status == RUNNING:  # reopened: the reopening process (or none) owns it now
+            pid = os.getpid() if owner_pid is None else owner_pid
+            owner = {"owner_pid": pid, "owner_host": _HOST, "heartbeat": time.time()}
+            tags += [(OWNER_TAG, f"{_HOST} {pid}"), (HEARTBEAT_TAG, repr(owner["heartbeat"]))]
+            if pid == NO_OWNER:
+                self._owned.discard(run_id)
+            else:
+                self._owned.add(run_id)
         if error or (cached is not None and cached.error):
             tags.append((ERROR_TAG, (error or "")[-MAX_TAG_VALUE:]))
         if status == CRASHED or (cached is not None and cached.status == CRASHED):
@@ -598,7 +617,7 @@ class MLflowStore(MLflowReads, Store):
             if local is not None:
                 extra = {**local.extra, "mlflow_status": TO_MLFLOW_STATUS.get(status, "RUNNING")}
                 self._local[run_id] = local.replace(
-                    status=status, end_time=end_time, error=error or None, extra=extra
+                    status=status, end_time=end_time, error=error or None, extra=extra, **owner
                 )
             else:
                 self._pending[run_id] = (status, end_time, error, position)

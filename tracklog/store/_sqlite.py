@@ -33,7 +33,7 @@ from .._logfile import encode_record, encode_records
 from .._output_format import encode_output
 from .._paths import copy_source, join_inside
 from .._rank import current_rank
-from .._types import CRASHED, RUNNING, ExperimentInfo, MetricPoint, RunInfo
+from .._types import CRASHED, NO_OWNER, RUNNING, ExperimentInfo, MetricPoint, RunInfo
 from ..pipeline.event import (
     LOG,
     METRIC,
@@ -578,10 +578,24 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
         return self._info(rows[0]) if rows else None
 
     def set_status(
-        self, run_id: str, status: str, end_time: float | None, error: str | None = None
+        self,
+        run_id: str,
+        status: str,
+        end_time: float | None,
+        error: str | None = None,
+        *,
+        owner_pid: int | None = None,
     ) -> None:
         def work(conn: sqlite3.Connection) -> None:
             self._run_pk(conn, run_id)  # RunNotFoundError, or the run carried into a fresh file
+            if status == RUNNING:  # reopened: the reopening process (or none) owns it now
+                conn.execute(
+                    "UPDATE runs SET status = ?, end_time = ?, error = ?, heartbeat = ?, owner_pid = ?, "
+                    "owner_host = ? WHERE run_id = ?",
+                    (status, end_time, error, time.time(), os.getpid() if owner_pid is None else owner_pid,
+                     _HOST, run_id),
+                )
+                return
             conn.execute(
                 "UPDATE runs SET status = ?, end_time = ?, error = ?, heartbeat = ? WHERE run_id = ?",
                 (status, end_time, error, time.time(), run_id),
@@ -591,6 +605,18 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
             self._deferred_status[run_id] = (status, end_time, error)
 
         self._tx(work, defer=wait)
+
+    def release_runs(self, run_ids: Sequence[str]) -> None:
+        """Leave these runs, where still Running and held by this process, to no owner
+        (``NO_OWNER``): they stay Running until someone ends them, as MLflow's do."""
+        if run_ids:
+            self._tx(
+                lambda conn: conn.executemany(
+                    "UPDATE runs SET owner_pid = ? WHERE run_id = ? AND status = ? AND owner_pid = ? "
+                    "AND owner_host = ?",
+                    [(NO_OWNER, run_id, RUNNING, os.getpid(), _HOST) for run_id in run_ids],
+                )
+            )
 
     def heartbeat(self, run_ids: Sequence[str], now: float) -> None:
         if not run_ids:
