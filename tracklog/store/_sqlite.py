@@ -619,12 +619,17 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
             )
 
     def heartbeat(self, run_ids: Sequence[str], now: float) -> None:
+        """Beat for these runs; one a reader marked Crashed while its owner (this process) was
+        paused (SIGSTOP, a sleeping laptop) is Running again: it was never dead."""
         if not run_ids:
             return
+        pid = os.getpid()
         self._tx(
             lambda conn: conn.executemany(
-                "UPDATE runs SET heartbeat = ? WHERE run_id = ? AND status = ?",
-                [(now, run_id, RUNNING) for run_id in run_ids],
+                "UPDATE runs SET heartbeat = ?, status = ?, end_time = NULL, error = NULL "
+                "WHERE run_id = ? AND (status = ? OR (status = ? AND error = ? AND owner_pid = ? "
+                "AND owner_host = ?))",
+                [(now, RUNNING, run_id, RUNNING, CRASHED, CRASH_ERROR, pid, _HOST) for run_id in run_ids],
             )
         )
 
