@@ -8,6 +8,7 @@ Rows are dicts keyed by ``(section, name)``, section one of attributes, metrics,
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -202,16 +203,24 @@ def _order_term(term: str) -> tuple[tuple[str, str], bool]:
 
 
 def order_rows(items: list[_T], row_of: Callable[[_T], Row], order_by: Sequence[str] | None) -> list[_T]:
-    """``items`` sorted by each ``order_by`` term (``"metrics.acc DESC"``); missing values last."""
+    """``items`` sorted by each ``order_by`` term (``"metrics.acc DESC"``); as on MLflow's file
+    store, a NaN comes after every number, either way, and a missing value after that."""
     for term in reversed(list(order_by or [])):
         key, descending = _order_term(term)
-        present = [item for item in items if row_of(item).get(key) is not None]
-        missing = [item for item in items if row_of(item).get(key) is None]
+        present, nans, missing = [], [], []
+        for item in items:
+            value = row_of(item).get(key)
+            if value is None:
+                missing.append(item)
+            elif isinstance(value, float) and math.isnan(value):
+                nans.append(item)
+            else:
+                present.append(item)
         try:
             present.sort(key=lambda item: row_of(item)[key], reverse=descending)
         except TypeError:
             present.sort(key=lambda item: str(row_of(item)[key]), reverse=descending)
-        items = present + missing
+        items = present + nans + missing
     return items
 
 
