@@ -6,7 +6,8 @@ gets the run's id and workspace (``child_env``), so ``Run.get_context()`` in it 
 the submitted run, and tracklog's bootstrap (with the ``azureml.core`` compatibility
 package) on its path; its stdout and stderr go to ``logs/std_log.txt``; its
 ``./outputs`` are collected when it exits; its exit status ends the run (0 Completed,
-a signal Canceled, anything else Failed). ``wait_for_completion(show_output=True)``
+a signal Canceled, anything else Failed), unless the script ended the run itself
+(``run.fail(...)``, ``run.cancel()``): that ending is kept, as Azure keeps it. ``wait_for_completion(show_output=True)``
 prints the output as it comes (what came before first) and returns when it has ended.
 """
 
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from . import _diag
 from ._azure_environment import Environment
+from ._types import CANCELED, COMPLETED, FAILED
 from .capture import ChildProcess, child_env, collect_outputs, outputs_snapshot, signal_name
 from .run import Run, set_waiter
 
@@ -102,6 +104,21 @@ class ScriptRunConfig:
         return f"ScriptRunConfig(source_directory={self.source_directory!r}, script={self.script!r})"
 
 
+#: The endings a script may give its run itself; the run keeps them, whatever its exit status.
+_SCRIPT_ENDINGS = frozenset({COMPLETED, FAILED, CANCELED})
+
+
+def _end_as_the_script_did(run: Run, status: str, error: str | None) -> None:
+    """End this process's hold on ``run`` with the status the script gave it (Azure keeps a
+    script's own ``run.fail(...)`` or ``run.cancel()``, also when it then exits 0)."""
+    if status == FAILED:
+        run.fail(error_details=error)
+    elif status == CANCELED:
+        run.cancel()
+    else:
+        run.complete()
+
+
 class _ScriptProcess:
     """The child process of one submitted run, pumped in a background thread."""
 
@@ -130,7 +147,10 @@ class _ScriptProcess:
             collect_outputs(run, outputs, before)
             run.tag("tracklog.exit_code", status)
             code = child.returncode
-            if code == 0:
+            ended = run.info  # the stored record, which the script itself may have ended
+            if ended.status in _SCRIPT_ENDINGS:  # run.fail(...), run.cancel(), run.complete()
+                _end_as_the_script_did(run, ended.status, ended.error)
+            elif code == 0:
                 run.complete()
             elif code is not None and code < 0:
                 run.cancel() if child.interrupted else run.fail(error_details=f"killed by {signal_name(-code)}")
