@@ -20,6 +20,7 @@ from ._mlflow_client import (
     MlflowClient,
     give_mlflow_code,
     metric_event,
+    metric_number,
     mlflow_codes,
     tracking_location,
     unrecorded,
@@ -593,8 +594,12 @@ def log_metric(
     dataset: Any = None,
 ) -> None:
     """Log one metric point into the active run: step 0 when none is given (as MLflow),
-    ``timestamp`` in ms (now by default). A link to a model or dataset is not kept (one warning)."""
+    ``timestamp`` in ms (now by default); a value given as text is ``float(value)``, as MLflow
+    makes it, or MLflow's INVALID_PARAMETER_VALUE. A link to a model or dataset is not kept
+    (one warning)."""
     try:
+        if type(value) is str:
+            value = metric_number(value, timestamp)
         if model_id is not None or dataset is not None:
             unrecorded("log_metric", model_id=model_id, dataset=dataset)
         if run_id is not None:
@@ -622,10 +627,15 @@ def log_metrics(
     model_id: str | None = None,
     dataset: Any = None,
 ) -> None:
-    """Log several metrics at one step (0 when none is given)."""
+    """Log several metrics at one step (0 when none is given); text values as ``log_metric``
+    takes them, all checked before any is logged, as MLflow's one batch."""
     if model_id is not None or dataset is not None:
         unrecorded("log_metrics", model_id=model_id, dataset=dataset)
-    for key, value in metrics.items():
+    values = {
+        key: metric_number(value, timestamp, f"metrics[{index}].value") if type(value) is str else value
+        for index, (key, value) in enumerate(metrics.items())
+    }
+    for key, value in values.items():
         log_metric(key, value, step=step, timestamp=timestamp, run_id=run_id)
 
 

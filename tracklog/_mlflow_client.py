@@ -158,10 +158,28 @@ def tracking_location(uri: str | os.PathLike[str] | None) -> str | None:
     return text
 
 
-def metric_event(run_id: str, key: str, value: Any, step: int | None, timestamp_ms: int | None) -> tuple | None:  # type: ignore[type-arg]
-    """One metric point as MLflow logs it (step 0 when none is given; time in ms), as the
-    pipeline's plain-tuple event, or None when the value cannot be stored (one warning)."""
+def metric_number(value: str, timestamp_ms: int | None, path: str = "value") -> float:
+    """A metric value given as text, as MLflow's client takes it: ``float(value)`` ("0.25",
+    "1e3", "nan"); other text is MLflow's INVALID_PARAMETER_VALUE, with MLflow's message."""
+    try:
+        return float(value)
+    except ValueError:
+        ts = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
+        raise MlflowRequestError(
+            f"Invalid value {json.dumps(value)} for parameter '{path}' supplied: (timestamp={ts}). "
+            "Please specify value as a valid double (64-bit floating point)"
+        ) from None
+
+
+def metric_event(
+    run_id: str, key: str, value: Any, step: int | None, timestamp_ms: int | None, path: str = "value"
+) -> tuple | None:  # type: ignore[type-arg]
+    """One metric point as MLflow logs it (step 0 when none is given; time in ms; text made a
+    number, see ``metric_number``), as the pipeline's plain-tuple event, or None when the
+    value cannot be stored (one warning)."""
     name = check_name(key)
+    if type(value) is str:
+        value = metric_number(value, timestamp_ms, path)
     converted = point_value(name, value)
     if converted is UNCONVERTIBLE:
         return None
@@ -649,13 +667,13 @@ class MlflowClient:
                 f"The run {run_id} must be in the 'active' state. Current state is {stored.lifecycle}."
             )
         events: list[Any] = []
-        for item in metrics:
+        for index, item in enumerate(metrics):
             if isinstance(item, Metric) or hasattr(item, "timestamp"):
                 key, value, ts, step = item.key, item.value, item.timestamp, getattr(item, "step", 0)
             else:
                 parts = list(item) + [None, None]
                 key, value, ts, step = parts[0], parts[1], parts[2], parts[3]
-            event = metric_event(run_id, key, value, step, ts)
+            event = metric_event(run_id, key, value, step, ts, f"metrics[{index}].value")
             if event is not None:
                 events.append(event)
         now = time.time()

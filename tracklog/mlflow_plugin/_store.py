@@ -44,6 +44,7 @@ from mlflow.utils.mlflow_tags import (
 )
 from mlflow.utils.name_utils import _generate_random_name
 from mlflow.utils.search_utils import SearchExperimentsUtils, SearchUtils
+from mlflow.utils.validation import _validate_metric
 
 from .. import _config, _lifecycle
 from .._errors import RunNotFoundError
@@ -339,6 +340,12 @@ class TracklogStore(LoggedModels, AbstractStore):
         target = self.engine.target(run_id)
         put = target.pipeline.put
         step_for = target.step_for
+        if any(type(m.value) is not float for m in metrics):
+            # MLflow's client made every number a float: what is left (text that is no number,
+            # None) MLflow's stores refuse, the whole batch, with INVALID_PARAMETER_VALUE.
+            for index, m in enumerate(metrics):
+                if type(m.value) is not float:
+                    _validate_metric(m.key, m.value, m.timestamp, m.step, path=f"metrics[{index}]")
         for m in metrics:
             key = m.key
             if type(key) is not str or key not in NAMES:
