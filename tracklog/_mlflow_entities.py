@@ -257,8 +257,12 @@ def run_entity(
     tags: Mapping[str, str],
 ) -> Run:
     """A stored run as MLflow's entity; only numeric metrics appear in ``data.metrics``, and
-    tracklog's provenance tags appear under MLflow's names too (``mlflow.user``, ...)."""
+    tracklog's provenance tags appear under MLflow's names too (``mlflow.user``, ...), as do
+    its name and parent (``mlflow.runName``, ``mlflow.parentRunId``: an Azure child run)."""
     tags = dict(tags)
+    tags.setdefault(RUN_NAME_TAG, stored.name)
+    if stored.parent_run_id:
+        tags.setdefault(PARENT_TAG, stored.parent_run_id)
     for ours, theirs in TO_MLFLOW.items():
         if ours in tags and theirs not in tags:
             tags[theirs] = tags[ours]

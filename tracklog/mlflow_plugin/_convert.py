@@ -27,6 +27,7 @@ from mlflow.entities import (
 )
 from mlflow.entities import RunInfo as MlflowRunInfo
 from mlflow.entities.lifecycle_stage import LifecycleStage
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 from .._types import CANCELED, COMPLETED, CRASHED, FAILED, RUNNING, MetricPoint, RunInfo
 from ..store._tracking_records import (
@@ -115,8 +116,14 @@ def run(
     tags: Mapping[str, str],
     inputs: Iterable[RunInput],
 ) -> Run:
-    """An MLflow Run with its latest metrics, params, tags, inputs and outputs."""
+    """An MLflow Run with its latest metrics, params, tags, inputs and outputs; a run made by
+    tracklog's own API (an Azure child run) has the tags MLflow derives its name and parent
+    from (``mlflow.runName``, ``mlflow.parentRunId``), so MLflow's searches and UI find them."""
     metrics = [m for m in (metric(k, p) for k, p in latest.items()) if m is not None]
+    tags = dict(tags)
+    tags.setdefault(MLFLOW_RUN_NAME, info.name)
+    if info.parent_run_id:
+        tags.setdefault(MLFLOW_PARENT_RUN_ID, info.parent_run_id)
     datasets, model_inputs, model_outputs = [], [], []
     for item in inputs:
         body = item.body
