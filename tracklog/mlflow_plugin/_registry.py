@@ -65,13 +65,14 @@ class TracklogRegistryStore(AbstractStore):
             description=info.description,
             latest_versions=latest,
             tags=[RegisteredModelTag(k, v) for k, v in info.tags.items()],
-            aliases=[RegisteredModelAlias(a, str(v)) for a, v in info.aliases.items()],
+            aliases=[RegisteredModelAlias(a, int(v)) for a, v in info.aliases.items()],
         )
 
     def _version(self, info: ModelVersionInfo) -> ModelVersion:
+        """A version as MLflow's own registries give it: its number an int, as theirs."""
         return ModelVersion(
             name=info.name,
-            version=str(info.version),
+            version=int(info.version),
             creation_timestamp=ms(info.created),  # type: ignore[arg-type]
             last_updated_timestamp=ms(info.updated),
             description=info.description,
