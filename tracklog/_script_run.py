@@ -7,8 +7,11 @@ the submitted run, and tracklog's bootstrap (with the ``azureml.core`` compatibi
 package) on its path; its stdout and stderr go to ``logs/std_log.txt``; its
 ``./outputs`` are collected when it exits; its exit status ends the run (0 Completed,
 a signal Canceled, anything else Failed), unless the script ended the run itself
-(``run.fail(...)``, ``run.cancel()``): that ending is kept, as Azure keeps it. ``wait_for_completion(show_output=True)``
-prints the output as it comes (what came before first) and returns when it has ended.
+(``run.fail(...)``, ``run.cancel()``): that ending is kept, as Azure keeps it.
+``run.cancel()`` in the submitting process stops the script as Azure stops the job:
+SIGTERM, then SIGKILL after the child's grace; the run ends Canceled.
+``wait_for_completion(show_output=True)`` prints the output as it comes (what came
+before first) and returns when it has ended.
 """
 
 from __future__ import annotations
@@ -104,6 +107,8 @@ class ScriptRunConfig:
         return f"ScriptRunConfig(source_directory={self.source_directory!r}, script={self.script!r})"
 
 
+#: Seconds ``run.cancel()`` gives a script it asked to stop before it had started.
+_NOT_STARTED_GRACE = 5.0
 #: The endings a script may give its run itself; the run keeps them, whatever its exit status.
 _SCRIPT_ENDINGS = frozenset({COMPLETED, FAILED, CANCELED})
 
@@ -129,9 +134,36 @@ class _ScriptProcess:
         self.done = threading.Event()
         self.printed = 0  # bytes of std_log.txt lines already shown by wait_for_completion
         self.thread = threading.Thread(target=self._main, name=f"tracklog-submit-{run.id[:8]}")
+        self.child: ChildProcess | None = None
+        self.canceled = False  # run.cancel() asked the script to stop
 
     def start(self) -> None:
         self.thread.start()
+
+    def stop(self) -> None:
+        """Azure's cancel of a submitted run: SIGTERM to the script, SIGKILL if it is still
+        there after its grace (``ChildProcess.term_grace``, as under ``tracklog run``); returns
+        once the watcher has ended the run Canceled (or after a second grace, if the script's
+        pipes stay open)."""
+        if threading.current_thread() is self.thread or self.done.is_set():
+            return  # the watcher ending the run itself, or the script is over
+        self.canceled = True
+        child = self.child
+        grace = child.term_grace if child is not None else _NOT_STARTED_GRACE
+        self._signal(terminate=True)
+        if not self.done.wait(grace):
+            self._signal(terminate=False)
+            self.done.wait(grace)
+
+    def _signal(self, terminate: bool) -> None:
+        """SIGTERM (or SIGKILL) to the script's process, if it is running."""
+        proc = self.child.proc if self.child is not None else None
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            proc.terminate() if terminate else proc.kill()
+        except OSError:
+            pass  # it has just exited
 
     def _main(self) -> None:
         run = self.run
@@ -141,8 +173,10 @@ class _ScriptProcess:
             env = child_env(run, os.environ, live=False)
             env.update({str(k): str(v) for k, v in self.config.environment.environment_variables.items()})
             argv = [sys.executable, "-c", _IN_FOLDER, self.folder, *self.config.argv()]
-            child = ChildProcess(run, argv, env, echo=False)
+            child = self.child = ChildProcess(run, argv, env, echo=False)
             child.start()
+            if self.canceled:  # run.cancel() came before the script started
+                self._signal(terminate=True)
             status = child.wait()
             collect_outputs(run, outputs, before)
             run.tag("tracklog.exit_code", status)
@@ -150,6 +184,8 @@ class _ScriptProcess:
             ended = run.info  # the stored record, which the script itself may have ended
             if ended.status in _SCRIPT_ENDINGS:  # run.fail(...), run.cancel(), run.complete()
                 _end_as_the_script_did(run, ended.status, ended.error)
+            elif self.canceled:
+                run.cancel()
             elif code == 0:
                 run.complete()
             elif code is not None and code < 0:

@@ -72,8 +72,9 @@ _waiters: dict[str, Any] = {}
 
 
 def set_waiter(run_id: str, waiter: Any) -> None:
-    """Register what ``wait_for_completion`` waits on for a submitted run (``_script_run``):
-    an object with ``wait(show_output: bool) -> None``."""
+    """Register what ``wait_for_completion`` waits on, and ``cancel`` stops, for a submitted
+    run (``_script_run``): an object with ``wait(show_output: bool) -> None`` and
+    ``stop() -> None``."""
     _waiters[run_id] = waiter
 
 
@@ -849,7 +850,11 @@ class Run:
         self._end(FAILED, None if detail is None else str(detail))
 
     def cancel(self) -> None:
-        """Flush everything and mark the run Canceled."""
+        """Flush everything and mark the run Canceled; a script submitted from this process
+        is stopped first (SIGTERM, then SIGKILL after its grace), as Azure stops the job."""
+        waiter = _waiters.get(self.id)
+        if waiter is not None:
+            waiter.stop()
         self._end(CANCELED, None)
 
     def _end(self, status: str, error: str | None) -> None:
