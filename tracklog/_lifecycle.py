@@ -23,6 +23,7 @@ import select
 import signal
 import sys
 import threading
+import time
 import traceback
 from types import FrameType
 from typing import Any, Callable, NoReturn
@@ -59,6 +60,9 @@ _multiprocessing_hooked = False
 _replaced: dict[int, Any] = {}
 #: How long a multiprocessing child given SIGTERM waits for its flush before it dies.
 TERMINATION_FLUSH_WAIT = 5.0
+#: How long after a SIGTERM its flush-first handler has to start before our thread sends
+#: the signal to the main thread again (see _FlushOnSigterm).
+KICK_AFTER = 0.5
 #: flush(timeout): what that child calls (the engine sets it: every pipeline's flush).
 _termination_flush: Callable[[float], None] | None = None
 
@@ -225,33 +229,83 @@ class _FlushOnSigterm:
     perhaps inside one of our own locks, so it takes none: it asks a thread of ours
     through a pipe and waits for the answer on another, at most TERMINATION_FLUSH_WAIT.
     A main thread inside a long C call that holds the GIL runs the handler after it.
+
+    A Python handler can miss its signal where the default would not: a SIGTERM taken
+    by another thread of the program, or one that lands just before the main thread
+    blocks in C (a Pool worker waiting on its queue's lock), only sets a flag, and the
+    main thread never looks at it again, so ``Pool.terminate()`` would wait for ever.
+    The signal's C handler also writes to the wakeup fd (ours, when nobody else uses
+    it): our thread sees the SIGTERM there, and if the handler has not started within
+    ``KICK_AFTER`` seconds, sends SIGTERM to the main thread itself, which interrupts
+    its blocking call and runs the handler.
     """
 
     def __init__(self) -> None:
         self._pid = os.getpid()
         self._ask_r, self._ask_w = os.pipe()
         self._done_r, self._done_w = os.pipe()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)  # the C handler must never block on it
+        self._main = threading.main_thread().ident
+        self.started = False  # set first thing by handle()
         start_thread(self._serve, "tracklog-sigterm-flush")
 
+    def watch_wakeups(self) -> None:
+        """Main thread: have signals also written to our wakeup pipe, unless the program
+        (asyncio's loop) has a wakeup fd of its own, which is left alone."""
+        try:
+            previous = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+            if previous != -1:
+                signal.set_wakeup_fd(previous)
+        except (ValueError, OSError):
+            pass
+
     def _serve(self) -> None:
+        termed_at: float | None = None
         while True:
+            wait = None if termed_at is None else max(0.0, termed_at + KICK_AFTER - time.monotonic())
             try:
-                if not os.read(self._ask_r, 1):
-                    return
-            except OSError:
-                return
-            flush = _termination_flush
-            try:
-                if flush is not None:
-                    flush(TERMINATION_FLUSH_WAIT)
-            except Exception:
-                _diag.logger.debug("tracklog: flush on SIGTERM failed", exc_info=True)
-            try:
-                os.write(self._done_w, b"x")
+                ready, _, _ = select.select([self._ask_r, self._wake_r], [], [], wait)
+                if self._wake_r in ready:
+                    if signal.SIGTERM in os.read(self._wake_r, 512) and termed_at is None:
+                        termed_at = time.monotonic()
+                if self._ask_r in ready:
+                    if not os.read(self._ask_r, 1):
+                        return
+                    self._flush()
+                    termed_at = None
+                elif termed_at is not None and time.monotonic() >= termed_at + KICK_AFTER:
+                    termed_at = None
+                    if not self.started and self._main is not None and self._is_the_handler():
+                        signal.pthread_kill(self._main, signal.SIGTERM)  # the handler missed it
             except OSError:
                 return
 
+    def _is_the_handler(self) -> bool:
+        """Still SIGTERM's handler: a handler the program set since then is not ours to kick."""
+        handler = signal.getsignal(signal.SIGTERM)
+        return getattr(handler, "__self__", None) is self
+
+    def forget_wakeups(self) -> None:
+        """In a forked child: the wakeup pipe is the parent's thread's; stop writing to it."""
+        try:
+            previous = signal.set_wakeup_fd(-1)
+            if previous not in (-1, self._wake_w):
+                signal.set_wakeup_fd(previous)
+        except (ValueError, OSError):
+            pass
+
+    def _flush(self) -> None:
+        flush = _termination_flush
+        try:
+            if flush is not None:
+                flush(TERMINATION_FLUSH_WAIT)
+        except Exception:
+            _diag.logger.debug("tracklog: flush on SIGTERM failed", exc_info=True)
+        os.write(self._done_w, b"x")
+
     def handle(self, signum: int, frame: FrameType | None) -> None:
+        self.started = True
         _set_handler(signum, signal.SIG_DFL)  # a second SIGTERM ends the process at once
         pid = os.getpid()
         if _exited_in == pid:
@@ -277,7 +331,9 @@ def _flush_on_sigterm() -> None:
         return
     try:
         if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, _FlushOnSigterm().handle)
+            flusher = _FlushOnSigterm()
+            signal.signal(signal.SIGTERM, flusher.handle)
+            flusher.watch_wakeups()
     except (ValueError, OSError, RuntimeError):
         pass  # no signals here, or no thread could start
 
@@ -325,8 +381,10 @@ def _after_fork_in_child() -> None:
             if getattr(_give_back(signum), "_tracklog_sigterm", False):
                 _set_handler(signum, signal.SIG_DFL)  # tracklog run's bootstrap's: the parent's too
     _replaced.clear()
-    if hasattr(signal, "SIGTERM") and _flushes_first(signal.getsignal(signal.SIGTERM)):
+    handler = signal.getsignal(signal.SIGTERM) if hasattr(signal, "SIGTERM") else None
+    if _flushes_first(handler):
         _set_handler(signal.SIGTERM, signal.SIG_DFL)  # its thread did not survive the fork
+        handler.__self__.forget_wakeups()  # type: ignore[union-attr]
     _hook_multiprocessing()  # multiprocessing may have been imported after tracklog
 
 

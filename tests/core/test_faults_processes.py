@@ -113,6 +113,39 @@ def test_a_pool_left_by_its_with_block_loses_no_point(tmp_path, workspace, metho
     assert run.status == "Completed"
 
 
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_sigterm_the_main_thread_missed_still_flushes_and_ends_the_child(tmp_path, workspace, method):
+    """The race behind a Pool that never ends: a SIGTERM taken by another thread of the
+    program (or landing just before the main thread blocks in sem_wait) only sets Python's
+    flag, and the main thread, blocked on a multiprocessing lock, never runs the handler.
+    Ours sees the signal on the wakeup fd and sends it to the main thread again: the child
+    flushes its points and dies of SIGTERM, as it would without tracklog."""
+    run = _run_script(tmp_path, workspace, """
+        import threading
+
+        def stuck(run_id, ws):
+            log_points(run_id, ws, "m")
+            def stray():  # a program's thread, signals unblocked, takes the process's SIGTERM
+                time.sleep(0.2)
+                signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+            threading.Thread(target=stray, daemon=True).start()
+            lock = mp.get_context("fork").Lock()
+            lock.acquire()
+            lock.acquire()  # blocked in sem_wait: the stray thread's signal does not interrupt it
+
+        if __name__ == "__main__":
+            ws = sys.argv[1]
+            run = tracklog.Experiment(tracklog.Workspace(ws), "mp").start_logging()
+            child = mp.get_context(sys.argv[2]).Process(target=stuck, args=(run.id, ws))
+            child.start()
+            child.join(60)
+            assert child.exitcode == -signal.SIGTERM, child.exitcode
+            run.complete()
+            print(run.id)
+    """, method)
+    assert _counts(run) == {"m": list(range(5000))}
+
+
 #: A child that logs 1,000 points, says so, then waits to be terminated.
 TERMINATED_CHILD = """
 def logs_then_waits(run_id, ws, ready, setup):
