@@ -14,6 +14,8 @@ import requests
 
 import tracklog
 
+from .conftest import wait_for
+
 _ONE_RECORD = json.dumps({"resourceLogs": [{
     "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "one"}}]},
     "scopeLogs": [{"logRecords": [{"body": {"stringValue": "hello"}, "attributes": [
@@ -32,6 +34,29 @@ run.flush()
 assert flush_routing(30)
 run.complete()
 stop_routing(5)
+"""
+
+
+#: The same, in two exports, with a tag and a param; prints the run's id.
+_ROUTED_TWICE = """
+import logging, sys, tracklog
+from tracklog.exporters import flush_routing, route_to_otlp, stop_routing
+from tracklog.handlers import RunHandler
+route_to_otlp(sys.argv[2])
+run = tracklog.Workspace(sys.argv[1]).experiment("exp").start_logging("routed")
+logging.getLogger("train").addHandler(RunHandler(run))
+run.tag("team", "vision")
+logging.getLogger("train").warning("starting", extra={"params": {"lr": 0.1}})
+for step in range(3):
+    run.log("loss", 1.0 / (step + 1))
+run.flush()
+assert flush_routing(30)
+run.log("loss", 0.25)
+run.flush()
+assert flush_routing(30)
+run.complete()
+stop_routing(5)
+print(run.id)
 """
 
 
@@ -68,3 +93,23 @@ def test_routing_of_a_run_in_the_receivers_own_workspace_is_not_stored_twice(rec
     (run,) = tracklog.Workspace(tmp_path / "ws", create=False).get_runs()
     assert [p.step for p in run.get_metric_history("loss")] == [0, 1, 2]
     assert receiver.stderr.count("tracklog routed its data here") == 1
+
+
+def test_routing_from_another_workspace_rebuilds_the_run(receive, tmp_path) -> None:
+    """A run routed from another workspace becomes one run there: its name, experiment, every
+    point once (not the gauges too), its tags, params and lines; it ends by the idle rule."""
+    receiver = receive("--idle", "2")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACKLOG_"))}
+    done = subprocess.run([sys.executable, "-c", _ROUTED_TWICE, str(tmp_path / "source"), receiver.http],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    central = tracklog.Workspace(tmp_path / "ws", create=False)
+    (run,) = wait_for(lambda: [r for r in central.get_runs() if r.get_status() == "Completed"], timeout=30)
+    assert receiver.stop() == 0
+    assert (run.name, run.experiment.name) == ("routed", "exp")
+    assert [(p.step, p.value) for p in run.get_metric_history("loss")] == [(0, 1.0), (1, 0.5), (2, 1 / 3), (3, 0.25)]
+    tags = run.get_tags()
+    assert tags["team"] == "vision" and tags["tracklog.source_run_id"] == done.stdout.strip()
+    assert run.get_params() == {"lr": "0.1"}
+    assert "starting" in [line["message"] for line in run.get_logs()]
+    assert "routed its data here" not in receiver.stderr

@@ -9,7 +9,9 @@ the metric points, and the log records carrying run data, of a run that has ende
 lines are still written).
 A resource tracklog's routing sent for a run of the receiver's own workspace is taken
 and not stored again (it is there already): ``partial_success`` says so with 0 rejected,
-and the receiver warns once per run.
+and the receiver warns once per run. For a run of another workspace it rebuilds the run
+(see ``_runs``). The gauges routing sends beside its records (each metric's latest value,
+for dashboards) are taken and never stored, in either case: every point came as a record.
 An accepted request is in the pipeline's queue: the writer stores it within a
 second, and the receiver flushes it all when it stops. Once the receiver begins to stop
 (:meth:`Exporter.begin_closing`) every request is refused with :class:`Closing`, also on
@@ -158,6 +160,8 @@ class Exporter:
             resolved = []
             for resource_data in getattr(request, signal.resources):
                 resource = attributes(resource_data.resource.attributes)
+                if signal is METRICS and is_routed(resource):
+                    continue  # routing's latest-value gauges: its log records carry every point
                 try:
                     run, live = self.runs.resolve(resource, header_run_id)
                 except TracklogError as exc:

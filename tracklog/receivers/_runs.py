@@ -13,6 +13,13 @@
   the run id) whose run is in the receiver's workspace is that workspace's data coming
   back: the process that routed it stored it there already, so it is not stored twice
   (:func:`is_routed`).
+* Such a resource whose run is *not* in the receiver's workspace (the program routed it
+  through a collector from another workspace) rebuilds the run here (:func:`is_rebuildable`:
+  it also carries ``tracklog.experiment``): a run of its own, keyed by the sender's run id,
+  named ``tracklog.run_name`` in the experiment ``tracklog.experiment``, with the sender's
+  id in the tag ``tracklog.source_run_id``. The workspace mints the new run's id (the
+  stores choose their ids), so this tag is the mapping. It ends as a service's run does:
+  routing sends no end of run.
 * The rule for how it ends: **Failed** when the service's last log record was at
   ERROR or above and carried the OTel exception attributes (``exception.type`` or
   ``exception.message``), with those (and ``exception.stacktrace``) as the error;
@@ -27,18 +34,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Mapping, NamedTuple, Protocol
+from typing import Any, Callable, Mapping, NamedTuple, Protocol, Union
 
 from .. import _config
+from .._errors import RunNotFoundError
 from .._threads import start_thread
 from ..pipeline.target import RunTarget
 
-__all__ = ["DEFAULT_EXPERIMENT", "RUN_ID_KEY", "RUN_NAME_KEY", "EXPERIMENT_KEY", "is_routed", "OpenRun", "AttachRun", "ReceivedRun", "Runs"]
+__all__ = [
+    "DEFAULT_EXPERIMENT", "EXPERIMENT_KEY", "RUN_ID_KEY", "RUN_NAME_KEY", "SOURCE_RUN_TAG", "AttachRun",
+    "OpenRun", "ReceivedRun", "Runs", "is_rebuildable", "is_routed",
+]
 
 RUN_ID_KEY = "tracklog.run_id"
 EXPERIMENT_KEY = "tracklog.experiment"
 #: Set on every resource tracklog's routing sends (exporters/_otlp_sink.py), by no SDK.
 RUN_NAME_KEY = "tracklog.run_name"
+#: The tag of a run rebuilt from routed data: the run's id in the workspace it was routed from.
+SOURCE_RUN_TAG = "tracklog.source_run_id"
 DEFAULT_EXPERIMENT = _config.DEFAULT_EXPERIMENT
 
 _logger = logging.getLogger("tracklog.receivers")
@@ -60,7 +73,8 @@ class ReceivedRun(Protocol):
 
 #: Starts a run: (experiment name, run name, tags) -> the run.
 OpenRun = Callable[[str, str, Mapping[str, str]], ReceivedRun]
-#: An existing run by id; raises (a TracklogError) when there is none.
+#: An existing run by id; raises RunNotFoundError when there is none (another TracklogError
+#: for other trouble).
 AttachRun = Callable[[str], ReceivedRun]
 
 
@@ -68,6 +82,11 @@ class _Service(NamedTuple):
     experiment: str
     name: str
     instance: str
+
+
+#: What a live run the receiver started is kept by: its service, or the run id a rebuilt
+#: run was routed under.
+_Key = Union[_Service, str]
 
 
 class _Live:
@@ -97,15 +116,21 @@ def is_routed(resource: Mapping[str, Any]) -> bool:
     return RUN_NAME_KEY in resource and bool(resource.get(RUN_ID_KEY))
 
 
+def is_rebuildable(resource: Mapping[str, Any]) -> bool:
+    """Whether a resource carries all of tracklog's routing markers (run id, run name and
+    experiment), so that its run, unknown here, is rebuilt rather than refused."""
+    return is_routed(resource) and EXPERIMENT_KEY in resource
+
+
 class Runs:
-    """The live runs of a receiver, by service; thread-safe."""
+    """The live runs of a receiver, by service (or routed run id); thread-safe."""
 
     def __init__(self, open_run: OpenRun, attach_run: AttachRun, idle: float) -> None:
         self._open = open_run
         self._attach = attach_run
         self.idle = idle
         self._lock = threading.Lock()
-        self._services: dict[_Service, _Live] = {}
+        self._services: dict[_Key, _Live] = {}
         self._attached: dict[str, ReceivedRun] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -115,21 +140,36 @@ class Runs:
         self._thread = start_thread(self._watch, "tracklog-receiver-idle")
 
     def resolve(self, resource: Mapping[str, Any], header_run_id: str | None) -> tuple[ReceivedRun, _Live | None]:
-        """The run for data of this resource (opened now when new); raises when a named run is missing."""
+        """The run for data of this resource (opened now when new), and its live state when
+        the receiver started it; raises when a named run is missing and cannot be rebuilt."""
         run_id = resource.get(RUN_ID_KEY) or header_run_id
         with self._lock:
             if run_id:
                 run_id = str(run_id)
+                live = self._services.get(run_id)
+                if live is not None:  # a run rebuilt from routed data
+                    live.seen = time.monotonic()
+                    return live.run, live
                 found = self._attached.get(run_id)
                 if found is None:
-                    found = self._attached[run_id] = self._attach(run_id)
+                    try:
+                        found = self._attach(run_id)
+                    except RunNotFoundError:
+                        if not is_rebuildable(resource):
+                            raise
+                        return self._live(run_id, *_rebuilt(resource, run_id))
+                    self._attached[run_id] = found
                 return found, None
             service = _service(resource)
-            live = self._services.get(service)
-            if live is None:
-                live = self._services[service] = _Live(self._open(service.experiment, service.name, _tags(resource)))
-            live.seen = time.monotonic()
-            return live.run, live
+            return self._live(service, service.experiment, service.name, _tags(resource))
+
+    def _live(self, key: _Key, experiment: str, name: str, tags: Mapping[str, str]) -> tuple[ReceivedRun, _Live]:
+        """The live run kept by ``key``, opened now when there is none; the lock is held."""
+        live = self._services.get(key)
+        if live is None:
+            live = self._services[key] = _Live(self._open(experiment, name, tags))
+        live.seen = time.monotonic()
+        return live.run, live
 
     def ended(self, run: ReceivedRun) -> None:
         """Forget a run named by id that has ended, so the next data looks it up again."""
@@ -186,3 +226,11 @@ _TAGGED = ("service.name", "service.namespace", "service.instance.id", "service.
 def _tags(resource: Mapping[str, Any]) -> dict[str, str]:
     """Run tags from the resource that identify the service."""
     return {key: str(resource[key]) for key in _TAGGED if resource.get(key) not in (None, "")}
+
+
+def _rebuilt(resource: Mapping[str, Any], run_id: str) -> tuple[str, str, dict[str, str]]:
+    """Experiment, run name and tags of a run rebuilt from routed data (an empty experiment
+    or name, which routing sends when it could not read them, falls back as for a service)."""
+    experiment = str(resource.get(EXPERIMENT_KEY) or "") or _service(resource).experiment
+    name = str(resource.get(RUN_NAME_KEY) or "") or f"routed-{run_id[:8]}"
+    return experiment, name, {**_tags(resource), SOURCE_RUN_TAG: run_id}
