@@ -100,3 +100,30 @@ def test_a_body_cut_off_mid_way_stores_nothing(receive, tmp_path) -> None:
     assert _exchange(receiver.http, whole, _LOGS).endswith(b" 200 OK")
     receiver.stop()
     assert _messages(tmp_path / "ws") == ["from node"]
+
+
+def _closed_within(conn: socket.socket, seconds: float) -> bytes:
+    """What the receiver sent before closing ``conn``, which it must do within ``seconds``."""
+    conn.settimeout(seconds)
+    answer = b""
+    while data := conn.recv(65536):
+        answer += data
+    return answer
+
+
+def test_a_client_that_stalls_is_closed_unanswered_after_the_read_timeout(receive, tmp_path) -> None:
+    """A client that stops mid-body, or sends nothing at all, is closed after the read timeout
+    with no answer, and nothing of its body is stored; the receiver goes on serving."""
+    receiver = receive("--read-timeout", "1")
+    where = urlsplit(receiver.http)
+    head = (f"POST /v1/logs HTTP/1.1\r\nHost: {where.netloc}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(_LOGS)}\r\n\r\n").encode()
+    with socket.create_connection((where.hostname, where.port), timeout=30) as stalled, \
+            socket.create_connection((where.hostname, where.port), timeout=30) as silent:
+        stalled.sendall(head + _LOGS[:len(_LOGS) // 2])
+        assert _closed_within(stalled, 15) == b""
+        assert _closed_within(silent, 15) == b""
+    whole = {"Content-Type": "application/json", "Content-Length": str(len(_LOGS))}
+    assert _exchange(receiver.http, whole, _LOGS).endswith(b" 200 OK")
+    receiver.stop()
+    assert _messages(tmp_path / "ws") == ["from node"]

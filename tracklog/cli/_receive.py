@@ -18,6 +18,7 @@ from ..receivers import (
     DEFAULT_HTTP_PORT,
     DEFAULT_IDLE,
     DEFAULT_MAX_BYTES,
+    DEFAULT_READ_TIMEOUT,
     is_loopback,
 )
 from ..run import Run
@@ -53,6 +54,7 @@ def add_receiver_options(parser: argparse.ArgumentParser, prefix: str) -> None:
     parser.add_argument("--idle", type=float, default=DEFAULT_IDLE, metavar="SECONDS",
                         help=f"end a service's run after this long without data (default {DEFAULT_IDLE:.0f})")
     parser.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help=argparse.SUPPRESS)
+    parser.add_argument("--read-timeout", type=float, default=DEFAULT_READ_TIMEOUT, help=argparse.SUPPRESS)
 
 
 def _port_or_off(text: str) -> int | None:
@@ -102,6 +104,7 @@ def make_receiver(workspace: Workspace, args: argparse.Namespace, host: str, pre
         token=args.token or os.environ.get(ENV_TOKEN) or None,
         idle=args.idle,
         max_bytes=args.max_bytes,
+        read_timeout=args.read_timeout,
         queue_limit=max(1, _config.queue_capacity() // 2),
     )
 

@@ -30,6 +30,7 @@ from ._settings import (
     DEFAULT_HTTP_PORT,
     DEFAULT_IDLE,
     DEFAULT_MAX_BYTES,
+    DEFAULT_READ_TIMEOUT,
     ReceiverConfigError,
     is_loopback,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "DEFAULT_HTTP_PORT",
     "DEFAULT_IDLE",
     "DEFAULT_MAX_BYTES",
+    "DEFAULT_READ_TIMEOUT",
     "EXPERIMENT_KEY",
     "LOG_FILE",
     "RUN_ID_KEY",

@@ -12,6 +12,8 @@ the connection is closed: what follows on it is not a request). A body shorter t
 Content-Length, or chunked and ending before its last chunk (the client went away
 mid-body), is :class:`Truncated`: nothing of it is parsed, so nothing of it is stored,
 though a protobuf prefix would parse (the client got no answer, and sends it again whole).
+A client that sends nothing for the socket's timeout mid-body is :class:`Stalled`: nothing
+is parsed either, and the connection is closed unanswered (it is not there to read one).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import BinaryIO
 
 from ._decode import BadRequest, TooLarge
 
-__all__ = ["BadFraming", "LengthRequired", "Truncated", "UnknownCoding", "read_body"]
+__all__ = ["BadFraming", "LengthRequired", "Stalled", "Truncated", "UnknownCoding", "read_body"]
 
 #: The longest chunk-size or trailer line taken (bytes): a size with extensions fits easily.
 _LINE_MAX = 4096
@@ -40,6 +42,10 @@ class Truncated(BadFraming):
     """The body ended before its end (HTTP 400 if anyone still listens; nothing stored)."""
 
 
+class Stalled(Exception):
+    """The client sent nothing for the read timeout within the body: close, answer nothing."""
+
+
 class LengthRequired(ValueError):
     """Neither a Content-Length nor a chunked body (HTTP 411)."""
 
@@ -50,10 +56,13 @@ class UnknownCoding(ValueError):
 
 def read_body(rfile: BinaryIO, headers: Message, limit: int) -> bytes:
     """The body as it came (still compressed when it is): chunked, or by Content-Length;
-    whole, or :class:`Truncated` (also when the connection fails mid-body)."""
+    whole, or :class:`Truncated` (also when the connection fails mid-body), or
+    :class:`Stalled` when the socket's timeout passed mid-body."""
     try:
         return _read(rfile, headers, limit)
-    except OSError as exc:  # reset or timed out mid-body: as a body that ended early
+    except TimeoutError as exc:
+        raise Stalled(f"the client sent nothing for {exc} within the body") from exc
+    except OSError as exc:  # reset mid-body: as a body that ended early
         raise Truncated(f"the connection failed within the body: {exc}") from exc
 
 

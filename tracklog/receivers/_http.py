@@ -7,7 +7,9 @@ chunked body (``_body``); 413 for a body over the limit, compressed or decompres
 chunked or not; 415 for another content type or encoding; 501 for a transfer coding
 other than chunked; 429 (queue full) or 503 (store stalled, or the receiver stopping:
 then the connection is closed too) with ``Retry-After``, which exporters retry.
-Failures carry a ``google.rpc.Status`` body.
+Failures carry a ``google.rpc.Status`` body. A connection that sends nothing for the read
+timeout (``DEFAULT_READ_TIMEOUT``, 30 s), mid-body or between requests, is closed and
+answered nothing: it no longer holds its thread.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from typing import Any
 from google.protobuf import json_format
 from google.rpc import status_pb2
 
-from ._body import BadFraming, LengthRequired, UnknownCoding, read_body
+from ._body import BadFraming, LengthRequired, Stalled, UnknownCoding, read_body
 from ._decode import JSON, PROTOBUF, BadRequest, TooLarge, Unsupported, content_type, decode, encode, inflate
 from ._export import SIGNALS, Busy, Closing, Exporter
 from ._runs import RUN_ID_KEY
+from ._settings import DEFAULT_READ_TIMEOUT
 
 __all__ = ["OTLPHTTPServer"]
 
@@ -40,11 +43,16 @@ class OTLPHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], exporter: Exporter, token: str | None, max_bytes: int) -> None:
+    def __init__(
+        self, address: tuple[str, int], exporter: Exporter, token: str | None, max_bytes: int,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+    ) -> None:
         super().__init__(address, _Handler)
         self.exporter = exporter
         self.token = token
         self.max_bytes = max_bytes
+        #: Seconds a connection may send nothing before it is closed, unanswered.
+        self.read_timeout = read_timeout
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A connection that broke mid-request: a debug line, not a traceback on stderr."""
@@ -54,6 +62,12 @@ class OTLPHTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: OTLPHTTPServer
+
+    def setup(self) -> None:
+        """Give the connection the server's read timeout: a client that stalls (before its
+        request line, or mid-body) no longer holds its thread forever."""
+        self.timeout = self.server.read_timeout
+        super().setup()
 
     def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
         media = PROTOBUF
@@ -72,6 +86,9 @@ class _Handler(BaseHTTPRequestHandler):
             body = inflate(body, self.headers.get("Content-Encoding"), self.server.max_bytes)
             request = decode(body, media, signal.request())
             response = self.server.exporter.export(signal, request, self.headers.get(RUN_ID_KEY))
+        except Stalled as exc:
+            _logger.debug("tracklog: OTLP/HTTP connection from %s closed: %s", self.client_address, exc)
+            self.close_connection = True  # nothing is answered: the client is not reading
         except LengthRequired as exc:
             self._fail(411, _INVALID_ARGUMENT, str(exc), media, close=True)
         except UnknownCoding as exc:

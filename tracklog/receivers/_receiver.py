@@ -22,6 +22,7 @@ from ._settings import (
     DEFAULT_HTTP_PORT,
     DEFAULT_IDLE,
     DEFAULT_MAX_BYTES,
+    DEFAULT_READ_TIMEOUT,
     ReceiverConfigError,
     is_loopback,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "DEFAULT_HTTP_PORT",
     "DEFAULT_IDLE",
     "DEFAULT_MAX_BYTES",
+    "DEFAULT_READ_TIMEOUT",
     "OTLPReceiver",
     "ReceiverConfigError",
     "is_loopback",
@@ -51,6 +53,7 @@ class OTLPReceiver:
         token: str | None = None,
         idle: float = DEFAULT_IDLE,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
         queue_limit: int,
     ) -> None:
         if not is_loopback(host) and not token:
@@ -60,6 +63,8 @@ class OTLPReceiver:
             )
         if idle <= 0:
             raise ReceiverConfigError(f"--idle {idle!r}: give a number of seconds above 0")
+        if not read_timeout > 0:
+            raise ReceiverConfigError(f"read timeout {read_timeout!r}: give a number of seconds above 0")
         self.host = host
         self.token = token or None
         self.runs = Runs(open_run, attach_run, idle)
@@ -71,7 +76,9 @@ class OTLPReceiver:
         self.grpc_port: int | None = None
         try:
             if http_port is not None:
-                self._http = OTLPHTTPServer((host, http_port), self.exporter, self.token, max_bytes)
+                self._http = OTLPHTTPServer(
+                    (host, http_port), self.exporter, self.token, max_bytes, read_timeout
+                )
                 self.http_port = self._http.server_address[1]
             if grpc_port is not None:
                 where = f"[{host}]:{grpc_port}" if ":" in host else f"{host}:{grpc_port}"

@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_HTTP_PORT",
     "DEFAULT_IDLE",
     "DEFAULT_MAX_BYTES",
+    "DEFAULT_READ_TIMEOUT",
     "ReceiverConfigError",
     "is_loopback",
 ]
@@ -25,6 +26,9 @@ DEFAULT_GRPC_PORT = 4317
 DEFAULT_IDLE = 300.0
 #: The largest request body taken, compressed or decompressed (bytes).
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+#: Seconds an OTLP/HTTP connection may send nothing (mid-request, or kept alive between
+#: requests) before the receiver closes it, unanswered; as the UI server's ``TIMEOUT``.
+DEFAULT_READ_TIMEOUT = 30.0
 
 
 class ReceiverConfigError(TracklogError):
