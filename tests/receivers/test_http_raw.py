@@ -241,3 +241,31 @@ def test_run_data_for_an_ended_run_is_reported_rejected(receive, tmp_path) -> No
     run = tracklog.Workspace(tmp_path / "ws", create=False).get_run(ended.id)
     assert [line["message"] for line in run.get_logs()] == ["with data", "plain"]
     assert run.get_metrics() == {}
+
+
+def test_replicas_without_an_instance_id_keep_their_counters_apart(receive, tmp_path) -> None:
+    """Replicas of one service with no service.instance.id, told apart by the pod (a collector's
+    k8s.pod.name) or the host and process.pid, are runs of their own: no cumulative counter
+    mixes another's values into its series."""
+    receiver = receive()
+
+    def replica(resource: dict[str, str], value: int, at: int) -> dict:  # type: ignore[type-arg]
+        return {"resource": {"attributes": [{"key": k, "value": {"stringValue": v}} for k, v in resource.items()]},
+                "scopeMetrics": [{"metrics": [{"name": "http.requests", "sum": {
+                    "aggregationTemporality": 2, "isMonotonic": True,
+                    "dataPoints": [{"startTimeUnixNano": "1", "timeUnixNano": str(at), "asInt": str(value)}]}}]}]}
+
+    replicas = [({"service.name": "api", "k8s.pod.name": "api-a"}, 1000),
+                ({"service.name": "api", "k8s.pod.name": "api-b"}, 3),
+                ({"service.name": "worker", "host.name": "h", "process.pid": "1"}, 50),
+                ({"service.name": "worker", "host.name": "h", "process.pid": "2"}, 7)]
+    for interval in range(3):
+        body = {"resourceMetrics": [replica(resource, start + interval, (interval + 1) * 10**9)
+                                    for resource, start in replicas]}
+        assert requests.post(receiver.http + "/v1/metrics", data=json.dumps(body), headers=JS,
+                             timeout=30).status_code == 200
+    receiver.stop()
+    runs = list(tracklog.Workspace(tmp_path / "ws", create=False).get_runs())
+    series = sorted([p.value for p in run.get_metric_history("http.requests")] for run in runs)
+    assert series == [[3, 4, 5], [7, 8, 9], [50, 51, 52], [1000, 1001, 1002]]
+    assert sorted(run.get_tags().get("k8s.pod.name", "") for run in runs) == ["", "", "api-a", "api-b"]

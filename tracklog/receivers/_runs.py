@@ -4,9 +4,9 @@
   run: the data joins it. ``tracklog run`` sets it for its child, so an
   instrumented child in any language joins the run it runs under. The receiver
   never ends such a run: its owner does.
-* Otherwise one run per service: ``service.name`` + ``service.instance.id``, in the
-  experiment named by ``tracklog.experiment``, else ``service.namespace``, else
-  ``Default``. It starts on the service's first data and ends after ``idle``
+* Otherwise one run per service instance: ``service.name`` + its instance (see
+  :func:`instance_of`), in the experiment named by ``tracklog.experiment``, else
+  ``service.namespace``, else ``Default``. It starts on the service's first data and ends after ``idle``
   seconds without any, or when the receiver stops.
 * A resource that tracklog's own OTLP routing sent (it always adds
   ``tracklog.run_name`` beside ``tracklog.run_id``; ``tracklog run`` gives a child only
@@ -216,11 +216,40 @@ def _end(live: _Live) -> None:
 def _service(resource: Mapping[str, Any]) -> _Service:
     experiment = resource.get(EXPERIMENT_KEY) or resource.get("service.namespace") or DEFAULT_EXPERIMENT
     name = resource.get("service.name") or "unknown_service"
-    instance = resource.get("service.instance.id") or ""
-    return _Service(str(experiment), str(name), str(instance))
+    return _Service(str(experiment), str(name), instance_of(resource))
 
 
-_TAGGED = ("service.name", "service.namespace", "service.instance.id", "service.version", "telemetry.sdk.language")
+#: What tells replicas apart when there is no ``service.instance.id``, in this order: each
+#: group is used whole when its first attribute is set (a pod's name is unique in its namespace).
+_INSTANCE_KEYS = (
+    ("k8s.pod.uid",),
+    ("k8s.pod.name", "k8s.namespace.name"),
+    ("container.id",),
+    ("host.name", "process.pid"),
+    ("host.id", "process.pid"),
+    ("process.pid",),
+)
+
+
+def instance_of(resource: Mapping[str, Any]) -> str:
+    """Which instance of its service a resource is: ``service.instance.id``; else, as a
+    collector keeps series of different resources apart, the pod (``k8s.pod.uid``, else
+    ``k8s.pod.name`` in ``k8s.namespace.name``), else ``container.id``, else the host and
+    ``process.pid``; "" when none is set (replicas that send none of them are one instance).
+    Replicas' cumulative counters must never share a series."""
+    explicit = resource.get("service.instance.id")
+    if explicit not in (None, ""):
+        return str(explicit)
+    for keys in _INSTANCE_KEYS:
+        if resource.get(keys[0]) not in (None, ""):
+            return ",".join(f"{key}={resource[key]}" for key in keys if resource.get(key) not in (None, ""))
+    return ""
+
+
+_TAGGED = (
+    "service.name", "service.namespace", "service.instance.id", "service.version", "telemetry.sdk.language",
+    "k8s.pod.uid", "k8s.pod.name", "k8s.namespace.name", "container.id", "host.name", "host.id", "process.pid",
+)
 
 
 def _tags(resource: Mapping[str, Any]) -> dict[str, str]:
