@@ -47,7 +47,7 @@ from ._values import (
 from .capture import OutputCapture, collect_outputs, outputs_snapshot
 from .models import Model
 from .pipeline import current
-from .pipeline.event import IMAGE, LIST, METRIC, ROW, TAG, Event
+from .pipeline.event import IMAGE, LIST, METRIC, ROW, STATUS, TAG, Event
 
 if TYPE_CHECKING:
     from .workspace import Experiment, Workspace
@@ -867,6 +867,7 @@ class Run:
         kept = _outputs_at_end.pop(self.id, None)
         if kept is not None:
             collect_outputs(self, kept[0], kept[1])
+        state.pipeline.put(Event(self.id, STATUS, status, error, None, _time()))  # for routing
         self._engine.flush()
         self._engine.store.set_status(self.id, status, _time(), error)
         self._engine.store.flush()

@@ -113,3 +113,39 @@ def test_routing_from_another_workspace_rebuilds_the_run(receive, tmp_path) -> N
     assert run.get_params() == {"lr": "0.1"}
     assert "starting" in [line["message"] for line in run.get_logs()]
     assert "routed its data here" not in receiver.stderr
+
+
+#: Three runs routed to ENDPOINT, ended three ways.
+_ROUTED_ENDS = """
+import sys, tracklog
+from tracklog.exporters import flush_routing, route_to_otlp, stop_routing
+route_to_otlp(sys.argv[2])
+experiment = tracklog.Workspace(sys.argv[1]).experiment("exp")
+for name in ("done", "failed", "canceled"):
+    run = experiment.start_logging(name)
+    run.log("loss", 0.5)
+    {"done": run.complete, "failed": lambda: run.fail("bad lr"), "canceled": run.cancel}[name]()
+assert flush_routing(30)
+stop_routing(5)
+"""
+
+
+def test_a_rebuilt_run_ends_when_its_routing_says_so(receive, tmp_path) -> None:
+    """Routing sends each run's end: the rebuilt runs end at once (no idle wait) as the
+    program ended them, Completed, Failed with its error, Canceled."""
+    receiver = receive()  # the idle rule would wait 300 s
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACKLOG_"))}
+    done = subprocess.run([sys.executable, "-c", _ROUTED_ENDS, str(tmp_path / "source"), receiver.http],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    central = tracklog.Workspace(tmp_path / "ws", create=False)
+
+    def ended() -> dict[str, str]:
+        runs = {run.name: run.get_status() for run in central.get_runs()}
+        return runs if len(runs) == 3 and "Running" not in runs.values() else {}
+
+    assert wait_for(ended, timeout=30) == {"done": "Completed", "failed": "Failed", "canceled": "Canceled"}
+    (failed,) = [run for run in central.get_runs() if run.name == "failed"]
+    assert failed.get_details()["error"]["error"]["message"] == "bad lr"
+    assert len(failed.get_metric_history("loss")) == 1
+    assert receiver.stop() == 0

@@ -3,8 +3,9 @@
 ``write`` runs on the pipeline's writer thread and only appends the batch to a
 bounded queue, so the run store is never held up by a collector. One export
 thread per process converts events into OTel log records (every run event,
-metric points with event name ``tracklog.metric``) and latest-value gauges, and
-hands them to the SDK's ``OTLPLogExporter`` / ``OTLPMetricExporter``.
+metric points with event name ``tracklog.metric``, a run's end with ``tracklog.status``)
+and latest-value gauges, and hands them to the SDK's ``OTLPLogExporter`` /
+``OTLPMetricExporter``.
 
 Why one export thread and per-record resources, not one LoggerProvider per run:
 each record carries its run's resource (``tracklog.run_id``,
@@ -44,12 +45,12 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from .. import _diag
 from .._threads import start_thread
 from .._version import __version__
-from ..pipeline.event import IMAGE, LIST, LOG, METRIC, OUTPUT, PARAM, ROW, TAG, Event
+from ..pipeline.event import IMAGE, LIST, LOG, METRIC, OUTPUT, PARAM, ROW, STATUS, TAG, Event
 from ..pipeline.registry import run_lookup
 from ._attributes import attribute_value, flatten
 from ._compat import make_log_record
 
-__all__ = ["DROPPED_METRIC", "METRIC_EVENT", "OTLPSink", "is_export_thread"]
+__all__ = ["DROPPED_METRIC", "METRIC_EVENT", "STATUS_EVENT", "OTLPSink", "is_export_thread"]
 
 # The export thread's own diagnostics; like the SDK's, never exported again.
 _logger = logging.getLogger("tracklog.otlp")
@@ -60,6 +61,8 @@ DROPPED_METRIC = "tracklog.otlp.dropped"
 METRIC_EVENT = "tracklog.metric"
 TAG_EVENT = "tracklog.tag"
 PARAM_EVENT = "tracklog.param"
+#: OTel event name of a run's end: attributes ``tracklog.status`` and, when failed, ``tracklog.error``.
+STATUS_EVENT = "tracklog.status"
 
 # Records of the loggers the export path itself uses are never exported again
 # (they still land in the run's log file): that would feed back forever.
@@ -431,6 +434,15 @@ class OTLPSink:
                 append(make_log_record(
                     resource, tracklog_scope, ts, observed, logging.INFO, f"param {ev.name}={ev.value}",
                     {"params." + ev.name: ev.value}, PARAM_EVENT,
+                ))
+            elif kind == STATUS:
+                status = str(ev.name)
+                ended: dict[str, Any] = {"tracklog.status": status}
+                if ev.value is not None:
+                    ended["tracklog.error"] = str(ev.value)
+                append(make_log_record(
+                    resource, tracklog_scope, ts, observed, logging.ERROR if ev.value is not None else logging.INFO,
+                    f"run {status}", ended, STATUS_EVENT,
                 ))
             elif kind == OUTPUT:
                 raw = ev.value

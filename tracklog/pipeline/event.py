@@ -16,6 +16,9 @@ PARAM = "param"
 LOG = "log"
 #: A captured output line; ``name`` is the file, ``logger`` the stream, ``value`` bytes.
 OUTPUT = "output"
+#: A run's end: ``name`` its status, ``value`` its error text or None. For the sinks that
+#: pass it on (OTLP routing); the stores keep a status through ``set_status`` and skip it.
+STATUS = "status"
 #: Many points of one metric at one time, as a fast-path layout only (see below).
 POINTS = "points"
 

@@ -35,7 +35,7 @@ from ..pipeline.conventions import accepts_data, convention_events, has_conventi
 from ..pipeline.event import LOG, METRIC, Event
 from ..pipeline.target import RunTarget
 from ._attrs import attributes, value
-from ._runs import failure_of
+from ._runs import failure_of, routed_end
 
 __all__ = ["LOG_FILE", "SPAN_FILE", "Outcome", "log_events", "metric_events", "span_events"]
 
@@ -58,6 +58,8 @@ class Outcome(NamedTuple):
     refused: int = 0
     #: The failure the last log record says (see ``failure_of``), for a service's run.
     error: str | None = None
+    #: The status and error of a run's end that tracklog's routing sent (``routed_end``).
+    end: tuple[str, str | None] | None = None
 
 
 def _seconds(nanos: int, fallback: int = 0) -> float:
@@ -83,6 +85,7 @@ def log_events(target: RunTarget, scope_logs: Any, events: list[Event]) -> Outco
     closed: bool | None = None
     count = refused = 0
     error: str | None = None
+    end: tuple[str, str | None] | None = None
     for scope in scope_logs:
         logger = scope.scope.name or "opentelemetry"
         for record in scope.log_records:
@@ -106,6 +109,8 @@ def log_events(target: RunTarget, scope_logs: Any, events: list[Event]) -> Outco
             event_name = getattr(record, "event_name", "")
             if event_name:
                 attrs["event_name"] = event_name
+                if fields:
+                    end = routed_end(event_name, fields) or end
             level = std_level(record.severity_number, record.severity_text)
             foreign = unknown_level_name(level, record.severity_text)
             if foreign:
@@ -114,7 +119,7 @@ def log_events(target: RunTarget, scope_logs: Any, events: list[Event]) -> Outco
             events.append(
                 Event(run_id, LOG, LOG_FILE, None, None, ts, level, logger, _body_text(record.body), attrs or None)
             )
-    return Outcome(count, refused, error)
+    return Outcome(count, refused, error, end)
 
 
 def _point(target: RunTarget, events: list[Event], name: str, raw: Any, ts: float) -> None:

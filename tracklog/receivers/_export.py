@@ -183,6 +183,8 @@ class Exporter:
                 outcome: Outcome = signal.convert(target, getattr(resource_data, signal.scopes), events)
                 if live is not None and signal is LOGS and outcome.seen:
                     live.error = outcome.error
+                    if outcome.end is not None:
+                        self.runs.end_soon(live, outcome.end)
                 if outcome.refused:
                     rejected += outcome.refused
                     errors.append(_ended(run.id, signal))

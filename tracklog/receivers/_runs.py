@@ -18,8 +18,9 @@
   it also carries ``tracklog.experiment``): a run of its own, keyed by the sender's run id,
   named ``tracklog.run_name`` in the experiment ``tracklog.experiment``, with the sender's
   id in the tag ``tracklog.source_run_id``. The workspace mints the new run's id (the
-  stores choose their ids), so this tag is the mapping. It ends as a service's run does:
-  routing sends no end of run.
+  stores choose their ids), so this tag is the mapping. It ends when routing sends the
+  run's end (a record with event name ``tracklog.status``), with that status and error,
+  else as a service's run does.
 * The rule for how it ends: **Failed** when the service's last log record was at
   ERROR or above and carried the OTel exception attributes (``exception.type`` or
   ``exception.message``), with those (and ``exception.stacktrace``) as the error;
@@ -38,12 +39,13 @@ from typing import Any, Callable, Mapping, NamedTuple, Protocol, Union
 
 from .. import _config
 from .._errors import RunNotFoundError
+from .._types import CANCELED, FAILED
 from .._threads import start_thread
 from ..pipeline.target import RunTarget
 
 __all__ = [
-    "DEFAULT_EXPERIMENT", "EXPERIMENT_KEY", "RUN_ID_KEY", "RUN_NAME_KEY", "SOURCE_RUN_TAG", "AttachRun",
-    "OpenRun", "ReceivedRun", "Runs", "is_rebuildable", "is_routed",
+    "DEFAULT_EXPERIMENT", "EXPERIMENT_KEY", "RUN_ID_KEY", "RUN_NAME_KEY", "SOURCE_RUN_TAG", "STATUS_EVENT",
+    "AttachRun", "OpenRun", "ReceivedRun", "Runs", "is_rebuildable", "is_routed", "routed_end",
 ]
 
 RUN_ID_KEY = "tracklog.run_id"
@@ -52,6 +54,9 @@ EXPERIMENT_KEY = "tracklog.experiment"
 RUN_NAME_KEY = "tracklog.run_name"
 #: The tag of a run rebuilt from routed data: the run's id in the workspace it was routed from.
 SOURCE_RUN_TAG = "tracklog.source_run_id"
+#: The event name of the record routing sends when a run ends (exporters/_otlp_sink.py), with
+#: the attributes ``tracklog.status`` and ``tracklog.error``.
+STATUS_EVENT = "tracklog.status"
 DEFAULT_EXPERIMENT = _config.DEFAULT_EXPERIMENT
 
 _logger = logging.getLogger("tracklog.receivers")
@@ -69,6 +74,8 @@ class ReceivedRun(Protocol):
     def complete(self) -> None: ...
 
     def fail(self, error: str | None = None) -> None: ...
+
+    def cancel(self) -> None: ...
 
 
 #: Starts a run: (experiment name, run name, tags) -> the run.
@@ -90,12 +97,16 @@ _Key = Union[_Service, str]
 
 
 class _Live:
-    __slots__ = ("error", "run", "seen")
+    __slots__ = ("end", "error", "routed", "run", "seen")
 
-    def __init__(self, run: ReceivedRun) -> None:
+    def __init__(self, run: ReceivedRun, routed: bool) -> None:
         self.run = run
+        #: Rebuilt from tracklog's routing, which says when the run ends.
+        self.routed = routed
         self.seen = time.monotonic()
         self.error: str | None = None
+        #: The status and error routing said the run ended with.
+        self.end: tuple[str, str | None] | None = None
 
 
 def failure_of(level: int, attributes: Mapping[str, Any]) -> str | None:
@@ -114,6 +125,15 @@ def is_routed(resource: Mapping[str, Any]) -> bool:
     """Whether tracklog's own routing sent this resource: it names a run and carries
     ``tracklog.run_name``. Such a run found in the receiver's workspace already holds it."""
     return RUN_NAME_KEY in resource and bool(resource.get(RUN_ID_KEY))
+
+
+def routed_end(event_name: str, attributes: Mapping[str, Any]) -> tuple[str, str | None] | None:
+    """The status and error of a record routing sends when a run ends, else None."""
+    status = attributes.get("tracklog.status") if event_name == STATUS_EVENT else None
+    if not isinstance(status, str):
+        return None
+    error = attributes.get("tracklog.error")
+    return status, None if error is None else str(error)
 
 
 def is_rebuildable(resource: Mapping[str, Any]) -> bool:
@@ -148,7 +168,8 @@ class Runs:
                 run_id = str(run_id)
                 live = self._services.get(run_id)
                 if live is not None:  # a run rebuilt from routed data
-                    live.seen = time.monotonic()
+                    if live.end is None:  # once its end came, it is not kept alive
+                        live.seen = time.monotonic()
                     return live.run, live
                 found = self._attached.get(run_id)
                 if found is None:
@@ -167,9 +188,18 @@ class Runs:
         """The live run kept by ``key``, opened now when there is none; the lock is held."""
         live = self._services.get(key)
         if live is None:
-            live = self._services[key] = _Live(self._open(experiment, name, tags))
-        live.seen = time.monotonic()
+            live = self._services[key] = _Live(self._open(experiment, name, tags), isinstance(key, str))
+        elif live.end is None:
+            live.seen = time.monotonic()
         return live.run, live
+
+    def end_soon(self, live: _Live, end: tuple[str, str | None]) -> None:
+        """A rebuilt run whose routing said it ended: the idle thread ends it so, within half
+        a second (not on the request's thread, which holds the export lock)."""
+        if live.routed:
+            with self._lock:
+                live.end = end
+                live.seen = float("-inf")
 
     def ended(self, run: ReceivedRun) -> None:
         """Forget a run named by id that has ended, so the next data looks it up again."""
@@ -204,11 +234,14 @@ class Runs:
 
 
 def _end(live: _Live) -> None:
+    status, error = live.end or (FAILED if live.error is not None else "", live.error)
     try:
-        if live.error is None:
-            live.run.complete()
+        if status == FAILED:
+            live.run.fail(error)
+        elif status == CANCELED:
+            live.run.cancel()
         else:
-            live.run.fail(live.error)
+            live.run.complete()
     except Exception:  # one run's store trouble must not stop the others ending
         _logger.warning("tracklog: receiver could not end run %s", live.run.id, exc_info=True)
 

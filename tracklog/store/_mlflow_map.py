@@ -37,7 +37,7 @@ from .._output_format import (
 from .._provenance import TO_MLFLOW
 from .._tables import NONFINITE, to_text
 from .._types import CANCELED, COMPLETED, CRASHED, FAILED, RUNNING
-from ..pipeline.event import IMAGE, LIST, LOG, METRIC, OUTPUT, PARAM, ROW, TAG, Event
+from ..pipeline.event import IMAGE, LIST, LOG, METRIC, OUTPUT, PARAM, ROW, STATUS, TAG, Event
 
 INTERNAL_PREFIX = "tracklog._"
 KIND_TAG = "tracklog._kind."
@@ -264,6 +264,8 @@ class Converter:
                 )
             elif kind == ROW:
                 self._row(ev, metrics.setdefault(run_id, []), run_tags, appends)
+            elif kind == STATUS:
+                continue  # the run's status goes to the server through set_status
             else:
                 key, extra = self.key(run_id, ev.name)
                 run_tags.extend(extra)
