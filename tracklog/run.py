@@ -904,21 +904,40 @@ class Run:
         return f"Run(id={self.id!r}, experiment={self.experiment.name!r}, name={self.name!r})"
 
 
+def _exit_end() -> tuple[str, str | None]:
+    """The status (and error) the runs this process started end with at exit."""
+    how = _lifecycle.uncaught()
+    if how == _lifecycle.INTERRUPTED:
+        return CANCELED, None
+    return (FAILED, how) if how else (COMPLETED, None)
+
+
+def _announce_exit_ends() -> None:
+    """At exit, before OTLP routes stop (they stop while runs are open, see _lifecycle): put
+    the end each started run is about to get on its pipeline, so routing sends it too."""
+    status, error = _exit_end()
+    for run in current.started_runs():
+        if not run.target.closed:
+            run.target.pipeline.put(Event(run.id, STATUS, status, error, None, _time()))
+
+
 def _end_started_runs() -> None:
     """At exit: end what this process started, as the interpreter ends (see _lifecycle)."""
-    how = _lifecycle.uncaught()
+    status, error = _exit_end()
     for run in current.started_runs():
         try:
-            if how == "KeyboardInterrupt":
+            if status == CANCELED:
                 run.cancel()  # type: ignore[attr-defined]
-            elif how:
-                run.fail(error=how)  # type: ignore[attr-defined]
+            elif status == FAILED:
+                run.fail(error=error)  # type: ignore[attr-defined]
             else:
                 run.complete()  # type: ignore[attr-defined]
         except Exception:
             _diag.logger.debug("tracklog: ending run %s at exit failed", run.id, exc_info=True)
 
 
+# Registered at import, before any route registers its stop: the ends go out first.
+_lifecycle.at_exit(_lifecycle.STOP_ROUTES, _announce_exit_ends)
 _lifecycle.at_exit(_lifecycle.END_RUNS, _end_started_runs)
 
 

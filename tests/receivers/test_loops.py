@@ -129,23 +129,39 @@ assert flush_routing(30)
 stop_routing(5)
 """
 
+#: A run left open when an exception ends the program: it ends Failed at exit.
+_ROUTED_CRASH = """
+import sys, tracklog
+from tracklog.exporters import route_to_otlp
+route_to_otlp(sys.argv[2])
+run = tracklog.Workspace(sys.argv[1]).experiment("exp").start_logging("crashed")
+run.log("loss", 0.5)
+raise ValueError("bad lr")
+"""
+
 
 def test_a_rebuilt_run_ends_when_its_routing_says_so(receive, tmp_path) -> None:
     """Routing sends each run's end: the rebuilt runs end at once (no idle wait) as the
-    program ended them, Completed, Failed with its error, Canceled."""
+    program ended them, Completed, Failed with its error, Canceled, and Failed with the
+    traceback for a run an uncaught exception ended at exit."""
     receiver = receive()  # the idle rule would wait 300 s
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACKLOG_"))}
     done = subprocess.run([sys.executable, "-c", _ROUTED_ENDS, str(tmp_path / "source"), receiver.http],
                           capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
+    crash = subprocess.run([sys.executable, "-c", _ROUTED_CRASH, str(tmp_path / "source"), receiver.http],
+                           capture_output=True, text=True, timeout=120, env=env)
+    assert crash.returncode == 1 and "ValueError: bad lr" in crash.stderr
     central = tracklog.Workspace(tmp_path / "ws", create=False)
 
     def ended() -> dict[str, str]:
         runs = {run.name: run.get_status() for run in central.get_runs()}
-        return runs if len(runs) == 3 and "Running" not in runs.values() else {}
+        return runs if len(runs) == 4 and "Running" not in runs.values() else {}
 
-    assert wait_for(ended, timeout=30) == {"done": "Completed", "failed": "Failed", "canceled": "Canceled"}
-    (failed,) = [run for run in central.get_runs() if run.name == "failed"]
-    assert failed.get_details()["error"]["error"]["message"] == "bad lr"
-    assert len(failed.get_metric_history("loss")) == 1
+    assert wait_for(ended, timeout=30) == {
+        "done": "Completed", "failed": "Failed", "canceled": "Canceled", "crashed": "Failed"}
+    runs = {run.name: run for run in central.get_runs()}
+    assert runs["failed"].get_details()["error"]["error"]["message"] == "bad lr"
+    assert "ValueError: bad lr" in runs["crashed"].get_details()["error"]["error"]["message"]
+    assert [len(run.get_metric_history("loss")) for run in runs.values()] == [1, 1, 1, 1]
     assert receiver.stop() == 0
