@@ -165,3 +165,32 @@ def test_a_rebuilt_run_ends_when_its_routing_says_so(receive, tmp_path) -> None:
     assert "ValueError: bad lr" in runs["crashed"].get_details()["error"]["error"]["message"]
     assert [len(run.get_metric_history("loss")) for run in runs.values()] == [1, 1, 1, 1]
     assert receiver.stop() == 0
+
+
+#: A run that pauses past the receiver's idle time, then ends without logging again.
+_ROUTED_PAUSE = """
+import sys, time, tracklog
+from tracklog.exporters import flush_routing, route_to_otlp, stop_routing
+route_to_otlp(sys.argv[2])
+run = tracklog.Workspace(sys.argv[1]).experiment("exp").start_logging("paused")
+run.log("loss", 0.5)
+run.flush()
+assert flush_routing(30)
+time.sleep(float(sys.argv[3]))
+run.complete()
+assert flush_routing(30)
+stop_routing(5)
+"""
+
+
+def test_the_end_of_a_rebuilt_run_the_idle_rule_ended_opens_no_new_run(receive, tmp_path) -> None:
+    """A run idle past --idle is ended by the receiver; its end arriving later alone opens
+    no second, empty run."""
+    receiver = receive("--idle", "1")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACKLOG_"))}
+    done = subprocess.run([sys.executable, "-c", _ROUTED_PAUSE, str(tmp_path / "source"), receiver.http, "3"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert receiver.stop() == 0
+    (run,) = tracklog.Workspace(tmp_path / "ws", create=False).get_runs()
+    assert (run.name, run.get_status(), len(run.get_metric_history("loss"))) == ("paused", "Completed", 1)

@@ -10,7 +10,8 @@ lines are still written).
 A resource tracklog's routing sent for a run of the receiver's own workspace is taken
 and not stored again (it is there already): ``partial_success`` says so with 0 rejected,
 and the receiver warns once per run. For a run of another workspace it rebuilds the run
-(see ``_runs``). The gauges routing sends beside its records (each metric's latest value,
+(see ``_runs``); a run's end alone, for a rebuilt run the idle rule has ended already, is
+taken and opens no new run. The gauges routing sends beside its records (each metric's latest value,
 for dashboards) are taken and never stored, in either case: every point came as a record.
 An accepted request is in the pipeline's queue: the writer stores it within a
 second, and the receiver flushes it all when it stops. Once the receiver begins to stop
@@ -36,7 +37,7 @@ from ..pipeline.event import Event
 from ..pipeline.writer import Pipeline
 from ._attrs import attributes
 from ._convert import Outcome, log_events, metric_events, span_events
-from ._runs import Runs, is_routed
+from ._runs import STATUS_EVENT, Runs, is_routed
 
 __all__ = ["LOGS", "METRICS", "SIGNALS", "TRACES", "Busy", "Closing", "Exporter", "Signal"]
 
@@ -163,11 +164,14 @@ class Exporter:
                 if signal is METRICS and is_routed(resource):
                     continue  # routing's latest-value gauges: its log records carry every point
                 try:
-                    run, live = self.runs.resolve(resource, header_run_id)
+                    found = self.runs.resolve(resource, header_run_id, not _only_ends(signal, resource_data))
                 except TracklogError as exc:
                     rejected += _count(signal, resource_data)
                     errors.append(str(exc))
                     continue
+                if found is None:
+                    continue  # the end of a rebuilt run the idle rule ended: it opens no new run
+                run, live = found
                 if live is None and is_routed(resource):
                     _echoed(run.id, errors)
                     continue
@@ -231,6 +235,14 @@ def _echoed(run_id: str, errors: list[str]) -> None:
                "it is stored there already, not stored twice")
     errors.append(message)
     _diag.warn_once(("otlp-echo", run_id), "tracklog: %s (route it elsewhere, or leave routing off)", message)
+
+
+def _only_ends(signal: Signal, resource_data: Any) -> bool:
+    """Whether a resource's log records are all ends of runs that routing sent."""
+    if signal is not LOGS:
+        return False
+    records = [r for scope in resource_data.scope_logs for r in scope.log_records]
+    return bool(records) and all(getattr(r, "event_name", "") == STATUS_EVENT for r in records)
 
 
 def _count(signal: Signal, resource_data: Any) -> int:

@@ -159,9 +159,12 @@ class Runs:
         """Start the thread that ends idle runs."""
         self._thread = start_thread(self._watch, "tracklog-receiver-idle")
 
-    def resolve(self, resource: Mapping[str, Any], header_run_id: str | None) -> tuple[ReceivedRun, _Live | None]:
+    def resolve(
+        self, resource: Mapping[str, Any], header_run_id: str | None, rebuild: bool = True
+    ) -> tuple[ReceivedRun, _Live | None] | None:
         """The run for data of this resource (opened now when new), and its live state when
-        the receiver started it; raises when a named run is missing and cannot be rebuilt."""
+        the receiver started it; raises when a named run is missing and cannot be rebuilt.
+        None when it would be rebuilt now but ``rebuild`` is False."""
         run_id = resource.get(RUN_ID_KEY) or header_run_id
         with self._lock:
             if run_id:
@@ -178,6 +181,8 @@ class Runs:
                     except RunNotFoundError:
                         if not is_rebuildable(resource):
                             raise
+                        if not rebuild:
+                            return None
                         return self._live(run_id, *_rebuilt(resource, run_id))
                     self._attached[run_id] = found
                 return found, None
