@@ -6,8 +6,8 @@
   never ends such a run: its owner does.
 * Otherwise one run per service instance: ``service.name`` + its instance (see
   :func:`instance_of`), in the experiment named by ``tracklog.experiment``, else
-  ``service.namespace``, else ``Default``. It starts on the service's first data and ends after ``idle``
-  seconds without any, or when the receiver stops.
+  ``service.namespace``, else ``Default``. It starts on the service's first data and
+  ends after ``idle`` seconds without any, or when the receiver stops.
 * A resource that tracklog's own OTLP routing sent (it always adds
   ``tracklog.run_name`` beside ``tracklog.run_id``; ``tracklog run`` gives a child only
   the run id) whose run is in the receiver's workspace is that workspace's data coming
