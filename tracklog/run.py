@@ -867,7 +867,10 @@ class Run:
         kept = _outputs_at_end.pop(self.id, None)
         if kept is not None:
             collect_outputs(self, kept[0], kept[1])
-        state.pipeline.put(Event(self.id, STATUS, status, error, None, _time()))  # for routing
+        if not state.pipeline.stalled:
+            # For routing. A stalled pipeline sheds what it cannot keep, and counts it: a
+            # run's end is not among the user's events it may say were lost.
+            state.pipeline.put(Event(self.id, STATUS, status, error, None, _time()))
         self._engine.flush()
         self._engine.store.set_status(self.id, status, _time(), error)
         self._engine.store.flush()
@@ -917,7 +920,7 @@ def _announce_exit_ends() -> None:
     the end each started run is about to get on its pipeline, so routing sends it too."""
     status, error = _exit_end()
     for run in current.started_runs():
-        if not run.target.closed:
+        if not run.target.closed and not run.target.pipeline.stalled:
             run.target.pipeline.put(Event(run.id, STATUS, status, error, None, _time()))
 
 

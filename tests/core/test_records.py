@@ -106,6 +106,6 @@ def test_ingest_result_stays_mutable_and_unhashable() -> None:
     result.lines += 2
     result.first = 1.0
     assert result == IngestResult(lines=2, format="cri", first=1.0)
-    assert repr(result) == "IngestResult(lines=2, format='cri', first=1.0, last=None)"
+    assert repr(result) == "IngestResult(lines=2, format='cri', first=1.0, last=None, untimed=0)"
     with pytest.raises(TypeError):
         hash(result)
