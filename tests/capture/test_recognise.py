@@ -234,44 +234,6 @@ def test_names_with_a_colon_stay_text_and_a_capitalised_step_key_is_the_step(tmp
     }
 
 
-def test_nested_tqdm_bars_give_the_outer_bars_completed_postfix_only(tmp_path):
-    """Nested tqdm bars (position > 0) are drawn a line down and the cursor goes back up: those
-    redraws, and the outer bar's redraws between them, are no completed lines; the outer bar's
-    last picture is, also when it is drawn right after the cursor came back up and ends the output."""
-    pytest.importorskip("tqdm")
-    jobs = {
-        "redrawn": """
-            from tqdm import tqdm
-            with tqdm(total=3, position=0, desc="outer") as outer:
-                for j in range(3):
-                    with tqdm(total=4, position=1, desc="inner", leave=False) as inner:
-                        for k in range(4):
-                            inner.set_postfix(inner_loss=k); inner.update()
-                    outer.set_postfix(outer_loss=j * 0.1); outer.update()
-        """,
-        "closed_last": """
-            from tqdm import tqdm
-            outer = tqdm(total=2, position=0, desc="outer", mininterval=3600)
-            for j in range(2):
-                with tqdm(total=3, position=1, desc="inner", leave=False, mininterval=0) as inner:
-                    for k in range(3):
-                        inner.set_postfix(inner_loss=k, refresh=False); inner.update()
-                outer.set_postfix(outer_loss=j + 0.5, refresh=False); outer.update()
-            outer.close()
-        """,
-    }
-    found = {}
-    for name, body in jobs.items():
-        ws = tmp_path / name
-        done = tracklog_run(ws, PYTHON, script(tmp_path, f"{name}.py", body))
-        assert done.returncode == 0, done.stderr
-        assert b"\x1b[A" in done.stderr  # the nested bar's cursor moves
-        run = only_run(ws)
-        found[name] = {m: [(p.step, p.value) for p in run.get_metric_history(m)] for m in run.get_metrics()}
-        assert stream_bytes(run, "stderr") == done.stderr
-    assert found == {"redrawn": {"outer_loss": [(0, 0.2)]}, "closed_last": {"outer_loss": [(0, 1.5)]}}
-
-
 def test_keras_shaped_output_with_terminal_redraws(tmp_path):
     # Keras 3 on a terminal redraws its bar with \r, then ends the epoch's line with \n.
     child = script(tmp_path, "keras.py", """

@@ -72,11 +72,6 @@ _PROGRESS = re.compile(rb"\s*\d+/\d+(?:\s+[^\s:]+)*\s*")
 _NOISE = re.compile(rb"\s*(?:ETA:\s*\S+|\d+(?:\.\d+)?(?:s|ms|us|\xc2\xb5s)(?:/\w+)?(?:\s+\d+(?:\.\d+)?(?:s|ms|us)/\w+)?)\s*")
 # tqdm: "desc: 100%|####| 10/10 [00:01<00:00,  9.53it/s, loss=0.3, acc=0.9]".
 _TQDM = re.compile(rb".*\d\S*\s+\[[\d:]+(?:<[\d:?]+)?,\s*[^,\]]*(?:/s|/it|it/s|s/it)\s*,\s*([^\[\]]*)\]\s*")
-# tqdm's nested bars (position > 0): a bar is drawn a line down, then the cursor goes back up.
-# A line whose picture ends going up is such a redraw, never a completed line; one drawn right
-# after going up redraws a bar above, completed only if the next line is not a nested redraw.
-CURSOR_UP = b"\x1b[A"
-_GOES_UP = re.compile(rb"\x1b\[\d*A\r*\Z")
 # Terminal escapes (colours, cursor moves) as Keras 3, rich and coloured loggers print them.
 _ANSI = re.compile(rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 
@@ -283,7 +278,7 @@ class MetricRules:
 class Recogniser:
     """Metric events from the whole lines of output blocks of one stream."""
 
-    __slots__ = ("builtin", "epoch", "held", "json", "patterns", "template")
+    __slots__ = ("builtin", "epoch", "json", "patterns", "template")
 
     def __init__(self, builtin: bool = True, patterns: Sequence[Pattern] = (), json_lines: bool = True) -> None:
         self.builtin = builtin
@@ -292,17 +287,9 @@ class Recogniser:
         self.epoch: int | None = None
         #: The shape of the last logfmt line read one by one: tried first on a whole block.
         self.template: LineTemplate | None = None
-        #: A bar redrawn after the cursor went up, at the end of a block: the next line decides.
-        self.held: tuple[dict[str, Any], float] | None = None
 
     def events(self, target: RunTarget, block: bytes, ts: float) -> list[Event]:
         """The metric, tag and param events of ``block`` (whole lines); never raises."""
-        if self.held is not None:
-            fields, when = self.held
-            self.held = None
-            end = block.find(b"\n")
-            if _GOES_UP.search(block if end < 0 else block[:end]) is None:  # no nested redraw next: completed
-                return _events(target, fields, when) + self.events(target, block, ts)
         if (not self.patterns and b"=" not in block and b":" not in block and b"{" not in block
                 and b"poch" not in block):
             return []  # the cheap rejection: none of the shapes (nor an "Epoch 3/10" line) is possible
@@ -311,48 +298,25 @@ class Recogniser:
             if found is not None:
                 return found  # type: ignore[return-value]  # POINTS tuples (see pipeline.event)
         events: list[Event] = []
-        held = None  # the fields of a bar drawn right after the cursor went up: the next line decides
-        for line in (block[:-1] if block[-1:] == b"\n" else block).split(b"\n"):
-            if held is not None:
-                if _GOES_UP.search(line) is None:
-                    events.extend(_events(target, *held))
-                held = None
+        for line in block.split(b"\n"):
             if not line:
                 continue
-            builtin = self.builtin
-            after_up = False
-            if b"\x1b" in line and builtin:
-                if _GOES_UP.search(line) is not None:
-                    builtin = False  # a nested tqdm bar's redraw (drawn a line down, then back up)
-                else:
-                    redraw = line.rfind(b"\r", 0, len(line) - 1)
-                    after_up = redraw > 0 and _GOES_UP.search(line, 0, redraw + 1) is not None
             if b"\r" in line:
                 line = line[line.rfind(b"\r", 0, len(line) - 1) + 1:].rstrip(b"\r")
             if b"\x08" in line:  # Keras 2 and 3 redraw a terminal line with backspaces
                 line = line[line.rfind(b"\x08") + 1:]
             if b"\x1b" in line:  # Keras 3 colours its progress lines
                 line = _ANSI.sub(b"", line)
-            fields = self._fields(line) if builtin else None
+            fields = self._fields(line) if self.builtin else None
             if fields is not None:
-                if after_up:
-                    held = (fields, ts)
-                else:
-                    events.extend(_events(target, fields, ts))
+                events.extend(_events(target, fields, ts))
             if self.patterns:  # in addition to the built-in shapes, on every line
                 text = line.decode("utf-8", "replace")
                 for pattern in self.patterns:
                     found_fields = pattern.fields(text)
                     if found_fields is not None:
                         events.extend(_events(target, found_fields, ts))
-        if held is not None:
-            self.held = held
         return events
-
-    def finish(self, target: RunTarget) -> list[Event]:
-        """At the stream's end: the events of a bar held for the next line (none will come)."""
-        held, self.held = self.held, None
-        return [] if held is None else _events(target, *held)
 
     def _by_template(self, target: RunTarget, block: bytes, ts: float) -> list[tuple[Any, ...]] | None:
         """The block's points read by the template of its lines' shape, when all of them have it."""

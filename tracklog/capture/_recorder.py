@@ -16,7 +16,7 @@ from .. import _diag
 from .._output_format import FILENAME
 from ..pipeline.conventions import convention_events, has_conventions
 from ..pipeline.event import OUTPUT, Event
-from ._recognise import CURSOR_UP, Recogniser
+from ._recognise import Recogniser
 
 if TYPE_CHECKING:
     from ..pipeline.target import HasTarget, RunTarget
@@ -196,8 +196,6 @@ class OutputRecorder:
             # Keep the line's last picture (bounded): its newline may come in a later write.
             redraw = data.rfind(b"\r", 0, len(data) - 1)
             carry = data[redraw + 1:] if redraw >= 0 else self._carry + data
-            if redraw > 0 and data.endswith(CURSOR_UP, 0, redraw):
-                carry = CURSOR_UP + b"\r" + carry  # drawn after the cursor went up (a nested tqdm bar above)
             self._carry = carry if len(carry) <= 1 << 16 else b""
         self._pipeline.put(Event(self._run_id, OUTPUT, self.filename, data, None, ts, 0, self.stream))
         self._sent(len(data))
@@ -214,9 +212,5 @@ class OutputRecorder:
                     events = self.recogniser.events(self._target, last, when)
                     if events:
                         self._pipeline.put_many(events)
-            if self.recogniser is not None:
-                held = self.recogniser.finish(self._target)
-                if held:
-                    self._pipeline.put_many(held)
         except Exception:
             _diag.logger.warning("tracklog: recording %s output failed", self.stream, exc_info=True)
