@@ -302,6 +302,28 @@ def test_followed_file_sees_a_truncated_file_refilled_past_its_position(tmp_path
         assert (followed.truncations, followed.rotations) == (1, 0)
 
 
+def test_followed_file_skips_the_hole_a_non_append_writer_leaves_after_copytruncate(tmp_path):
+    """A writer without O_APPEND (``prog > file``) writes on at its old offset after a
+    copytruncate: the NUL hole before its new line is skipped, never returned, whether the
+    follower looks before or after that write."""
+    path = tmp_path / "f.log"
+    writer = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        os.write(writer, b"".join(b"step=%d loss=0.%d padding-padding\n" % (i, i) for i in range(50)))
+        with FollowedFile(str(path), idle=0.3, poll=0.05) as followed:
+            assert followed.read1().count(b"\n") == 50
+            os.truncate(path, 0)                       # copytruncate, after the copy
+            os.write(writer, b"step=50 loss=0.5\n")   # lands at the old offset
+            assert followed.read1() == b"step=50 loss=0.5\n"
+            os.truncate(path, 0)
+            assert followed.read1(1) == b""            # idle: seen truncated and empty
+            os.write(writer, b"step=51 loss=0.51\n")
+            assert followed.read1() == b"step=51 loss=0.51\n"
+            assert followed.truncations == 2
+    finally:
+        os.close(writer)
+
+
 def test_follow_stops_after_idle_seconds(tmp_path):
     log = tmp_path / "quiet.log"
     log.write_bytes(b"loss: 0.5\n")

@@ -9,8 +9,12 @@ was truncated (``copytruncate``, ``> file``), reading starts again at its start.
 Truncation shows as a file shorter than what was read, or, when the writer
 refilled it past that point before we looked, as a file whose first bytes
 (``FINGERPRINT`` of them, checked before each read, as log shippers do) are no
-longer the ones read there. A path that is briefly missing during a rotation is
-waited for.
+longer the ones read there. A writer that did not open the file in append mode
+(``prog > file``) writes on at its old offset after a ``copytruncate``, so the
+file then starts with a hole of NUL bytes: that file, no shorter than what was
+read, is the same one truncated, read on from the position, and the hole's NULs
+(also those met at the start after a truncation) are skipped, never stored. A
+path that is briefly missing during a rotation is waited for.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ class FollowedFile:
         self._identity = (stat.st_dev, stat.st_ino)
         self._position = 0
         self._head = b""  # the file's first bytes as read (up to FINGERPRINT)
+        self._holes = False  # once truncated: NULs at the start of a read are a non-append writer's hole
         self._last = time.monotonic()
 
     def read1(self, size: int = 1 << 20) -> bytes:
@@ -64,6 +69,10 @@ class FollowedFile:
             if self._head and self._refilled():
                 self._restart()
             data = self._file.read(size)
+            if data and self._holes and data[:1] == b"\0":
+                data = self._skip_hole(data)
+                if not data:
+                    continue
             if data:
                 self._took(data)
                 self._last = time.monotonic()
@@ -72,6 +81,8 @@ class FollowedFile:
                 continue
             if self.pid is not None and not pid_alive(self.pid):
                 data = self._file.read(size)  # what it wrote just before it exited
+                if data and self._holes and data[:1] == b"\0":
+                    data = self._skip_hole(data)
                 if data:
                     self._took(data)
                     return data
@@ -88,20 +99,41 @@ class FollowedFile:
             self._head = (self._head + data)[:FINGERPRINT]
         self._position += len(data)
 
+    def _skip_hole(self, data: bytes) -> bytes:
+        """Move past the NULs ``data`` starts with (a hole, never stored); the rest of it."""
+        rest = data.lstrip(b"\0")
+        self._took(data[: len(data) - len(rest)])
+        return rest
+
     def _refilled(self) -> bool:
-        """True when the file's first bytes are no longer those read there: truncated and written again."""
+        """True when the file's first bytes are no longer those read there: truncated and written again.
+
+        A start that is now NUL bytes, in a file no shorter than the position, is a hole a
+        non-append writer left by writing on at its old offset: the file was truncated, but its
+        new data lies past the position, so reading goes on from there (False).
+        """
         if _PREAD is None:
             return False
         try:
-            return _PREAD(self._file.fileno(), len(self._head), 0) != self._head
+            start = _PREAD(self._file.fileno(), len(self._head), 0)
+            if start == self._head:
+                return False
+            hole = start.count(0) == len(start) == len(self._head)
+            if hole and os.fstat(self._file.fileno()).st_size >= self._position:
+                self._head = start
+                self._holes = True
+                self.truncations += 1
+                return False
         except OSError:
             return False
+        return True
 
     def _restart(self) -> None:
         """Read the (truncated) file again from its start."""
         self._file.seek(0)
         self._position = 0
         self._head = b""
+        self._holes = True
         self.truncations += 1
 
     def _switched(self) -> bool:
@@ -121,6 +153,7 @@ class FollowedFile:
             self._identity = (fresh.st_dev, fresh.st_ino)
             self._position = 0
             self._head = b""
+            self._holes = False
             self.rotations += 1
             return True
         if stat.st_size < self._position:
