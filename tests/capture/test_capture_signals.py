@@ -191,3 +191,39 @@ def test_sigint_to_the_whole_process_group_reaches_the_child_once(tmp_path):
 def test_sigint_to_tracklog_runs_pid_alone_is_passed_on_once(tmp_path):
     """A SIGINT sent to tracklog run's pid only (kill -INT PID) is passed on to the child, once."""
     _interrupted_once(tmp_path, lambda proc: proc.send_signal(signal.SIGINT))
+
+
+#: tracklog run in process, with a Popen that sends a SIGINT to the whole group just before the
+#: command starts: after our handlers and the witness are in place, before the child exists.
+SIGINT_BEFORE_THE_CHILD = """
+    import os, signal, subprocess, sys, time
+    from tracklog.cli import main
+    real = subprocess.Popen
+    class BeforeTheChild(real):
+        def __init__(self, args, *rest, **options):
+            if args[-1] == "child.py":
+                time.sleep(0.4)  # the witness is ready
+                os.killpg(os.getpgrp(), signal.SIGINT)
+                time.sleep(0.05)
+            super().__init__(args, *rest, **options)
+    subprocess.Popen = BeforeTheChild
+    sys.argv = ["tracklog", "--workspace", sys.argv[1], "run", "--", sys.executable, "child.py"]
+    main()
+"""
+
+
+def test_a_group_sigint_before_the_child_exists_is_passed_on(tmp_path):
+    """A SIGINT to the group that arrives after tracklog run's handlers are in place but before the
+    child exists never reached the child: it is passed on (the child ends by it), not taken as the group's."""
+    script(tmp_path, "child.py", "import time\ntime.sleep(1.5)\nprint('not interrupted', flush=True)\n")
+    runner = script(tmp_path, "runner.py", SIGINT_BEFORE_THE_CHILD)
+    proc = subprocess.Popen(
+        [PYTHON, str(runner), str(tmp_path / "ws")], cwd=tmp_path, env=env(), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        proc.kill()
+    assert b"not interrupted" not in out, err.decode()
+    assert only_run(tmp_path / "ws").status == "Canceled"

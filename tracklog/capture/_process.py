@@ -146,10 +146,27 @@ class ChildProcess:
             self._kill_at = time.monotonic() + self.term_grace
         if signum == signal.SIGINT and self._child_got_sigint(proc):
             return  # sent to our whole group (a terminal's Ctrl-C, killpg): the child has it already
+        self._pass_on(proc, signum)
+
+    def _pass_on(self, proc: subprocess.Popen[bytes], signum: int) -> None:
         try:
             proc.send_signal(signum)
         except (ProcessLookupError, OSError):
             pass
+
+    def _replay_pending(self, proc: subprocess.Popen[bytes]) -> None:
+        """Pass on every signal that came before the child existed: none of them reached it.
+
+        For a SIGINT the witness's answer to it is read and dropped, so that it is not taken
+        for the answer to a later one.
+        """
+        pending, self._pending_signals = self._pending_signals, []
+        for signum in pending:
+            if signum in ENDING and self._kill_at is None:
+                self._kill_at = time.monotonic() + self.term_grace
+            if signum == signal.SIGINT and self._witness is not None:
+                self._witness.group_got_it()
+            self._pass_on(proc, signum)
 
     def _child_got_sigint(self, proc: subprocess.Popen[bytes]) -> bool:
         """Whether the SIGINT we just got reached the child too (sent to our process group)."""
@@ -226,8 +243,7 @@ class ChildProcess:
             self._restore_handlers()
             self._close_witness()
             raise
-        for signum in self._pending_signals:
-            self._on_signal(signum, None)
+        self._replay_pending(self.proc)
         if self.tensorboard_watcher is not None:
             self.tensorboard_watcher.start()
 
