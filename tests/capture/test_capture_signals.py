@@ -227,3 +227,30 @@ def test_a_group_sigint_before_the_child_exists_is_passed_on(tmp_path):
         proc.kill()
     assert b"not interrupted" not in out, err.decode()
     assert only_run(tmp_path / "ws").status == "Canceled"
+
+
+#: In a session of its own: witnesses asked about a group SIGINT sent while each is still starting.
+WITNESS_WHILE_STARTING = """
+    import os, signal, time
+    from tracklog.capture._sigint import GroupSigintWitness
+    signal.signal(signal.SIGINT, lambda *_: None)
+    answers = []
+    for delay in (0.0, 0.0, 0.005, 0.01, 0.02):
+        witness = GroupSigintWitness()
+        time.sleep(delay)
+        os.killpg(os.getpgrp(), signal.SIGINT)  # Ctrl-C while the witness starts
+        answers.append(witness.group_got_it())
+        witness.close()
+    print(answers)
+"""
+
+
+def test_a_group_sigint_while_the_witness_starts_is_answered_as_the_groups(tmp_path):
+    """The witness starts with SIGINT blocked, so a Ctrl-C during its startup is answered (the
+    group got it) instead of killing it, which read as unknown and let the child get it twice."""
+    witness = script(tmp_path, "witness.py", WITNESS_WHILE_STARTING)
+    done = subprocess.run(
+        [PYTHON, str(witness)], env=env(), stdin=subprocess.DEVNULL, capture_output=True,
+        timeout=TIMEOUT, start_new_session=True,
+    )
+    assert done.stdout == b"[True, True, True, True, True]\n", done.stderr.decode()

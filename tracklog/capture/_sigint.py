@@ -10,12 +10,17 @@ Python's handlers do not see it), so we ask a witness: a tiny process of our
 own in the same group that answers one byte for every SIGINT it gets. If it
 answers, the group got the signal; if it stays silent for ``ANSWER_WAIT``
 seconds, only we did.
+
+The witness starts with SIGINT blocked (our thread's mask, put back as soon as it
+is spawned) and unblocks it once its handler is in place, so a SIGINT that comes
+while it is still starting is answered, not taken for its death.
 """
 
 from __future__ import annotations
 
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -23,8 +28,12 @@ import time
 #: Seconds we wait for the witness's answer before taking a SIGINT as sent to us alone.
 ANSWER_WAIT = 0.5
 
-#: The witness: one byte "r" once its handler is in place, then one "i" per SIGINT; it
-#: ignores the signals that end a job (they are for the job); killed at our end, and leaves
+#: Seconds we wait for a witness whose answers ended (its stdout closed) to be reaped.
+_REAP_WAIT = 0.1
+
+#: The witness: one byte "r" once its handler is in place, then one "i" per SIGINT (it starts
+#: with SIGINT blocked and unblocks it after the "r": one that came meanwhile is answered then);
+#: it ignores the signals that end a job (they are for the job); killed at our end, and leaves
 #: by itself if we die (EOF on its stdin).
 _WITNESS = (
     "import os, signal\n"
@@ -32,6 +41,7 @@ _WITNESS = (
     "    signal.signal(getattr(signal, s), signal.SIG_IGN)\n"
     "signal.signal(signal.SIGINT, lambda *_: os.write(1, b'i'))\n"
     "os.write(1, b'r')\n"
+    "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})\n"
     "while os.read(0, 1):\n"
     "    pass\n"
 )
@@ -43,6 +53,7 @@ class GroupSigintWitness:
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
         self._ready = False
+        blocked = _block_sigint()
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-I", "-S", "-c", _WITNESS],
@@ -50,12 +61,15 @@ class GroupSigintWitness:
             )
         except OSError:
             self._proc = None  # no witness: callers fall back on their own judgement
+        finally:
+            if blocked is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def group_got_it(self) -> bool | None:
         """True if the SIGINT just received went to our group, False if to us alone, None if unknown.
 
-        Unknown: the witness could not start, or died (it may have been killed
-        before its handler was in place).
+        Unknown: the witness could not start, or died of something else than a
+        SIGINT (a witness that a SIGINT killed got one sent to the group).
         """
         proc = self._proc
         if proc is None or proc.stdout is None:
@@ -74,11 +88,26 @@ class GroupSigintWitness:
                 return answered if self._ready else None
             data = os.read(fd, 64)
             if not data:
-                self._proc = None
-                return answered if answered else None
-            if data.startswith(b"r"):
+                return True if answered or self._died_of_sigint() else None
+            if b"r" in data:
                 self._ready = True
             answered = answered or b"i" in data
+
+    def _died_of_sigint(self) -> bool:
+        """The witness's answers ended: reap it; True if a SIGINT killed it."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return False
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                pipe.close()
+        try:
+            code = proc.wait(_REAP_WAIT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return False
+        return code == -signal.SIGINT
 
     def close(self) -> None:
         """End the witness and reap it (killed: it holds nothing, and waiting for it would cost time)."""
@@ -93,3 +122,13 @@ class GroupSigintWitness:
             if pipe is not None:
                 pipe.close()
         proc.wait()
+
+
+def _block_sigint() -> set[signal.Signals] | None:
+    """Block SIGINT in this thread (a child spawned now inherits it blocked); the mask before, or None."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    try:
+        return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    except (OSError, ValueError):
+        return None
