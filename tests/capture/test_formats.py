@@ -149,6 +149,38 @@ def test_a_gzipd_log_is_read_as_its_lines_from_a_file_and_from_stdin(tmp_path):
         assert [(p.step, p.value) for p in run.get_metric_history("loss")] == [(1, 0.5), (2, 0.25)]
 
 
+#: Writes the file argv[1] to stdout in two writes, its first byte alone, then the rest.
+FIRST_BYTE_ALONE = """
+    import os, sys, time
+    data = open(sys.argv[1], "rb").read()
+    os.write(1, data[:1])
+    time.sleep(0.3)
+    os.write(1, data[1:])
+"""
+
+
+def test_gzip_on_a_pipe_whose_first_read_is_one_byte_is_still_decompressed(tmp_path):
+    """A pipe that delivers gzip's first byte alone: its second is waited for, so the data is read
+    decompressed, not stored as binary; text starting with that byte stays text, whole."""
+    writer = script(tmp_path, "writer.py", FIRST_BYTE_ALONE)
+    for name, data, lines in (
+        ("gz", gzip.compress(CRI), [b"starting trainer", b"step=1 loss=0.5"]),
+        ("text", b"\x1fstep=1 loss=0.5\nstep=2 loss=0.4\n", [b"\x1fstep=1 loss=0.5", b"step=2 loss=0.4"]),
+    ):
+        (tmp_path / name).write_bytes(data)
+        feed = subprocess.Popen([PYTHON, str(writer), str(tmp_path / name)], stdout=subprocess.PIPE)
+        try:
+            done = subprocess.run(
+                [PYTHON, "-m", "tracklog", "--workspace", str(tmp_path / f"ws-{name}"), "ingest", "-"],
+                stdin=feed.stdout, env=env(), capture_output=True, timeout=TIMEOUT,
+            )
+        finally:
+            feed.stdout.close()
+            feed.wait(timeout=TIMEOUT)
+        assert done.returncode == 0, done.stderr
+        assert [l.data for l in output_lines(only_run(tmp_path / f"ws-{name}"))][:2] == lines
+
+
 def test_a_gzipd_log_cut_short_keeps_the_lines_before_the_break_and_says_so(tmp_path):
     """gzip data that breaks off (a copy taken mid-write): the lines before the break are read,
     one line says the data broke off, the run completes."""

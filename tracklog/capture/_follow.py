@@ -26,6 +26,8 @@ import time
 POLL = 0.2
 #: Bytes at the start of a followed file kept to tell a truncated and refilled file from a grown one.
 FINGERPRINT = 1024
+#: The first two bytes of gzip data (RFC 1952).
+GZIP_MAGIC = b"\x1f\x8b"
 _PREAD = getattr(os, "pread", None)  # POSIX; without it only a shorter file shows a truncation
 
 

@@ -21,6 +21,7 @@ import zlib
 from typing import IO, TYPE_CHECKING
 
 from .._record import Record
+from ._follow import GZIP_MAGIC
 from ._formats import DECODERS, sniff
 from ._recognise import MetricRules
 from ._recorder import OutputRecorder
@@ -38,8 +39,6 @@ MAX_JOINED = 4 << 20
 
 #: The UTF-8 byte order mark some Windows tools write at the start of a file.
 _BOM = b"\xef\xbb\xbf"
-#: The first two bytes of gzip data (RFC 1952).
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def split_timestamp(line: bytes) -> tuple[float | None, bytes]:
@@ -85,15 +84,51 @@ class GunzippedInput:
     read = read1
 
 
-def decompressed(stream: IO[bytes]) -> IO[bytes] | GunzippedInput:
+def decompressed(stream: IO[bytes]) -> IO[bytes] | GunzippedInput | RejoinedInput:
     """``stream`` itself, or its decompressed bytes when it starts with gzip's magic bytes.
 
     Needs a ``peek`` (a file opened ``rb``, ``sys.stdin.buffer``); a stream without
     one is read as it is.
     """
     peek = getattr(stream, "peek", None)
-    head = peek(len(_GZIP_MAGIC))[: len(_GZIP_MAGIC)] if peek is not None else b""
-    return GunzippedInput(stream) if head == _GZIP_MAGIC else stream
+    if peek is None:
+        return stream
+    head = peek(len(GZIP_MAGIC))[: len(GZIP_MAGIC)]
+    if head == GZIP_MAGIC[:1]:
+        # A pipe's first read gave gzip's first byte alone: wait for the second (or the end).
+        head = stream.read(len(GZIP_MAGIC))
+        stream = RejoinedInput(head, stream)
+    return GunzippedInput(stream) if head == GZIP_MAGIC else stream
+
+
+class RejoinedInput:
+    """``stream`` with ``head``, bytes already read from it, put back in front."""
+
+    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
+        self._head = head
+        self._stream = stream
+
+    def read1(self, size: int = -1) -> bytes:
+        """What is left of ``head`` (up to ``size``), else the stream's next bytes."""
+        if not self._head:
+            read = getattr(self._stream, "read1", None) or self._stream.read
+            return read(size)
+        return self._take(size)
+
+    def read(self, size: int | None = -1) -> bytes:
+        """As ``read1``, but to the end for ``size`` -1 or None."""
+        if not self._head:
+            return self._stream.read(size)
+        if size is None or size < 0:
+            return self._take(-1) + self._stream.read()
+        return self._take(size)
+
+    def _take(self, size: int | None) -> bytes:
+        """Up to ``size`` bytes of ``head`` (all of it for -1 or None), taken off it."""
+        head = self._head
+        cut = len(head) if size is None or size < 0 else size
+        self._head = head[cut:]
+        return head[:cut]
 
 
 class IngestResult(Record):
