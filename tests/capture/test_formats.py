@@ -181,6 +181,16 @@ def test_gzip_on_a_pipe_whose_first_read_is_one_byte_is_still_decompressed(tmp_p
         assert [l.data for l in output_lines(only_run(tmp_path / f"ws-{name}"))][:2] == lines
 
 
+def test_follow_refuses_a_gzipd_file_before_a_run_starts(tmp_path):
+    """--follow tails text that grows; a *.gz is refused, saying to ingest it without --follow."""
+    log = tmp_path / "0.log.gz"
+    log.write_bytes(gzip.compress(CRI))
+    done = cli(tmp_path / "ws", "ingest", "--follow", "--idle", "0.5", str(log))
+    assert done.returncode != 0
+    assert b"is gzip'd, not a log that grows: ingest it without --follow" in done.stderr, done.stderr
+    assert not (tmp_path / "ws" / "runs").exists()
+
+
 def test_a_gzipd_log_cut_short_keeps_the_lines_before_the_break_and_says_so(tmp_path):
     """gzip data that breaks off (a copy taken mid-write): the lines before the break are read,
     one line says the data broke off, the run completes."""

@@ -95,6 +95,10 @@ class FollowedFile:
 
     read = read1
 
+    def gzipped(self) -> bool:
+        """True when the file, not yet read, starts with gzip's magic bytes: a compressed log, no growing text."""
+        return self._position == 0 and self._file.peek(len(GZIP_MAGIC))[: len(GZIP_MAGIC)] == GZIP_MAGIC
+
     def _took(self, data: bytes) -> None:
         """Move past ``data``; the file's first bytes are kept as its fingerprint."""
         if self._position == len(self._head) < FINGERPRINT:

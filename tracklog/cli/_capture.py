@@ -341,9 +341,13 @@ def _own_times(run: Run, first: float | None, last: float | None) -> None:
 
 def _follow_input(path: str, idle: float, pid: int | None) -> FollowedFile:
     try:
-        return FollowedFile(path, idle=idle, pid=pid)
+        followed = FollowedFile(path, idle=idle, pid=pid)
     except OSError as exc:
         raise TracklogError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if followed.gzipped():
+        followed.close()
+        raise UsageError(f"{path} is gzip'd, not a log that grows: ingest it without --follow")
+    return followed
 
 
 def _ingest_tensorboard(args: argparse.Namespace) -> int:
