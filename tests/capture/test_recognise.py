@@ -234,6 +234,26 @@ def test_names_with_a_colon_stay_text_and_a_capitalised_step_key_is_the_step(tmp
     }
 
 
+def test_pairs_without_a_space_after_the_colon_count_on_a_line_of_two_or_more(tmp_path):
+    """`loss:0.3, acc:0.9` and `epoch:3 | loss:0.25` are metric lines (two or more pairs, no space
+    after the colons); a lone `cuda:0` or `localhost:8080` stays text, and so does a lone `ETA:3s`
+    beside one pair."""
+    child = script(tmp_path, "job.py", """
+        print("cuda:0")
+        print("loss:0.3, acc:0.9")
+        print("localhost:8080")
+        print("epoch:3 | loss:0.25")
+        print("ETA:3s - loss:0.2")
+        print("loss:0.1 - acc:0.95")
+    """)
+    ws = tmp_path / "ws"
+    done = tracklog_run(ws, PYTHON, child)
+    assert done.returncode == 0, done.stderr
+    run = only_run(ws)
+    history = {name: [(p.step, p.value) for p in run.get_metric_history(name)] for name in run.get_metrics()}
+    assert history == {"loss": [(0, 0.3), (3, 0.25), (4, 0.1)], "acc": [(0, 0.9), (1, 0.95)]}
+
+
 def test_keras_shaped_output_with_terminal_redraws(tmp_path):
     # Keras 3 on a terminal redraws its bar with \r, then ends the epoch's line with \n.
     child = script(tmp_path, "keras.py", """

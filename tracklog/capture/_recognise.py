@@ -13,7 +13,7 @@ metric. The shapes, tried in this order on the text after a line's last ``\\r``
 * tqdm bars ending in a postfix (``... 9.53it/s, loss=0.3]``): the postfix pairs;
 * logfmt (``step=12 loss=0.31``, ``level=info msg="epoch done" loss=0.3``): every
   token is ``key=value``;
-* ``key: value`` pairs (a space after the colon) split by `` - ``, `` | ``, ``,`` or ``;`` (``loss: 0.3120 -
+* ``key: value`` pairs (a space after the colon, or none on a line of two or more pairs) split by `` - ``, `` | ``, ``,`` or ``;`` (``loss: 0.3120 -
   accuracy: 0.8906``), after an optional Keras progress prefix (``32/32 [====] -
   1s 3ms/step``); a line ``Epoch 3/10`` makes 3 the step of the pair lines after it.
 
@@ -63,8 +63,9 @@ _NAME_ONLY = re.compile(_NAME)
 _NUMBER = re.compile(rb"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf)", re.IGNORECASE)
 _INTEGER = re.compile(rb"[-+]?\d+")
 _EPOCH = re.compile(rb"\s*Epoch\s+(\d+)(?:\s*/\s*\d+)?\s*:?\s*", re.IGNORECASE)
-# A space after the colon: "cuda:0", "localhost:8080", "python:3.11" are names, not pairs.
-_PAIR = re.compile(rb"\s*(" + _NAME + rb")\s*:\s+(\S+)\s*")
+# Group 2 is the space after the colon. Without one, a pair only on a line of two or more
+# ("loss:0.3, acc:0.9"): alone, "cuda:0", "localhost:8080", "python:3.11" are names, not pairs.
+_PAIR = re.compile(rb"\s*(" + _NAME + rb")\s*:(\s*)(\S+)\s*")
 _SEPARATOR = re.compile(rb"\s+[-|]\s+|\s*[,;]\s*|\t+")
 # Keras's progress prefix: "32/32 [=====] - 1s 3ms/step", "32/32 ━━━━ 1s 3ms/step", "32/32 - 0s".
 _PROGRESS = re.compile(rb"\s*\d+/\d+(?:\s+[^\s:]+)*\s*")
@@ -159,25 +160,38 @@ def tqdm_postfix(line: bytes) -> dict[str, Any] | None:
 
 
 def colon_pairs(line: bytes, epoch: int | None) -> dict[str, Any] | None:
-    """Convention fields of a ``key: value`` line (Keras), else None; ``epoch`` is the default step."""
+    """Convention fields of a ``key: value`` line (Keras), else None; ``epoch`` is the default step.
+
+    A pair with no space after its colon (``loss:0.3``) counts only on a line of two or
+    more pairs: alone it is a name (``cuda:0``, ``localhost:8080``).
+    """
     segments = _SEPARATOR.split(line)
     if segments and _PROGRESS.fullmatch(segments[0]) is not None:
         segments = segments[1:]
     pairs: list[tuple[str, Any]] = []
+    tight = 0  # pairs with no space after the colon
+    kept_out = 0  # pairs of TEXT_KEYS: no metric, but a pair of the line
     for segment in segments:
         match = _PAIR.fullmatch(segment)
         if match is None:
             if not segment.strip() or _NOISE.fullmatch(segment) is not None:
                 continue
             return None
-        value = _number(match.group(2))
+        space, raw = match.group(2, 3)
+        value = _number(raw)
         if value is None:
             if _NOISE.fullmatch(segment) is not None:
                 continue
             return None
+        if not space:
+            tight += 1
         name = match.group(1).decode("ascii")
         if name.lower() not in TEXT_KEYS:
             pairs.append((name, value))
+        else:
+            kept_out += 1
+    if tight and len(pairs) + kept_out < 2:
+        return None  # a lone "cuda:0": a name
     return _with_step(pairs, epoch)
 
 
