@@ -254,6 +254,29 @@ def test_pairs_without_a_space_after_the_colon_count_on_a_line_of_two_or_more(tm
     assert history == {"loss": [(0, 0.3), (3, 0.25), (4, 0.1)], "acc": [(0, 0.9), (1, 0.95)]}
 
 
+def test_a_step_key_counts_in_lower_capitalised_or_upper_case_only(tmp_path):
+    """`step`, `Step` and `STEP` are the line's step, one by one and a chunk at a time (the step
+    key is matched with one exact lookup, no per-pair case folding); `sTep` is a metric's name."""
+    child = script(tmp_path, "job.py", """
+        import sys
+        sys.stdout.write("Step=1 loss=0.1\\nSTEP=2 loss=0.2\\nsTep=3 loss=0.3\\n")
+        sys.stdout.flush()
+        sys.stdout.write("".join(f"sTep={i} acc=0.{i}\\n" for i in range(4, 7)))
+        sys.stdout.flush()
+        sys.stdout.write("".join(f"STEP={i} acc=0.{i}\\n" for i in range(7, 10)))
+    """)
+    ws = tmp_path / "ws"
+    done = tracklog_run(ws, PYTHON, child)
+    assert done.returncode == 0, done.stderr
+    run = only_run(ws)
+    history = {name: [(p.step, p.value) for p in run.get_metric_history(name)] for name in run.get_metrics()}
+    assert history == {
+        "loss": [(1, 0.1), (2, 0.2), (3, 0.3)],
+        "sTep": [(0, 3), (1, 4), (2, 5), (3, 6)],
+        "acc": [(0, 0.4), (1, 0.5), (2, 0.6), (7, 0.7), (8, 0.8), (9, 0.9)],
+    }
+
+
 def test_keras_shaped_output_with_terminal_redraws(tmp_path):
     # Keras 3 on a terminal redraws its bar with \r, then ends the epoch's line with \n.
     child = script(tmp_path, "keras.py", """

@@ -18,7 +18,7 @@ metric. The shapes, tried in this order on the text after a line's last ``\\r``
   1s 3ms/step``); a line ``Epoch 3/10`` makes 3 the step of the pair lines after it.
 
 Only numeric values become metrics. The step is the integer value of the first of
-``STEP_KEYS`` in the line, its key in any case (``step=12.0`` counts, an ``epoch`` only as an int; that
+``STEP_KEYS`` in the line, its key in lower, Capitalised or UPPER case (``step=12.0`` counts, an ``epoch`` only as an int; that
 field is then not a metric), else the next step
 per metric; a fractional ``epoch`` (0.25), and any ``epoch`` of a Python dict line
 (the Trainer's progress: 0.25, ..., then '1'), is a metric named ``epoch``. User
@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import TracklogError
 from ..pipeline.conventions import convention_events, has_conventions
-from ._templates import NAME, LineTemplate, learn, whole_step
+from ._templates import NAME, LineTemplate, learn, step_cases, whole_step
 
 if TYPE_CHECKING:
     from ..pipeline.event import Event
@@ -44,7 +44,9 @@ if TYPE_CHECKING:
 
 #: Fields whose integer value is a line's step, in order of preference.
 STEP_KEYS = ("step", "global_step", "iteration", "iter", "epoch")
-_STEP_RANK = {name: rank for rank, name in enumerate(STEP_KEYS)}
+#: Each step key in lower, Capitalised and UPPER case, to its rank: matched with one exact lookup.
+_STEP_RANK = step_cases(STEP_KEYS)
+_NO_RANK = len(STEP_KEYS)
 _EPOCH_RANK = _STEP_RANK["epoch"]  # an epoch is the step only as an int
 #: Numeric logfmt fields that describe the line, not a measurement: never metrics.
 TEXT_KEYS = frozenset(
@@ -97,23 +99,27 @@ def _number(raw: bytes) -> float | int | None:
 
 def _with_step(pairs: list[tuple[str, Any]], default: int | None = None) -> dict[str, Any] | None:
     """Convention fields from a line's numeric pairs: the first of STEP_KEYS with an int value is
-    the step (the key in any case: ``Epoch: 3``, ``Step=11``)."""
-    step_at = None
-    best = len(STEP_KEYS)
-    for at, (name, value) in enumerate(pairs):
-        rank = _STEP_RANK.get(name if name.islower() else name.lower())
-        if rank is not None and rank < best and (type(value) is int or (rank != _EPOCH_RANK and whole_step(value))):
-            best, step_at = rank, at
-    if step_at is None:
+    the step (its key in lower, Capitalised or UPPER case: ``step``, ``Epoch: 3``, ``STEP=11``)."""
+    step_key = None
+    best = _NO_RANK
+    for name, value in pairs:
+        if name in _STEP_RANK:
+            rank = _STEP_RANK[name]
+            if rank < best and (type(value) is int or (rank != _EPOCH_RANK and whole_step(value))):
+                best, step_key = rank, name
+    if step_key is None:
         if not pairs:
             return None
         metrics = dict(pairs)
         return {"metrics": metrics, "step": default} if default is not None else {"metrics": metrics}
     metrics = {}
-    for at, (name, value) in enumerate(pairs):
-        if at != step_at:
+    step = None
+    for name, value in pairs:
+        if name == step_key and step is None:
+            step = int(value)
+        else:
             metrics[name] = value
-    return {"metrics": metrics, "step": int(pairs[step_at][1])} if metrics else None
+    return {"metrics": metrics, "step": step} if metrics else None
 
 
 def logfmt(line: bytes) -> dict[str, Any] | None:

@@ -152,6 +152,11 @@ def _numbers(values: list[bytes], kind: int, signed: bool, dotted: bool) -> list
     return ints
 
 
+def step_cases(step_keys: tuple[str, ...]) -> dict[str, int]:
+    """Each step key in the cases programs print it (``step``, ``Step``, ``STEP``), to its rank."""
+    return {case: rank for rank, key in enumerate(step_keys) for case in (key, key.capitalize(), key.upper())}
+
+
 def learn(
     line: bytes,
     number: Callable[[bytes], Any],
@@ -182,7 +187,8 @@ def learn(
     values = [number(raw) if raw else None for raw in raws]
     rank = len(step_keys)
     step_at = None
-    lowered = [name.lower() for name in names]  # step fields count in any case (Step=11)
+    cases = step_cases(step_keys)  # step fields count as the per-line path reads them (Step=11)
+    lowered = [step_keys[cases[name]] if name in cases else name for name in names]
     for i, (name, value) in enumerate(zip(lowered, values)):
         if name in step_keys and name != "epoch" and whole_step(value):
             return None  # a step printed as step=12.0: read line by line
