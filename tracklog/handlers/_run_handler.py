@@ -109,7 +109,7 @@ class RunHandler(logging.Handler):
                 if type(created) is float and created - created == 0.0 and not (
                     fields["exc_info"] or fields["exc_text"] or fields["stack_info"]
                 ):
-                    # LogRecord.getMessage, without its call for a message that needs no %.
+                    # LogRecord.getMessage, inlined for a str msg (its call is a Python frame).
                     message = fields["msg"]
                     if type(message) is not str:
                         message = record.getMessage()
