@@ -23,7 +23,7 @@ from typing import Any, Iterable
 
 from . import _diag
 from ._values import clean_text
-from .pipeline.event import Event
+from .pipeline.event import EVENT_FIELDS, Event, log_line_fields
 
 # The last whole second seen and its text, as one tuple: threads swap it whole.
 _second: list[tuple[int, str]] = [(-1, "")]
@@ -151,9 +151,13 @@ def encode_records(events: Iterable[Event], rank: int | None) -> bytes:
     last_message: Any = _STALE
     middle = end = ""
     for event in events:
-        # Read by index: the writer hands plain tuples of the fields too (Pipeline.put).
+        # Read by index: the writer hands plain tuples of Event's fields too, and RunHandler's
+        # shorter LOG_LINE layouts (see pipeline.event), which have no attributes.
         try:
-            ts = event[5]
+            if len(event) < EVENT_FIELDS:
+                ts, message, logger, level, attrs = event[1], event[4], event[3], event[2], None
+            else:
+                ts, message, logger, level, attrs = event[5], event[8], event[7], event[6], event[9]
             if not low <= ts < high:
                 if not 0.0 <= ts < _MAX_TS:
                     ts = _odd_time(ts)
@@ -164,13 +168,9 @@ def encode_records(events: Iterable[Event], rank: int | None) -> bytes:
                 start = f'{{"time":"{text}.'
                 last_message = _STALE  # the middle holds the second
             micros = "%06d" % ((ts - low) * 1e6)  # %d truncates, as int() would
-            message = event[8]
-            if message is not last_message or event[7] is not last_logger or event[6] is not last_level or event[9]:
-                level = event[6]
-                logger = event[7]
+            if message is not last_message or logger is not last_logger or level is not last_level or attrs:
                 head = heads.get((level, logger, rank)) or _head(level, logger, rank)
                 levelno = level if type(level) is int else "%d" % level
-                attrs = event[9]
                 if attrs:
                     last_message = _STALE
                     append(
@@ -200,6 +200,8 @@ def encode_records(events: Iterable[Event], rank: int | None) -> bytes:
 
 def _coerced_line(event: Event, rank: int | None) -> str:
     """The line of a log event whose fields are not the types encode_record takes."""
+    if len(event) < EVENT_FIELDS:
+        event = log_line_fields(event)
     try:
         ts = float(event[5])
     except Exception:

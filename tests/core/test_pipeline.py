@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tracklog.pipeline import writer as pipeline_module
-from tracklog.pipeline.event import LOG, METRIC, Event
+from tracklog.pipeline.event import LOG, METRIC, Event, line_head
 from tracklog.pipeline import Pipeline
 
 
@@ -75,20 +75,24 @@ def test_plain_tuples_and_record_points_reach_a_sink_as_events_in_order():
     sink = _Recorder()
     pipeline = Pipeline([sink])
     event = Event("r", METRIC, "a", 1.0, 0, 5.0)
+    head = line_head("r", "python.log")
     pipeline.put(("r", LOG, "python.log", None, None, 4.0, 20, "app", "first", None))
-    pipeline.put(("r", LOG, "python.log", None, None, 4.5, 20, "app", "with a point", None, "loss", 0.5, 7))
+    pipeline.put((head, 4.25, 30, "app", "a line"))
+    pipeline.put((head, 4.5, 20, "app", "with a point", "loss", 0.5, 7))
     pipeline.put(event)
     assert pipeline.flush(timeout=10)
     pipeline.close()
     got = sink.events
     assert all(type(e) is Event for e in got)
-    assert [(e.kind, e.name, e.message) for e in got] == [
-        (LOG, "python.log", "first"),
-        (METRIC, "loss", ""),  # a record's point comes before its log line
-        (LOG, "python.log", "with a point"),
-        (METRIC, "a", ""),
+    assert [(e.run_id, e.kind, e.name, e.message) for e in got] == [
+        ("r", LOG, "python.log", "first"),
+        ("r", LOG, "python.log", "a line"),
+        ("r", METRIC, "loss", ""),  # a record's point comes before its log line
+        ("r", LOG, "python.log", "with a point"),
+        ("r", METRIC, "a", ""),
     ]
-    assert (got[1].value, got[1].step, got[1].ts) == (0.5, 7, 4.5)
+    assert (got[1].ts, got[1].level, got[1].logger, got[1].attrs) == (4.25, 30, "app", None)
+    assert (got[2].value, got[2].step, got[2].ts) == (0.5, 7, 4.5)
 
 
 def test_a_burst_that_ends_is_written_whole_without_a_flush():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import sys
 import threading
 
 import pytest
@@ -356,6 +357,71 @@ def test_filters_still_apply(run, log):
     log.info("keep me")
     log.info("drop me")
     assert [r["message"] for r in run.get_logs()] == ["keep me"]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="a filter returns a record from Python 3.12 on")
+def test_a_filter_that_returns_a_new_record_has_it_written(run):
+    """A filter may hand on a replacement record (Python 3.12's contract): that one is written."""
+    logger = logging.getLogger("train.replaced")
+    logger.propagate = False
+    handler = RunHandler(run)
+
+    def replace(record):
+        return logging.makeLogRecord({**record.__dict__, "msg": "replaced", "args": ()})
+
+    handler.addFilter(replace)
+    logger.addHandler(handler)
+    try:
+        logger.warning("original %s", "text", extra={"metric": "loss", "value": 0.5})
+    finally:
+        logger.removeHandler(handler)
+    run.flush()
+    assert [r["message"] for r in run.get_logs()] == ["replaced"]
+
+
+def test_a_subclass_that_overrides_emit_sees_every_record(run, log):
+    """handle() enqueues the common records itself; a subclass with its own emit() still
+    gets each one, filtered, and its super().emit() writes them as usual."""
+    seen = []
+
+    class Counting(RunHandler):
+        def emit(self, record):
+            seen.append(record.getMessage())
+            super().emit(record)
+
+    class Quieter(Counting):  # a subclass of that subclass keeps the emit route
+        pass
+
+    for cls in (Counting, Quieter):
+        logger = logging.getLogger(f"train.{cls.__name__}")
+        logger.propagate = False
+        handler = cls(run)
+        handler.addFilter(lambda record: "skip" not in record.getMessage())
+        logger.addHandler(handler)
+        try:
+            logger.info("plain %d", 1)
+            logger.info("skip me")
+            logger.info("loss", extra={"metric": f"loss_{cls.__name__}", "value": 0.25, "step": 3})
+        finally:
+            logger.removeHandler(handler)
+    assert seen == ["plain 1", "loss"] * 2
+    run.flush()
+    assert [p.value for p in run.get_metric_history("loss_Quieter")] == [0.25]
+    assert [r["message"] for r in run.get_logs()] == ["plain 1", "loss"] * 2
+
+
+def test_a_changed_filename_takes_effect_for_the_next_record(run, log):
+    """``filename`` is checked when set, and the next record goes to the new file."""
+    handler = log.handlers[0]
+    log.info("first")
+    handler.filename = "second.log"
+    log.info("second", extra={"metric": "m", "value": 1.0})
+    with pytest.raises(ValueError):
+        handler.filename = "../x.log"
+    assert handler.filename == "second.log"
+    run.flush()
+    assert [r["message"] for r in run.get_logs()] == ["first"]
+    assert [r["message"] for r in run.get_logs(filename="second.log")] == ["second"]
 
 
 def test_handler_repr_and_level(run):

@@ -10,13 +10,15 @@ import time
 
 import tracklog
 from tracklog._logfile import encode_records
-from tracklog.pipeline.event import LOG, METRIC, POINTS, Event
+from tracklog.pipeline.event import LOG, LOG_LINE_WITH_POINT, METRIC, POINTS, Event, line_head, log_line_fields
 
 _T0 = 1_700_000_000.25
 
 
 def _reference_line(event: tuple, rank: int | None) -> bytes:  # type: ignore[type-arg]
     """The documented line layout, written the slow, obvious way."""
+    if len(event) < 10:
+        event = log_line_fields(event)
     ts, level, logger, message, attrs = event[5], event[6], event[7], event[8], event[9]
     whole = int(ts)
     micros = "%06d" % ((ts - whole) * 1e6)
@@ -33,9 +35,12 @@ def _reference_line(event: tuple, rank: int | None) -> bytes:  # type: ignore[ty
 
 
 def _mixed_batch(rng: random.Random, run_ids: list[str]) -> list[tuple]:  # type: ignore[type-arg]
-    """Log records with a point, plain lines, single points and POINTS items, interleaved,
-    over runs and metrics that change often, across second boundaries."""
+    """Log records with a point, plain lines (as RunHandler's LOG_LINE layouts and as Event's
+    fields), single points and POINTS items, interleaved, over runs and metrics that change
+    often, across second boundaries. A LOG_LINE's head is mostly one shared tuple per run,
+    as a handler's is, and sometimes a fresh equal one."""
     items: list[tuple] = []  # type: ignore[type-arg]
+    heads = {run_id: line_head(run_id, "python.log") for run_id in run_ids}
     ts = _T0
     for _ in range(3000):
         ts += rng.choice([1e-6, 3.7e-5, 0.01, 0.4])
@@ -46,8 +51,11 @@ def _mixed_batch(rng: random.Random, run_ids: list[str]) -> list[tuple]:  # type
         attrs = rng.choice([None, None, None, {"extra": {"n": 1}}])
         n = rng.randrange(6)  # steps repeat: the read's sort by step keeps arrival order
         shape = rng.random()
-        if shape < 0.5:
-            items.append((run_id, LOG, "python.log", None, None, ts, level, "train", message, None, name, n * 0.5, n))
+        head = heads[run_id] if rng.random() < 0.9 else line_head(run_id, "python.log")
+        if shape < 0.4:
+            items.append((head, ts, level, "train", message, name, n * 0.5, n))
+        elif shape < 0.5:
+            items.append((head, ts, level, rng.choice(["train", "eval"]), message))
         elif shape < 0.7:
             items.append((run_id, LOG, "python.log", None, None, ts, level, rng.choice(["train", "eval"]), message, attrs))
         elif shape < 0.9:
@@ -57,13 +65,18 @@ def _mixed_batch(rng: random.Random, run_ids: list[str]) -> list[tuple]:  # type
     return items
 
 
+def _run_of(item: tuple) -> str:  # type: ignore[type-arg]
+    return item[0][0] if len(item) < 10 else item[0]
+
+
 def _expected_points(items: list[tuple], run_id: str, name: str) -> list[tuple]:  # type: ignore[type-arg]
     points = []
     for item in items:
-        if item[0] != run_id:
+        if _run_of(item) != run_id:
             continue
-        if len(item) == 13 and item[10] == name:
-            points.append((item[12], item[11], item[5]))
+        if len(item) == LOG_LINE_WITH_POINT:
+            if item[5] == name:
+                points.append((item[7], item[6], item[1]))
         elif item[1] == METRIC and item[2] == name:
             points.append((item[4], item[3], item[5]))
         elif item[1] == POINTS and item[2] == name:
@@ -86,7 +99,7 @@ def test_a_mixed_batch_keeps_each_metric_in_arrival_order(tmp_path):
             got = [(p.step, p.value, p.timestamp) for p in store.metric_history(run.id, name)]
             assert got == _expected_points(items, run.id, name)
         lines = list(store.iter_log_lines(run.id, "python.log"))
-        logged = [item for item in items if item[0] == run.id and item[1] == LOG]
+        logged = [item for item in items if _run_of(item) == run.id and (len(item) < 10 or item[1] == LOG)]
         assert b"".join(lines) == b"".join(_reference_line(item, None) for item in logged)
 
 

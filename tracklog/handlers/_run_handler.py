@@ -15,7 +15,7 @@ from ..pipeline.conventions import (
     has_conventions,
     used_fields,
 )
-from ..pipeline.event import LOG
+from ..pipeline.event import LOG, line_head
 from ..pipeline.target import RunTarget
 from . import _handoff
 from ._structlog import event_attrs, event_message
@@ -59,7 +59,7 @@ class RunHandler(logging.Handler):
     ) -> None:
         super().__init__(level)
         self.run = current.open_run(run, workspace) if isinstance(run, str) else run
-        self.filename = check_file_name(filename)
+        self.filename = filename
         self.extras = extras
         _handoff.watch(self)
 
@@ -73,35 +73,44 @@ class RunHandler(logging.Handler):
             current.hold(self._log_event("", record, fields, len(fields) - _N_STANDARD, frozenset(), created))
         return run
 
-    def handle(self, record: logging.LogRecord) -> logging.LogRecord | bool:
-        """Filter, then emit without the handler lock: emit only enqueues, and is thread-safe."""
-        if self.filters:
-            result = self.filter(record)
-            if not result:
-                return False
-            if isinstance(result, logging.LogRecord):
-                record = result
-        self.emit(record)
-        return record
+    @property
+    def filename(self) -> str:
+        """The run log file this handler writes, under the run's ``logs/``."""
+        return self._filename
 
-    def emit(self, record: logging.LogRecord) -> None:
+    @filename.setter
+    def filename(self, filename: str) -> None:
+        self._filename = check_file_name(filename)
+        self._head: tuple[RunTarget | None, Any] = (None, None)  # made again for the new file
+
+    def handle(self, record: logging.LogRecord) -> logging.LogRecord | bool:
+        """Filter, then enqueue without the handler lock (enqueueing is thread-safe).
+
+        The two common records (a plain one, and one with ``metric=``, ``value=`` and
+        ``step=``) are enqueued right here, as one small tuple each (pipeline.event's
+        LOG_LINE layouts): a Python call per record less than going through emit().
+        """
+        if self.filters:
+            filtered = self._filtered(record)
+            if filtered is None:
+                return False
+            record = filtered
         if _diag.io_threads and _diag.own_io(record.name):
-            return  # emitted by tracklog's own I/O (urllib3 under the sender): never run data
+            return record  # emitted by tracklog's own I/O (urllib3 under the sender): never run data
         try:
             run = self.run or current.current_run(create=False) or self._first_use(record)
             if run is None:
-                return
+                return record
             target = run.target
             if _handoff.watching:
                 self._emit_once(target, record)
-                return
+                return record
             fields = record.__dict__
             # Fields beyond a bare LogRecord's: the user's extra= (and what formatters add).
             extra = len(fields) - _N_STANDARD
             if extra > 0:
                 extra -= ("message" in fields) + ("asctime" in fields)
             if type(record) is _LogRecord:
-                # The two common records, enqueued as one plain tuple each (see Pipeline.put).
                 # Fields are read from the dict: CPython 3.11 does not specialize attribute
                 # reads of an object whose __dict__ was taken, and each one costs a full lookup.
                 created = fields["created"]
@@ -115,17 +124,17 @@ class RunHandler(logging.Handler):
                         message = record.getMessage()
                     elif fields["args"]:
                         message = message % fields["args"]  # what getMessage does to a str msg
+                    head = self._head
+                    if head[0] is not target:
+                        head = self._head = (target, line_head(target.run_id, self._filename))
                     if extra <= 0:  # a plain record: one log line
                         # Pipeline.put, inlined (see Pipeline.queue).
                         pipeline = target.pipeline
                         queue = pipeline.queue
-                        queue.append((
-                            target.run_id, LOG, self.filename, None, None, created,
-                            fields["levelno"], fields["name"], message, None,
-                        ))
+                        queue.append((head[1], created, fields["levelno"], fields["name"], message))
                         if len(queue) >= pipeline.kick_at:
                             pipeline.kick()
-                        return
+                        return record
                     if extra == 2 or extra == 3:
                         # metric=, value=, step= (or no step) and nothing else: a log line and
                         # one point. Anything else, or a field missing: _emit_fields.
@@ -155,13 +164,58 @@ class RunHandler(logging.Handler):
                             pipeline = target.pipeline
                             queue = pipeline.queue
                             queue.append((
-                                target.run_id, LOG, self.filename, None, None, created,
-                                fields["levelno"], fields["name"], message, None,
+                                head[1], created, fields["levelno"], fields["name"], message,
                                 name, value, step,
                             ))
                             if len(queue) >= pipeline.kick_at:
                                 pipeline.kick()
-                            return
+                            return record
+            self._emit_fields(target, record, fields, extra)
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+        return record
+
+    def _filtered(self, record: logging.LogRecord) -> logging.LogRecord | None:
+        """The record the filters pass on (one of them may return a replacement), or None."""
+        result = self.filter(record)
+        if not result:
+            return None
+        return result if isinstance(result, logging.LogRecord) else record
+
+    def _handle_by_emit(self, record: logging.LogRecord) -> logging.LogRecord | bool:
+        """handle() for a subclass that overrides emit(): filter, then its emit()."""
+        if self.filters:
+            filtered = self._filtered(record)
+            if filtered is None:
+                return False
+            record = filtered
+        self.emit(record)
+        return record
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # handle()'s fast path would pass by a subclass's own emit(): such a subclass
+        # gets a handle() that calls it.
+        super().__init_subclass__(**kwargs)
+        if "emit" in cls.__dict__ and "handle" not in cls.__dict__:
+            cls.handle = RunHandler._handle_by_emit  # type: ignore[method-assign]
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Send a record that passed the filters (handle() does this for the common records
+        itself; this path, for callers of emit(), takes every record the general way)."""
+        if _diag.io_threads and _diag.own_io(record.name):
+            return
+        try:
+            run = self.run or current.current_run(create=False) or self._first_use(record)
+            if run is None:
+                return
+            target = run.target
+            if _handoff.watching:
+                self._emit_once(target, record)
+                return
+            fields = record.__dict__
+            extra = len(fields) - _N_STANDARD - ("message" in fields) - ("asctime" in fields)
             self._emit_fields(target, record, fields, extra)
         except RecursionError:
             raise

@@ -136,9 +136,8 @@ class Pipeline:
         garbage collector stops tracking a plain tuple of atoms at its next pass,
         but never an Event, so a long queue of Events slows every collection on
         the caller's side.
-        A log event's ten fields followed by a metric point's name, value and step
-        (13 in all) is a log record that carried one point: the writer makes it the
-        two events, the point first.
+        pipeline.event lists the shorter layouts RunHandler puts; each is converted
+        back to Events once, by as_events(), for a sink that does not read them itself.
         """
         q = self.queue
         q.append(event)

@@ -35,7 +35,9 @@ from .._paths import copy_source, join_inside
 from .._rank import current_rank
 from .._types import CRASHED, NO_OWNER, RUNNING, ExperimentInfo, MetricPoint, RunInfo
 from ..pipeline.event import (
+    EVENT_FIELDS,
     LOG,
+    LOG_LINE,
     METRIC,
     METRIC_KINDS,
     OUTPUT,
@@ -81,7 +83,7 @@ _INSERT_CHUNK = (
 
 class _Points:
     """One metric's points in a batch, in arrival order: the columns, and the log records
-    with a point (LOG_WITH_POINT) that arrived since they were last moved into them. The
+    with a point (LOG_LINE_WITH_POINT) that arrived since they were last moved into them. The
     records' columns are taken out in C (itemgetter) rather than appended one by one."""
 
     __slots__ = ("kind", "records", "steps", "times", "values")
@@ -115,8 +117,8 @@ class _Points:
             records.clear()
 
 
-#: A LOG_WITH_POINT record's point: its step, value and time.
-_RECORD_STEP, _RECORD_VALUE, _RECORD_TIME = itemgetter(12), itemgetter(11), itemgetter(5)
+#: A LOG_LINE_WITH_POINT record's point: its step, value and time.
+_RECORD_STEP, _RECORD_VALUE, _RECORD_TIME = itemgetter(7), itemgetter(6), itemgetter(1)
 
 #: A control-plane write that waits for space: work(conn) inside a write transaction.
 _Work = Callable[[sqlite3.Connection], Any]
@@ -292,6 +294,7 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
         # long runs of one file and one metric, so most items skip the key and its lookup.
         log_run: Any = _NO_KEY
         log_file: Any = _NO_KEY
+        log_head: Any = _NO_KEY  # the last LOG_LINE head, whose file log_append is
         log_append: Callable[[Any], None] = [].append  # replaced by the first log item
         point_run: Any = _NO_KEY
         point_name: Any = _NO_KEY
@@ -300,26 +303,32 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
         conn.execute("BEGIN IMMEDIATE")
         try:
             self._apply_deferred(conn)
-            # Items are read by index: Events, plain tuples of their fields, or a log
-            # record's fields followed by its metric point (see Pipeline.put).
+            # Items are read by index: Events, plain tuples of their fields, or RunHandler's
+            # LOG_LINE and LOG_LINE_WITH_POINT layouts (see pipeline.event).
             for ev in events:
+                head = ev[0]
+                if head is log_head or type(head) is tuple:  # a LOG_LINE, the commonest item
+                    if head is not log_head:
+                        log_head, log_run, log_file = head, head[0], head[2]
+                        log_append = logs.setdefault((log_run, log_file), []).append
+                    log_append(ev)
+                    if len(ev) == LOG_LINE:
+                        continue
+                    # A log record with its metric point (LOG_LINE_WITH_POINT): the point.
+                    if ev[5] is not point_name or log_run is not point_run:
+                        point_run, point_name = log_run, ev[5]
+                        group = _Points.of(groups, point_run, point_name, METRIC)
+                        add_record, add_step, add_value, add_time = group.appenders()
+                    add_record(ev)
+                    continue
                 kind = ev[1]
-                if kind == LOG or kind == OUTPUT:  # the commonest kinds first
-                    if ev[0] is not log_run or ev[2] is not log_file:
-                        log_run, log_file = ev[0], ev[2]
+                if kind == LOG or kind == OUTPUT:
+                    if head is not log_run or ev[2] is not log_file:
+                        log_run, log_file, log_head = head, ev[2], _NO_KEY
                         log_append = logs.setdefault((log_run, log_file), []).append
                     log_append(ev)
                     if kind == OUTPUT:
                         mixed.add((log_run, log_file))
-                        continue
-                    if len(ev) != 13:
-                        continue
-                    # A log record with its metric point (LOG_WITH_POINT): the point.
-                    if ev[10] is not point_name or ev[0] is not point_run:
-                        point_run, point_name = ev[0], ev[10]
-                        group = _Points.of(groups, point_run, point_name, METRIC)
-                        add_record, add_step, add_value, add_time = group.appenders()
-                    add_record(ev)
                 elif kind in METRIC_KINDS:
                     if ev[2] is not point_name or ev[0] is not point_run:
                         point_run, point_name = ev[0], ev[2]
@@ -364,7 +373,8 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
         if not mixed:
             return encode_records(events, self._rank)
         return b"".join(
-            encode_record(ev, self._rank) if ev[1] == LOG else encode_output(ev, self._rank) for ev in events
+            encode_output(ev, self._rank) if len(ev) == EVENT_FIELDS and ev[1] == OUTPUT else encode_record(ev, self._rank)
+            for ev in events
         )
 
     @staticmethod
