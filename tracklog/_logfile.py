@@ -154,10 +154,18 @@ def encode_records(events: Iterable[Event], rank: int | None) -> bytes:
         # Read by index: the writer hands plain tuples of Event's fields too, and RunHandler's
         # shorter LOG_LINE layouts (see pipeline.event), which have no attributes.
         try:
-            if len(event) < EVENT_FIELDS:
-                ts, message, logger, level, attrs = event[1], event[4], event[3], event[2], None
+            if len(event) < 10:  # EVENT_FIELDS, as a constant: this loop is the writer's hottest
+                ts = event[1]
+                message = event[4]
+                logger = event[3]
+                level = event[2]
+                attrs = None
             else:
-                ts, message, logger, level, attrs = event[5], event[8], event[7], event[6], event[9]
+                ts = event[5]
+                message = event[8]
+                logger = event[7]
+                level = event[6]
+                attrs = event[9]
             if not low <= ts < high:
                 if not 0.0 <= ts < _MAX_TS:
                     ts = _odd_time(ts)

@@ -10,7 +10,17 @@ import time
 
 import tracklog
 from tracklog._logfile import encode_records
-from tracklog.pipeline.event import LOG, LOG_LINE_WITH_POINT, METRIC, POINTS, Event, line_head, log_line_fields
+from tracklog.pipeline.event import (
+    EVENT_FIELDS,
+    LOG,
+    LOG_LINE,
+    LOG_LINE_WITH_POINT,
+    METRIC,
+    POINTS,
+    Event,
+    line_head,
+    log_line_fields,
+)
 
 _T0 = 1_700_000_000.25
 
@@ -82,6 +92,13 @@ def _expected_points(items: list[tuple], run_id: str, name: str) -> list[tuple]:
         elif item[1] == POINTS and item[2] == name:
             points.extend((step, value, item[5]) for step, value in zip(item[4], item[3]))
     return sorted(points, key=lambda point: point[0])  # stable, as metric_history is
+
+
+def test_the_layout_sizes_the_hot_loops_spell_as_constants():
+    """The SQLite store and the log encoder tell the layouts apart by these sizes, written
+    there as literals (a global's lookup per item costs the writer)."""
+    assert (LOG_LINE, LOG_LINE_WITH_POINT, EVENT_FIELDS) == (5, 8, 10)
+    assert len(Event._fields) == EVENT_FIELDS
 
 
 def test_a_mixed_batch_keeps_each_metric_in_arrival_order(tmp_path):

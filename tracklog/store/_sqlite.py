@@ -37,7 +37,6 @@ from .._types import CRASHED, NO_OWNER, RUNNING, ExperimentInfo, MetricPoint, Ru
 from ..pipeline.event import (
     EVENT_FIELDS,
     LOG,
-    LOG_LINE,
     METRIC,
     METRIC_KINDS,
     OUTPUT,
@@ -312,7 +311,7 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
                         log_head, log_run, log_file = head, head[0], head[2]
                         log_append = logs.setdefault((log_run, log_file), []).append
                     log_append(ev)
-                    if len(ev) == LOG_LINE:
+                    if len(ev) == 5:  # LOG_LINE, as a constant in the writer's hot loop
                         continue
                     # A log record with its metric point (LOG_LINE_WITH_POINT): the point.
                     if ev[5] is not point_name or log_run is not point_run:
