@@ -108,8 +108,8 @@ class RunHandler(logging.Handler):
             fields = record.__dict__
             # Fields beyond a bare LogRecord's: the user's extra= (and what formatters add).
             extra = len(fields) - _N_STANDARD
-            if extra > 0:
-                extra -= ("message" in fields) + ("asctime" in fields)
+            if extra > 0 and "message" in fields:  # a Formatter ran: message, maybe asctime
+                extra -= 1 + ("asctime" in fields)
             if type(record) is _LogRecord:
                 # Fields are read from the dict: CPython 3.11 does not specialize attribute
                 # reads of an object whose __dict__ was taken, and each one costs a full lookup.
@@ -145,12 +145,20 @@ class RunHandler(logging.Handler):
                         except KeyError:
                             name = None
                         # The type checks of tracklog._values, inlined: a name it accepted
-                        # before, an int64 or float value, an int64 step or none.
+                        # before, an int64 or float value, an int64 step or none. An int up to
+                        # 2**30 - 1 (one digit) is compared first: CPython 3.11 compares such
+                        # ints inline, and 2**63 by a call.
                         if (
                             type(name) is str
                             and name in NAMES
-                            and (type(value) is float or (type(value) is int and -(2**63) <= value < 2**63))
-                            and (step is None or (type(step) is int and -(2**63) <= step < 2**63))
+                            and (
+                                type(value) is float
+                                or (type(value) is int and (0 <= value <= 2**30 - 1 or -(2**63) <= value < 2**63))
+                            )
+                            and (
+                                step is None
+                                or (type(step) is int and (0 <= step <= 2**30 - 1 or -(2**63) <= step < 2**63))
+                            )
                             and not target.closed
                         ):
                             # RunTarget.step_for and Pipeline.put, inlined: a call each
