@@ -44,7 +44,12 @@ from mlflow.utils.mlflow_tags import (
 )
 from mlflow.utils.name_utils import _generate_random_name
 from mlflow.utils.search_utils import SearchExperimentsUtils, SearchUtils
-from mlflow.utils.validation import _validate_metric
+from mlflow.utils.validation import (
+    _validate_experiment_artifact_location_length,
+    _validate_experiment_name,
+    _validate_experiment_tag,
+    _validate_run_id,
+)
 
 from .. import _config, _lifecycle
 from .._errors import RunNotFoundError
@@ -59,6 +64,7 @@ from ._errors import mlflow_errors, refuse_unsupported
 from ._logged_models import LoggedModels
 from ._speed import remember_pyspark_is_absent
 from ._uri import workspace_path
+from ._validation import MetricChecks, checked_batch, checked_param, checked_tag
 
 #: MLflow's id for the experiment runs go to when none is set; here, the one called "Default".
 DEFAULT_EXPERIMENT_ID = "0"
@@ -86,6 +92,7 @@ class TracklogStore(LoggedModels, AbstractStore):
         self._parent_env = os.environ.get(_config.ENV_RUN_ID)
         self._live: set[str] = set()  # runs known to exist and be active, to log into
         self._params: dict[str, dict[str, str]] = {}  # params per run, to refuse a change at once
+        self._metric_checks = MetricChecks()
         self._lock = threading.Lock()
         _lifecycle.at_exit(_lifecycle.END_RUNS, self._leave_runs_at_exit)
 
@@ -124,10 +131,12 @@ class TracklogStore(LoggedModels, AbstractStore):
         return experiment_id
 
     def _run_info(self, run_id: str) -> RunInfo:
-        with mlflow_errors():
+        try:
             info = self.store.get_run(run_id)
-        if info.run_id != run_id:  # a prefix matched: MLflow wants the whole id
-            raise MlflowException(f"Run '{run_id}' not found", RESOURCE_DOES_NOT_EXIST)
+        except RunNotFoundError:
+            info = None
+        if info is None or info.run_id != run_id:  # a prefix matched: MLflow wants the whole id
+            raise MlflowException(f"Run with id={run_id} not found", RESOURCE_DOES_NOT_EXIST)
         return info
 
     def _check_active(self, run_id: str) -> None:
@@ -169,8 +178,11 @@ class TracklogStore(LoggedModels, AbstractStore):
         return [_convert.experiment(r, r.artifact_location or root) for r in self.store.experiment_records(name)]
 
     def create_experiment(self, name: str, artifact_location: str | None = None, tags: Any = None) -> str:
-        if not name:
-            raise MlflowException("Invalid experiment name: ''", INVALID_PARAMETER_VALUE)
+        _validate_experiment_name(name)  # MLflow's SQL store's checks, in its order
+        if artifact_location:
+            _validate_experiment_artifact_location_length(artifact_location)
+        for tag in tags or []:
+            _validate_experiment_tag(tag.key, tag.value)
         with mlflow_errors():
             check_name(name, "experiment")
             record = self.store.create_experiment(name, artifact_location or None, {t.key: t.value for t in tags or []})
@@ -199,11 +211,13 @@ class TracklogStore(LoggedModels, AbstractStore):
         self._set_experiment_lifecycle(experiment_id, ACTIVE)
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        _validate_experiment_name(new_name)
         with mlflow_errors():
             check_name(new_name, "experiment")
             self.store.rename_experiment(self._experiment_id(experiment_id), new_name)
 
     def set_experiment_tag(self, experiment_id: str, tag: Any) -> None:
+        _validate_experiment_tag(tag.key, tag.value)
         with mlflow_errors():
             self.store.set_experiment_tag(self._experiment_id(experiment_id), tag.key, str(tag.value))
 
@@ -237,7 +251,8 @@ class TracklogStore(LoggedModels, AbstractStore):
         # This process beats the run's heart until MLflow ends it (or its exit leaves it running).
         self.engine.target(info.run_id).owned = not self._durable
         self._live.add(info.run_id)
-        self.log_batch(info.run_id, [], [], [RunTag(k, v) for k, v in tag_map.items()])
+        # Unchecked, as MLflow's SQL store keeps create_run's tags.
+        self._log(info.run_id, [], [], [RunTag(k, v) for k, v in tag_map.items()])
         return self.get_run(info.run_id)
 
     def _env_parent_of(self) -> str | None:
@@ -325,6 +340,23 @@ class TracklogStore(LoggedModels, AbstractStore):
     # -- metrics, params, tags ------------------------------------------------------------
 
     def log_batch(self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]) -> None:
+        if run_id not in self._live:
+            _validate_run_id(run_id)
+        params, tags = checked_batch(self._metric_checks, metrics, params, tags)
+        self._log(run_id, metrics, params, tags)
+
+    def log_metric(self, run_id: str, metric: Metric) -> None:
+        self._metric_checks.check([metric], single=True)
+        self._log(run_id, [metric], [], [])
+
+    def log_param(self, run_id: str, param: Param) -> None:
+        self._log(run_id, [], [checked_param(param)], [])
+
+    def set_tag(self, run_id: str, tag: RunTag) -> None:
+        self._log(run_id, [], [], [checked_tag(tag)])
+
+    def _log(self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]) -> None:
+        """Log what MLflow's checks passed (or what create_run makes, which MLflow does not check)."""
         self._check_active(run_id)
         with mlflow_errors():
             if params:
@@ -340,12 +372,6 @@ class TracklogStore(LoggedModels, AbstractStore):
         target = self.engine.target(run_id)
         put = target.pipeline.put
         step_for = target.step_for
-        if any(type(m.value) is not float for m in metrics):
-            # MLflow's client made every number a float: what is left (text that is no number,
-            # None) MLflow's stores refuse, the whole batch, with INVALID_PARAMETER_VALUE.
-            for index, m in enumerate(metrics):
-                if type(m.value) is not float:
-                    _validate_metric(m.key, m.value, m.timestamp, m.step, path=f"metrics[{index}]")
         for m in metrics:
             key = m.key
             if type(key) is not str or key not in NAMES:
@@ -395,9 +421,6 @@ class TracklogStore(LoggedModels, AbstractStore):
             self.store.set_run_name(run_id, str(tags[MLFLOW_RUN_NAME]))
         if MLFLOW_RUN_NOTE in tags:
             self.store.set_run_description(run_id, tags[MLFLOW_RUN_NOTE])
-
-    def set_tag(self, run_id: str, tag: RunTag) -> None:
-        self.log_batch(run_id, [], [], [tag])
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self._check_active(run_id)
