@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from . import _config
+from . import _mlflow_validation as checks
 from ._errors import ActiveRunError, TracklogError
 from ._mlflow_artifacts import optional_module
 from ._mlflow_client import (
@@ -250,6 +251,8 @@ def set_experiment(
         experiment = client.get_experiment(str(experiment_id))
     else:
         workspace = client.workspace
+        if client.get_experiment_by_name(experiment_name) is None:
+            checks.experiment_name(experiment_name)  # MLflow creates it with create_experiment's checks
         info = workspace.store.get_or_create_experiment(experiment_name)
         # A remote store lists the experiment only once its sender has created it.
         experiment = client.get_experiment_by_name(experiment_name) or experiment_entity(info, "runs:/")
@@ -598,6 +601,8 @@ def log_metric(
     makes it, or MLflow's INVALID_PARAMETER_VALUE. A link to a model or dataset is not kept
     (one warning)."""
     try:
+        if key not in checks.CHECKED:
+            checks.metric_name(key)
         if type(value) is str:
             value = metric_number(value, timestamp)
         if model_id is not None or dataset is not None:
@@ -631,18 +636,23 @@ def log_metrics(
     takes them, all checked before any is logged, as MLflow's one batch."""
     if model_id is not None or dataset is not None:
         unrecorded("log_metrics", model_id=model_id, dataset=dataset)
-    values = {
-        key: metric_number(value, timestamp, f"metrics[{index}].value") if type(value) is str else value
-        for index, (key, value) in enumerate(metrics.items())
-    }
+    values = {}
+    for index, (key, value) in enumerate(metrics.items()):  # the whole batch first, as MLflow checks it
+        checks.metric_name(key, f"metrics[{index}]")
+        values[key] = metric_number(value, timestamp, f"metrics[{index}].value") if type(value) is str else value
     for key, value in values.items():
         log_metric(key, value, step=step, timestamp=timestamp, run_id=run_id)
 
 
 @mlflow_codes
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
-    """Set a param of the active run (immutable once set); returns ``value``."""
-    _active().log_param(key, mlflow_text(value))
+    """Set a param of the active run (immutable once set); returns ``value``. A value over
+    6000 characters is cut, with MLflow's warning, as MLflow 3 does."""
+    try:
+        key, text = checks.param(key, mlflow_text(value))
+    except MlflowRequestError as bad:  # MLflow's client adds its advice to the store's refusal
+        raise MlflowRequestError(bad.message + checks.PARAM_VALIDATION_MSG) from None
+    _active().log_param(key, text)
     return value
 
 
@@ -652,19 +662,22 @@ def log_params(params: Mapping[str, Any], synchronous: bool | None = None, run_i
     if run_id is not None:
         MlflowClient().log_batch(run_id, params=list(params.items()))
     else:
-        _active().log_params({key: mlflow_text(value) for key, value in params.items()})
+        kept, _ = checks.batch((), [(key, mlflow_text(value)) for key, value in params.items()], ())
+        _active().log_params(dict(kept))
 
 
 @mlflow_codes
 def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
-    """Set a tag of the active run."""
-    _active().tag(key, mlflow_text(value))
+    """Set a tag of the active run; a value over 8000 characters is cut, with MLflow's warning."""
+    key, text = checks.tag(key, mlflow_text(value))
+    _active().tag(key, text)
 
 
 @mlflow_codes
 def set_tags(tags: Mapping[str, Any], synchronous: bool | None = None) -> None:
     """Set several tags of the active run."""
-    _active().set_tags({key: mlflow_text(value) for key, value in tags.items()})
+    _, kept = checks.batch((), (), [(key, mlflow_text(value)) for key, value in tags.items()])
+    _active().set_tags(dict(kept))
 
 
 @mlflow_codes

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from . import _config, _diag
+from . import _mlflow_validation as checks
 from ._errors import (
     ExperimentNotFoundError,
     InvalidNameError,
@@ -263,6 +264,14 @@ def _own_location(store: SQLiteStore, run_id: str, experiment_id: str | None = N
     return location if location and _local_folder(location) is not None else None
 
 
+def _metric_parts(item: Any) -> tuple[Any, Any, Any, Any]:
+    """A Metric entity or ``(key, value[, timestamp_ms, step])`` tuple as its four parts."""
+    if isinstance(item, Metric) or hasattr(item, "timestamp"):
+        return item.key, item.value, item.timestamp, getattr(item, "step", 0)
+    parts = list(item) + [None, None]
+    return parts[0], parts[1], parts[2], parts[3]
+
+
 def _key_value(item: Any, what: str) -> tuple[str, Any]:
     if hasattr(item, "key") and hasattr(item, "value"):
         return item.key, item.value
@@ -345,12 +354,12 @@ class MlflowClient:
         A local ``artifact_location`` (a folder or ``file:`` URI) is where its runs' artifacts go,
         ``<artifact_location>/<run_id>/artifacts`` as in MLflow; any other is kept and read back."""
         workspace = self.workspace
-        if not name:
-            raise MlflowRequestError(f"Invalid experiment name: '{name}'")
-        name = check_name(name, "experiment")
+        name = check_name(checks.experiment_name(name), "experiment")
+        texts = {str(k): str(v) for k, v in (tags or {}).items()}
+        for key, value in texts.items():
+            checks.experiment_tag(key, value)
         if self._records(workspace, name):
             raise MlflowRequestError(f"Experiment(name={name}) already exists.", "RESOURCE_ALREADY_EXISTS")
-        texts = {str(k): str(v) for k, v in (tags or {}).items()}
         store = workspace.store
         if isinstance(store, SQLiteStore):
             location = _resolved_location(artifact_location)
@@ -425,9 +434,11 @@ class MlflowClient:
     @mlflow_codes
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
         """Set one tag of an (active) experiment; get_experiment(...).tags reads it back."""
+        value = str(value)
+        checks.experiment_tag(key, value)
         workspace = self.workspace
         experiment = self._active_experiment(workspace, str(experiment_id))
-        workspace.store.set_experiment_tag(experiment.experiment_id, check_name(key, "tag"), str(value))
+        workspace.store.set_experiment_tag(experiment.experiment_id, check_name(key, "tag"), value)
 
     @mlflow_codes
     def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
@@ -443,8 +454,7 @@ class MlflowClient:
     @mlflow_codes
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         """Give an active experiment a new name, unused by any other (a deleted one included)."""
-        if not new_name:
-            raise MlflowRequestError(f"Invalid experiment name: '{new_name}'")
+        checks.experiment_name(new_name)
         workspace = self.workspace
         experiment = self.get_experiment(str(experiment_id))
         if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
@@ -514,7 +524,8 @@ class MlflowClient:
         name = check_name(run_name, "run") if run_name else current.script_name()
         stored = workspace.store.create_run(experiment.experiment_id, name, owner_pid=NO_OWNER)
         values = {RUN_NAME_TAG: name, **{str(k): v for k, v in (tags or {}).items()}}
-        self.log_batch(stored.run_id, tags=list(values.items()))
+        # Unchecked, as MLflow's SQL store keeps create_run's tags.
+        self._log_batch(stored.run_id, (), (), [(k, mlflow_text(v)) for k, v in values.items()])
         self._flush(workspace)
         return self._entity(workspace, self._stored(workspace, stored.run_id))
 
@@ -625,18 +636,23 @@ class MlflowClient:
         model or dataset is not kept (one warning)."""
         unrecorded("MlflowClient.log_metric", dataset_name=dataset_name, dataset_digest=dataset_digest,
                    model_id=model_id)
-        self.log_batch(run_id, metrics=[(key, value, timestamp, step)])
+        checks.metric_name(key)
+        self._log_batch(run_id, [(key, value, timestamp, step)], (), (), single=True)
 
     @mlflow_codes
     def log_param(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> Any:
         """Set a param (ParamConflictError when it holds another value); returns ``value``."""
-        self.log_batch(run_id, params=[(key, value)])
+        try:
+            param = checks.param(key, mlflow_text(value))
+        except MlflowRequestError as bad:  # MLflow's client adds its advice to the store's refusal
+            raise MlflowRequestError(bad.message + checks.PARAM_VALIDATION_MSG) from None
+        self._log_batch(run_id, (), [param], ())
         return value
 
     @mlflow_codes
     def set_tag(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> None:
         """Set a tag (its value as text)."""
-        self.log_batch(run_id, tags=[(key, value)])
+        self._log_batch(run_id, (), (), [checks.tag(key, mlflow_text(value))])
 
     @mlflow_codes
     def delete_tag(self, run_id: str, key: str) -> None:
@@ -658,7 +674,21 @@ class MlflowClient:
         synchronous: bool | None = None,
     ) -> None:
         """Log metrics (Metric entities or ``(key, value[, timestamp_ms, step])`` tuples),
-        params and tags (entities or ``(key, value)`` tuples) in one go."""
+        params and tags (entities or ``(key, value)`` tuples) in one go: checked first, as
+        MLflow's store checks a batch, and nothing of it logged when one is refused."""
+        metrics = [_metric_parts(item) for item in metrics]
+        params = [_key_value(item, "param") for item in params]
+        tags = [_key_value(item, "tag") for item in tags]
+        params, tags = checks.batch(
+            [m[0] for m in metrics], [(k, mlflow_text(v)) for k, v in params], [(k, mlflow_text(v)) for k, v in tags]
+        )
+        self._log_batch(run_id, metrics, params, tags)
+
+    def _log_batch(
+        self, run_id: str, metrics: Sequence[tuple[Any, ...]], params: Sequence[tuple[str, Any]],
+        tags: Sequence[tuple[str, Any]], single: bool = False,
+    ) -> None:
+        """Log what passed MLflow's checks (or create_run's tags, which MLflow does not check)."""
         workspace = self.workspace
         stored = self._stored(workspace, run_id)
         run_id = stored.run_id
@@ -667,26 +697,19 @@ class MlflowClient:
                 f"The run {run_id} must be in the 'active' state. Current state is {stored.lifecycle}."
             )
         events: list[Any] = []
-        for index, item in enumerate(metrics):
-            if isinstance(item, Metric) or hasattr(item, "timestamp"):
-                key, value, ts, step = item.key, item.value, item.timestamp, getattr(item, "step", 0)
-            else:
-                parts = list(item) + [None, None]
-                key, value, ts, step = parts[0], parts[1], parts[2], parts[3]
-            event = metric_event(run_id, key, value, step, ts, f"metrics[{index}].value")
+        for index, (key, value, ts, step) in enumerate(metrics):
+            event = metric_event(run_id, key, value, step, ts, "value" if single else f"metrics[{index}].value")
             if event is not None:
                 events.append(event)
         now = time.time()
-        for item in tags:
-            key, value = _key_value(item, "tag")
+        for key, value in tags:
             key = check_name(key, "tag")
-            text = setting_value("tag", key, mlflow_text(value))
+            text = setting_value("tag", key, value)
             if text is not UNCONVERTIBLE:
                 events.append(Event(run_id, TAG, key, text, None, now))
-        for item in params:
-            key, value = _key_value(item, "param")
+        for key, value in params:
             key = check_name(key, "param")
-            text = setting_value("param", key, mlflow_text(value))
+            text = setting_value("param", key, value)
             if text is not UNCONVERTIBLE:
                 workspace.store.set_param(run_id, key, text)
         self._put(workspace, run_id, events)
