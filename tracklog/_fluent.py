@@ -35,8 +35,8 @@ from ._mlflow_entities import (
     MlflowRequestError,
     RunData,
     ViewType,
+    end_status,
     experiment_entity,
-    tracklog_status,
 )
 from ._mlflow_entities import (
     Run as RunEntity,
@@ -492,7 +492,7 @@ def end_run(status: str = "FINISHED") -> None:
     if run is None:
         return
     assert isinstance(run, Run)
-    final = tracklog_status(status)
+    final = end_status(status)  # MLflow's word, or MLflow's error, before the run is touched
     _state.last_run = run
     if final == COMPLETED:
         run.complete()

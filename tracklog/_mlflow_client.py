@@ -54,10 +54,10 @@ from ._mlflow_entities import (
     PagedList,
     Run,
     ViewType,
+    end_status,
     experiment_entity,
     metric_entity,
     run_entity,
-    tracklog_status,
 )
 from ._mlflow_search import experiment_row, filter_rows, order_rows, run_row
 from ._paths import check_file_name, copy_source, join_inside
@@ -573,7 +573,7 @@ class MlflowClient:
     @mlflow_codes
     def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> None:
         """End a run with MLflow's status word (FINISHED by default)."""
-        final = tracklog_status(status or "FINISHED")
+        final = end_status(status or "FINISHED")
         for live in current.started_runs():  # a run this process started ends the way it would itself
             if live.id == run_id:
                 ending = {COMPLETED: "complete", FAILED: "fail"}.get(final, "cancel")
@@ -590,7 +590,7 @@ class MlflowClient:
         """Change a run's status or name. Made RUNNING, a run is held by no process (as one
         ``create_run`` makes), unless this process started it."""
         if status is not None:
-            final = tracklog_status(status)
+            final = end_status(status)
             workspace = self.workspace
             ended = None if final == "Running" else time.time()
             stored_id = self._stored(workspace, run_id).run_id

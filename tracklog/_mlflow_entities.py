@@ -32,11 +32,11 @@ __all__ = [
     "RunStatus",
     "RunTag",
     "ViewType",
+    "end_status",
     "experiment_entity",
     "mlflow_status",
     "ms",
     "run_entity",
-    "tracklog_status",
 ]
 
 #: Tags MLflow's fluent API sets on a run.
@@ -129,20 +129,20 @@ _TO_MLFLOW = {RUNNING: "RUNNING", COMPLETED: "FINISHED", FAILED: "FAILED", CANCE
 _FROM_MLFLOW = {"RUNNING": RUNNING, "SCHEDULED": RUNNING, "FINISHED": COMPLETED, "FAILED": FAILED, "KILLED": CANCELED}
 
 
+def end_status(status: str) -> str:
+    """MLflow's status word (exactly as ``RunStatus.from_string`` takes it) in tracklog's;
+    anything else raises MLflow's message (a ValueError here, a bare Exception in MLflow)."""
+    if status not in _FROM_MLFLOW:
+        raise ValueError(
+            f"Could not get run status corresponding to string {status}. Valid run status strings: "
+            f"{list(_FROM_MLFLOW)}"
+        )
+    return _FROM_MLFLOW[status]
+
+
 def mlflow_status(status: str) -> str:
     """tracklog's status word in MLflow's: a Crashed run (its process died) reads FAILED."""
     return _TO_MLFLOW.get(status, status.upper())
-
-
-def tracklog_status(status: str) -> str:
-    """MLflow's status word (any case, or tracklog's own) in tracklog's; ValueError when unknown."""
-    word = str(status).upper()
-    if word in _FROM_MLFLOW:
-        return _FROM_MLFLOW[word]
-    for ours in _TO_MLFLOW:
-        if ours.upper() == word:
-            return ours
-    raise ValueError(f"unknown run status {status!r}; use FINISHED, FAILED or KILLED")
 
 
 def ms(seconds: float | None) -> int | None:

@@ -1,0 +1,119 @@
+"""``import tracklog as mlflow`` against the real mlflow (``sqlite:``) for end statuses and
+deleted experiments: each case runs on both, and the outcomes (MLflow's message and code,
+or what came back) must be the same."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import tracklog
+
+real = pytest.importorskip("mlflow", reason="mlflow is in the test extra: pip install -e .[test]")
+
+Case = Callable[[Any, Any, str], Any]
+
+
+def _end_bogus(mlf: Any) -> Any:
+    with mlf.start_run():
+        mlf.end_run("BOGUS")
+
+
+def _deleted(mlf: Any) -> str:
+    experiment_id = mlf.create_experiment("gone")
+    mlf.delete_experiment(experiment_id)
+    return experiment_id
+
+
+CASES: dict[str, Case] = {
+    "end_run with an unknown status": lambda m, _c, _e: _end_bogus(m),
+    "end_run in lowercase": lambda m, _c, _e: (m.start_run(), m.end_run("finished")),
+    "end_run with an unknown status and no run": lambda m, _c, _e: m.end_run("BOGUS"),
+    "set_terminated with an unknown status": lambda m, c, e: c.set_terminated(c.create_run(e).info.run_id, "DONE"),
+    "set_experiment on a deleted one, by name": lambda m, _c, _e: (_deleted(m), m.set_experiment("gone")),
+    "set_experiment on a deleted one, by id": lambda m, _c, _e: m.set_experiment(experiment_id=_deleted(m)),
+    "start_run in a deleted experiment": lambda m, _c, _e: m.start_run(experiment_id=_deleted(m)),
+    "create_run in a deleted experiment": lambda m, c, _e: c.create_run(_deleted(m)),
+    "create_experiment with a deleted one's name": lambda m, _c, _e: (_deleted(m), m.create_experiment("gone")),
+    "delete_experiment twice": lambda m, _c, _e: m.delete_experiment(_deleted(m)),
+    "restore_experiment, then set_experiment": lambda m, _c, _e: (
+        lambda e: (m.restore_experiment(e), m.set_experiment("gone").lifecycle_stage))(_deleted(m)),
+    "restore_experiment of an active one": lambda m, _c, e: m.restore_experiment(e),
+    "restore_experiment brings its runs back": lambda m, c, _e: _restored_runs(m, c),
+}
+
+
+def _restored_runs(mlf: Any, client: Any) -> list[str]:
+    experiment_id = mlf.create_experiment("comeback")
+    with mlf.start_run(experiment_id=experiment_id, run_name="r1"):
+        pass
+    mlf.delete_experiment(experiment_id)
+    hidden = client.search_runs([experiment_id])
+    mlf.restore_experiment(experiment_id)
+    return [len(hidden)] + [r.info.run_name for r in client.search_runs([experiment_id])]
+
+
+def _outcome(mlf: Any, case: Case) -> tuple[Any, ...]:
+    client = mlf.MlflowClient()
+    experiment_id = mlf.set_experiment("lifecycle").experiment_id
+    try:
+        kept = case(mlf, client, experiment_id)
+    except Exception as exc:
+        code = getattr(exc, "error_code", None)
+        message = getattr(exc, "message", str(exc)) if code else str(exc)
+        return ("raised", code, message.split(" Error: (sqlite3")[0])  # MLflow appends its SQL error
+    finally:
+        while mlf.active_run() is not None:
+            mlf.end_run()
+    return ("ok", kept)
+
+
+def _run(mlf: Any, uri: str, cwd: Any, name: str) -> tuple[Any, ...]:
+    folder = cwd / name.replace(" ", "_").replace("/", "_").replace("'", "")
+    folder.mkdir(parents=True)
+    here = os.getcwd()
+    os.chdir(folder)
+    mlf.set_tracking_uri(uri)
+    try:
+        return _outcome(mlf, CASES[name])
+    finally:
+        os.chdir(here)
+
+
+@pytest.fixture(scope="module")
+def mlflows(tmp_path_factory) -> dict[str, tuple[Any, ...]]:
+    """Every case's outcome with the real mlflow, each on a sqlite: store of its own (copies
+    of one new store: MLflow's schema migrations take seconds)."""
+    root = tmp_path_factory.mktemp("real")
+    empty = root / "empty.db"
+    real.MlflowClient(f"sqlite:///{empty}").search_experiments()
+    try:
+        outcomes = {}
+        for index, name in enumerate(CASES):
+            real.tracking.fluent._active_experiment_id = None
+            shutil.copy(empty, root / f"{index}.db")
+            outcomes[name] = _run(real, f"sqlite:///{root / f'{index}.db'}", root, name)
+        return outcomes
+    finally:
+        real.set_tracking_uri(None)
+        real.tracking.fluent._active_experiment_id = None
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_outcome_is_mlflows(name, mlflows, tmp_path) -> None:
+    assert _run(tracklog, f"tracklog:{tmp_path / 'ws'}", tmp_path, name) == mlflows[name]
+
+
+def test_end_run_with_an_unknown_status_leaves_the_run_active(tmp_path) -> None:
+    """The one difference from MLflow: MLflow drops the run from its stack first and leaves
+    it RUNNING; the swap refuses before touching it, so the ``with`` block still ends it."""
+    tracklog.set_tracking_uri(f"tracklog:{tmp_path / 'ws'}")
+    with tracklog.start_run() as run:
+        with pytest.raises(ValueError, match="Could not get run status corresponding to string BOGUS"):
+            tracklog.end_run("BOGUS")
+        assert tracklog.active_run() is not None
+    assert tracklog.get_run(run.info.run_id).info.status == "FINISHED"
