@@ -715,15 +715,16 @@ class MlflowClient:
         self._put(workspace, run_id, events)
 
     @mlflow_codes
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        """Every numeric point of one metric, by step: Metric(key, value, timestamp_ms, step)."""
+    def get_metric_history(self, run_id: str, key: str) -> PagedList:
+        """Every numeric point of one metric, by step: Metric(key, value, timestamp_ms, step),
+        as MLflow's PagedList (one page: ``token`` None)."""
         workspace = self.workspace
         stored = self._stored(workspace, run_id)
         self._flush(workspace)
         if key not in workspace.store.metric_kinds(stored.run_id):
-            return []
+            return PagedList([], None)
         points = workspace.store.metric_history(stored.run_id, key)
-        return [m for m in (metric_entity(key, p.value, p.timestamp, p.step) for p in points) if m is not None]
+        return PagedList([m for m in (metric_entity(key, p.value, p.timestamp, p.step) for p in points) if m is not None], None)
 
     # -- artifacts ------------------------------------------------------------------------
 
@@ -836,7 +837,8 @@ class MlflowClient:
         workspace = self.workspace
         run_id = self._stored(workspace, run_id).run_id
         self._flush(workspace)
-        prefix = path.strip("/") + "/" if path and path.strip("/") else ""
+        folder = _artifact_path(path)
+        prefix = folder + "/" if folder else ""
         found: dict[str, FileInfo] = {}
         files = self._files(workspace, run_id)
         for name in self._artifact_names(workspace, run_id):
@@ -858,7 +860,7 @@ class MlflowClient:
         workspace = self.workspace
         run_id = self._stored(workspace, run_id).run_id
         self._flush(workspace)
-        clean = path.strip("/")
+        clean = _artifact_path(path)
         files = self._files(workspace, run_id)
         names = [n for n in self._artifact_names(workspace, run_id) if not clean or n == clean or n.startswith(clean + "/")]
         if not names:
@@ -886,6 +888,14 @@ class MlflowClient:
             if model is not None and model.source_run_id == run_id:
                 owned.add(model_id)
         return [n for n in names if not (n.startswith("models/") and n.count("/") >= 2 and n.split("/")[1] in owned)]
+
+
+def _artifact_path(path: str | None) -> str:
+    """An artifact path as a run-relative folder or file: "" for the root (None, "", ".", "/")."""
+    if not path or not path.strip("/"):
+        return ""
+    clean = posixpath.normpath(path.strip("/"))
+    return "" if clean == "." else clean
 
 
 def _view_matches(lifecycle: str | None, view_type: int) -> bool:

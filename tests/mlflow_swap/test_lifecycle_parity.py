@@ -1,6 +1,6 @@
-"""``import tracklog as mlflow`` against the real mlflow (``sqlite:``) for end statuses and
-deleted experiments: each case runs on both, and the outcomes (MLflow's message and code,
-or what came back) must be the same."""
+"""``import tracklog as mlflow`` against the real mlflow (``sqlite:``) for end statuses,
+artifact listings, paged results and deleted experiments: each case runs on
+both, and the outcomes (MLflow's message and code, or what came back) must be the same."""
 
 from __future__ import annotations
 
@@ -18,9 +18,32 @@ real = pytest.importorskip("mlflow", reason="mlflow is in the test extra: pip in
 Case = Callable[[Any, Any, str], Any]
 
 
+def _listing(client: Any, run_id: str, path: str | None) -> list[tuple[str, bool]]:
+    return sorted((f.path, f.is_dir) for f in client.list_artifacts(run_id, path))
+
+
+def _with_files(mlf: Any) -> str:
+    with mlf.start_run() as run:
+        mlf.log_text("x", "a/b.txt")
+        mlf.log_text("y", "top.txt")
+    return run.info.run_id
+
+
 def _end_bogus(mlf: Any) -> Any:
     with mlf.start_run():
         mlf.end_run("BOGUS")
+
+
+def _pages(client: Any, experiment_id: str) -> list[tuple[int, bool]]:
+    for _ in range(3):
+        client.create_run(experiment_id)
+    pages, token = [], None
+    while True:
+        page = client.search_runs([experiment_id], max_results=2, page_token=token)
+        token = page.token
+        pages.append((len(page), token is not None))
+        if token is None:
+            return pages
 
 
 def _deleted(mlf: Any) -> str:
@@ -34,6 +57,20 @@ CASES: dict[str, Case] = {
     "end_run in lowercase": lambda m, _c, _e: (m.start_run(), m.end_run("finished")),
     "end_run with an unknown status and no run": lambda m, _c, _e: m.end_run("BOGUS"),
     "set_terminated with an unknown status": lambda m, c, e: c.set_terminated(c.create_run(e).info.run_id, "DONE"),
+    "list_artifacts at '.'": lambda m, c, _e: _listing(c, _with_files(m), "."),
+    "list_artifacts at ''": lambda m, c, _e: _listing(c, _with_files(m), ""),
+    "list_artifacts at None": lambda m, c, _e: _listing(c, _with_files(m), None),
+    "list_artifacts of a folder": lambda m, c, _e: _listing(c, _with_files(m), "a"),
+    "list_artifacts of a folder/": lambda m, c, _e: _listing(c, _with_files(m), "a/"),
+    "list_artifacts of ./folder": lambda m, c, _e: _listing(c, _with_files(m), "./a"),
+    "list_artifacts of a file": lambda m, c, _e: _listing(c, _with_files(m), "top.txt"),
+    "list_artifacts of nothing": lambda m, c, _e: _listing(c, _with_files(m), "nope"),
+    "download_artifacts of '.'": lambda m, c, _e: sorted(
+        os.listdir(c.download_artifacts(_with_files(m), ".", os.path.abspath("dl")))),
+    "get_metric_history is a PagedList": lambda m, c, e: (
+        lambda r: (c.log_metric(r, "m", 1.0), c.get_metric_history(r, "m").token))(c.create_run(e).info.run_id),
+    "search_runs pages with a token": lambda m, c, e: _pages(c, e),
+    "search_experiments' last page has no token": lambda m, c, _e: c.search_experiments(max_results=1000).token,
     "set_experiment on a deleted one, by name": lambda m, _c, _e: (_deleted(m), m.set_experiment("gone")),
     "set_experiment on a deleted one, by id": lambda m, _c, _e: m.set_experiment(experiment_id=_deleted(m)),
     "start_run in a deleted experiment": lambda m, _c, _e: m.start_run(experiment_id=_deleted(m)),
