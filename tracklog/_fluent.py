@@ -44,6 +44,7 @@ from ._mlflow_entities import (
 from ._mlflow_entities import (
     RunInfo as RunInfoEntity,
 )
+from ._mlflow_names import new_run_name
 from ._types import CANCELED, COMPLETED, FAILED
 from ._values import mlflow_text
 from .pipeline import current
@@ -367,7 +368,7 @@ def start_run(
     if run_id is None:
         run_id = os.environ.pop(ENV_MLFLOW_RUN_ID, None) or None  # MLflow uses it once
     if run_id is not None:
-        return _resume(run_id, tags)
+        return _resume(run_id, tags, run_name)
     outer = None
     if parent is None and parent_run_id is None and os.environ.get(_config.ENV_RUN_ID):
         # Inside tracklog run: a top-level run is a child of tracklog run's run, as the MLflow
@@ -407,7 +408,10 @@ def start_run(
         if found_experiment is not None:
             _usable(found_experiment)
         experiment = TracklogExperiment(workspace, name)
-    started = Run._start(experiment, run_name, parent=parent if isinstance(parent, Run) else None)
+    if run_name:
+        tags[RUN_NAME_TAG] = run_name  # MLflow's fluent start_run: run_name wins over the tag
+    name = new_run_name(run_name, tags)  # given, tagged, else adjective-animal-number
+    started = Run._start(experiment, name, parent=parent if isinstance(parent, Run) else None)
     tags.setdefault(RUN_NAME_TAG, started.name)
     if isinstance(parent, Run):
         tags.setdefault(PARENT_TAG, parent.id)
@@ -424,13 +428,15 @@ def _usable(experiment: Experiment) -> Experiment:
     return experiment
 
 
-def _resume(run_id: str, tags: Mapping[str, Any]) -> ActiveRun:
+def _resume(run_id: str, tags: Mapping[str, Any], run_name: str | None) -> ActiveRun:
     if MlflowClient().get_run(run_id).info.lifecycle_stage == "deleted":  # the whole id, as MLflow
         raise MlflowRequestError(
             f"Cannot start run with ID {run_id} because it is in the deleted state.", INTERNAL_ERROR
         )
     run = Workspace().get_run(run_id)
     run._reopen()
+    if run_name:  # MLflow renames a resumed run (update_run_info with run_name)
+        MlflowClient(run.workspace.child_location()).update_run(run.id, name=run_name)
     current.started(run)
     current.push(run)
     return _begun(run, tags)

@@ -59,6 +59,7 @@ from ._mlflow_entities import (
     metric_entity,
     run_entity,
 )
+from ._mlflow_names import new_run_name
 from ._mlflow_search import experiment_row, filter_rows, order_rows, run_row
 from ._paths import check_file_name, copy_source, join_inside
 from ._types import COMPLETED, FAILED, NO_OWNER, ExperimentInfo
@@ -521,9 +522,10 @@ class MlflowClient:
         it (a worker that resumes it with ``start_run(run_id=...)`` does, from then on)."""
         workspace = self.workspace
         experiment = self._active_experiment(workspace, str(experiment_id))
-        name = check_name(run_name, "run") if run_name else current.script_name()
+        given = {str(k): v for k, v in (tags or {}).items()}
+        name = check_name(new_run_name(run_name, given), "run")
         stored = workspace.store.create_run(experiment.experiment_id, name, owner_pid=NO_OWNER)
-        values = {RUN_NAME_TAG: name, **{str(k): v for k, v in (tags or {}).items()}}
+        values = {RUN_NAME_TAG: name, **given}
         # Unchecked, as MLflow's SQL store keeps create_run's tags.
         self._log_batch(stored.run_id, (), (), [(k, mlflow_text(v)) for k, v in values.items()])
         self._flush(workspace)

@@ -1,10 +1,11 @@
 """``import tracklog as mlflow`` against the real mlflow (``sqlite:``) for end statuses,
-artifact listings, paged results and deleted experiments: each case runs on
+artifact listings, paged results, run names and deleted experiments: each case runs on
 both, and the outcomes (MLflow's message and code, or what came back) must be the same."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +17,7 @@ import tracklog
 real = pytest.importorskip("mlflow", reason="mlflow is in the test extra: pip install -e .[test]")
 
 Case = Callable[[Any, Any, str], Any]
+_MLFLOW_NAME = re.compile(r"^[a-z]+-[a-z]+-\d{1,4}$")
 
 
 def _listing(client: Any, run_id: str, path: str | None) -> list[tuple[str, bool]]:
@@ -52,6 +54,28 @@ def _deleted(mlf: Any) -> str:
     return experiment_id
 
 
+def _auto_name(mlf: Any) -> bool:
+    with mlf.start_run() as run:
+        pass
+    return bool(_MLFLOW_NAME.match(run.info.run_name)) and len(run.info.run_name) <= 20
+
+
+def _named(mlf: Any, **kwargs: Any) -> tuple[str, str]:
+    with mlf.start_run(**kwargs) as run:
+        pass
+    found = mlf.get_run(run.info.run_id)
+    return found.info.run_name, found.data.tags["mlflow.runName"]
+
+
+def _renamed(mlf: Any) -> tuple[str, str, str]:
+    with mlf.start_run(run_name="first") as run:
+        pass
+    with mlf.start_run(run_id=run.info.run_id, run_name="second") as again:
+        pass
+    found = mlf.get_run(run.info.run_id)
+    return again.info.run_name, found.info.run_name, found.data.tags["mlflow.runName"]
+
+
 CASES: dict[str, Case] = {
     "end_run with an unknown status": lambda m, _c, _e: _end_bogus(m),
     "end_run in lowercase": lambda m, _c, _e: (m.start_run(), m.end_run("finished")),
@@ -71,6 +95,12 @@ CASES: dict[str, Case] = {
         lambda r: (c.log_metric(r, "m", 1.0), c.get_metric_history(r, "m").token))(c.create_run(e).info.run_id),
     "search_runs pages with a token": lambda m, c, e: _pages(c, e),
     "search_experiments' last page has no token": lambda m, c, _e: c.search_experiments(max_results=1000).token,
+    "start_run names a run as MLflow does": lambda m, _c, _e: _auto_name(m),
+    "create_run names a run as MLflow does": lambda m, c, e: bool(_MLFLOW_NAME.match(c.create_run(e).info.run_name)),
+    "start_run: run_name wins over the tag": lambda m, _c, _e: _named(m, run_name="a", tags={"mlflow.runName": "b"}),
+    "start_run: the tag names the run": lambda m, _c, _e: _named(m, tags={"mlflow.runName": "b"}),
+    "start_run(run_id=..., run_name=...) renames the run": lambda m, _c, _e: _renamed(m),
+    "create_run: run_name and another tag": lambda m, c, e: c.create_run(e, run_name="a", tags={"mlflow.runName": "b"}),
     "set_experiment on a deleted one, by name": lambda m, _c, _e: (_deleted(m), m.set_experiment("gone")),
     "set_experiment on a deleted one, by id": lambda m, _c, _e: m.set_experiment(experiment_id=_deleted(m)),
     "start_run in a deleted experiment": lambda m, _c, _e: m.start_run(experiment_id=_deleted(m)),
