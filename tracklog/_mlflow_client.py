@@ -417,6 +417,9 @@ class MlflowClient:
         """Experiments matching MLflow's filter (``name LIKE 'a%'``, ``tags.team = 'x'``), a page
         at a time as search_runs."""
         workspace = self.workspace
+        store = workspace.store
+        if isinstance(store, SQLiteStore) and not store.read_only:
+            self._experiment_by_id(workspace, DEFAULT_EXPERIMENT_ID)  # MLflow's stores always hold it
         experiments = [self._experiment(workspace, r) for r in self._records(workspace)]
         experiments = [e for e in experiments if _view_matches(e.lifecycle_stage, view_type)]
         experiments = filter_rows(experiments, experiment_row, filter_string)

@@ -94,6 +94,9 @@ CASES: dict[str, Case] = {
     "get_metric_history is a PagedList": lambda m, c, e: (
         lambda r: (c.log_metric(r, "m", 1.0), c.get_metric_history(r, "m").token))(c.create_run(e).info.run_id),
     "search_runs pages with a token": lambda m, c, e: _pages(c, e),
+    "search_experiments lists Default as 0": lambda m, c, _e: sorted((e.experiment_id, e.name) for e in c.search_experiments()),
+    "search_experiments pages with a token": lambda m, c, _e: [
+        (len(p), p.token is not None) for p in [c.search_experiments(max_results=1)]],
     "search_experiments' last page has no token": lambda m, c, _e: c.search_experiments(max_results=1000).token,
     "start_run names a run as MLflow does": lambda m, _c, _e: _auto_name(m),
     "create_run names a run as MLflow does": lambda m, c, e: bool(_MLFLOW_NAME.match(c.create_run(e).info.run_name)),

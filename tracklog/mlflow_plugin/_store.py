@@ -166,6 +166,8 @@ class TracklogStore(LoggedModels, AbstractStore):
                 f"{SEARCH_MAX_RESULTS_THRESHOLD}",
                 INVALID_PARAMETER_VALUE,
             )
+        if not self.store.read_only:
+            self._experiment_id(DEFAULT_EXPERIMENT_ID)  # MLflow's stores always hold experiment 0
         stages = LifecycleStage.view_type_to_stages(view_type)
         experiments = [e for e in self._experiments() if e.lifecycle_stage in stages]
         filtered = SearchExperimentsUtils.filter(experiments, filter_string)
