@@ -289,6 +289,18 @@ class MlflowClient:
         self._location = tracking_location(tracking_uri)
         self._fixed = tracking_uri is not None
 
+    def __getattr__(self, name: str) -> Any:
+        """MLflow's client calls beyond tracking (the model registry, traces, logged models,
+        datasets...) say where they are instead of a bare AttributeError."""
+        if name.startswith("_"):
+            raise AttributeError(f"'MlflowClient' object has no attribute {name!r}")
+        raise AttributeError(
+            f"'MlflowClient' object has no attribute {name!r}: the MlflowClient of `import tracklog as "
+            "mlflow` covers MLflow's tracking calls only (docs/mlflow_swap.md lists them). For "
+            f"MlflowClient().{name} (the model registry, logged models, traces, ...), keep the real "
+            "mlflow and let it log into tracklog: MLFLOW_TRACKING_URI=tracklog: python train.py"
+        )
+
     # -- where ----------------------------------------------------------------------
 
     @property

@@ -194,6 +194,14 @@ def test_names_tracklog_lacks_say_to_use_mlflow_with_the_tracklog_uri(name):
     assert f"'{name}'" in str(caught.value)
 
 
+@pytest.mark.parametrize("name", ["search_registered_models", "create_model_version", "search_traces"])
+def test_client_calls_tracklog_lacks_say_to_use_mlflow_with_the_tracklog_uri(name):
+    """``MlflowClient().search_registered_models`` and the rest beyond tracking: the same advice."""
+    with pytest.raises(AttributeError, match=r"MLFLOW_TRACKING_URI=tracklog:") as caught:
+        getattr(mlflow.MlflowClient(), name)
+    assert f"'{name}'" in str(caught.value)
+
+
 def test_from_import_of_a_missing_name_says_so_too():
     """``from tracklog import autolog`` is an ImportError that carries the same advice."""
     with pytest.raises(ImportError, match="autolog"):
