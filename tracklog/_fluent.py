@@ -611,6 +611,11 @@ def log_metric(
             checks.metric_name(key)
         if type(value) is str:
             value = metric_number(value, timestamp)
+        kind = type(value)
+        if (kind is not float and kind is not int) or timestamp is not None or (
+            step is not None and type(step) is not int
+        ):
+            checks.metric_point(key, value, timestamp, step)
         if model_id is not None or dataset is not None:
             unrecorded("log_metric", model_id=model_id, dataset=dataset)
         if run_id is not None:
@@ -646,6 +651,7 @@ def log_metrics(
     for index, (key, value) in enumerate(metrics.items()):  # the whole batch first, as MLflow checks it
         checks.metric_name(key, f"metrics[{index}]")
         values[key] = metric_number(value, timestamp, f"metrics[{index}].value") if type(value) is str else value
+        checks.metric_point(key, values[key], timestamp, step, f"metrics[{index}]")
     for key, value in values.items():
         log_metric(key, value, step=step, timestamp=timestamp, run_id=run_id)
 

@@ -265,6 +265,14 @@ def _own_location(store: SQLiteStore, run_id: str, experiment_id: str | None = N
     return location if location and _local_folder(location) is not None else None
 
 
+def _check_metric(key: Any, value: Any, timestamp_ms: Any, step: Any, path: str) -> None:
+    """MLflow's checks of one metric point, in its order: name, value, timestamp, step."""
+    checks.metric_name(key, path)
+    if type(value) is str:
+        value = metric_number(value, timestamp_ms, f"{path}.value" if path else "value")
+    checks.metric_point(key, value, timestamp_ms, step, path)
+
+
 def _metric_parts(item: Any) -> tuple[Any, Any, Any, Any]:
     """A Metric entity or ``(key, value[, timestamp_ms, step])`` tuple as its four parts."""
     if isinstance(item, Metric) or hasattr(item, "timestamp"):
@@ -653,7 +661,7 @@ class MlflowClient:
         model or dataset is not kept (one warning)."""
         unrecorded("MlflowClient.log_metric", dataset_name=dataset_name, dataset_digest=dataset_digest,
                    model_id=model_id)
-        checks.metric_name(key)
+        _check_metric(key, value, timestamp, step, "")
         self._log_batch(run_id, [(key, value, timestamp, step)], (), (), single=True)
 
     @mlflow_codes
@@ -694,11 +702,11 @@ class MlflowClient:
         params and tags (entities or ``(key, value)`` tuples) in one go: checked first, as
         MLflow's store checks a batch, and nothing of it logged when one is refused."""
         metrics = [_metric_parts(item) for item in metrics]
+        for index, (key, value, ts, step) in enumerate(metrics):
+            _check_metric(key, value, ts, step, f"metrics[{index}]")
         params = [_key_value(item, "param") for item in params]
         tags = [_key_value(item, "tag") for item in tags]
-        params, tags = checks.batch(
-            [m[0] for m in metrics], [(k, mlflow_text(v)) for k, v in params], [(k, mlflow_text(v)) for k, v in tags]
-        )
+        params, tags = checks.batch((), [(k, mlflow_text(v)) for k, v in params], [(k, mlflow_text(v)) for k, v in tags])
         self._log_batch(run_id, metrics, params, tags)
 
     def _log_batch(

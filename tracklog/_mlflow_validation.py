@@ -5,6 +5,7 @@ a metric, param or tag name has only alphanumerics, ``_ - . /``, spaces and (not
 Windows) ``:``, does not resolve to another path (``..``, ``//``, a leading ``/``, ``.``,
 empty) and has at most 250 characters; a param value over 6000 characters and a tag value
 over 8000 are cut, with MLflow's warning, unless ``MLFLOW_TRUNCATE_LONG_VALUES`` is false;
+a metric point needs a value that ``float()`` takes, a nonnegative timestamp and a numeric step;
 experiment names have at most 500 characters, experiment tags 250 and 20000. A refusal is
 MlflowRequestError(INVALID_PARAMETER_VALUE) with MLflow's message. The plugin route uses
 MLflow's own functions instead (tracklog/mlflow_plugin/_validation.py).
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import numbers
 import os
 import posixpath
 import re
@@ -130,6 +132,29 @@ def metric_name(key: Any, path: str = "") -> str:
     if key in CHECKED:
         return key  # type: ignore[no-any-return]
     return check_name(key, _json_path(path, "name"), "Metric name", "metric")
+
+
+def metric_point(key: Any, value: Any, timestamp: Any, step: Any, path: str = "") -> None:
+    """MLflow's checks of a metric point's value, timestamp and step (text values are
+    ``metric_number``'s): no value is MLflow's error; a value ``float()`` refuses raises its
+    TypeError, as MLflow's client does; a negative or non-numeric timestamp and a
+    non-numeric step are MLflow's errors."""
+    if value is None:
+        raise MlflowRequestError(f"Missing value for required parameter '{_json_path(path, 'value')}'.")
+    if type(value) is not str and not isinstance(value, numbers.Real):
+        value = float(value)  # MLflow's client: numpy/torch scalars pass, others raise TypeError
+    if isinstance(value, numbers.Real):
+        value = float(value)  # as MLflow's messages show it (its client made it a float)
+    if timestamp is not None and (not isinstance(timestamp, numbers.Number) or timestamp < 0):
+        raise MlflowRequestError(invalid_value(
+            _json_path(path, "timestamp"), timestamp,
+            f"metric '{key}' (value={value}). Timestamp must be a nonnegative long (64-bit integer) ",
+        ))
+    if step is not None and not isinstance(step, numbers.Number):
+        raise MlflowRequestError(invalid_value(
+            _json_path(path, "step"), step,
+            f"metric '{key}' (value={value}). Step must be a valid long (64-bit integer).",
+        ))
 
 
 def param(key: Any, value: Any, path: str = "") -> tuple[str, Any]:
