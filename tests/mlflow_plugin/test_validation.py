@@ -70,6 +70,9 @@ CASES.update({
     "experiment renamed to 501 characters": lambda c, _r, e: c.rename_experiment(e, "e" * 501),
     "create_run keeps its tags unchecked": lambda c, _r, e: sorted(
         k for k in c.create_run(e, tags={"../x": "1"}).data.tags if not k.startswith("mlflow.")),
+    "create_run with run_name and a different runName tag": lambda c, _r, e: c.create_run(
+        e, run_name="a", tags={"mlflow.runName": "b"}),
+    "create_run named by its runName tag": lambda c, _r, e: c.create_run(e, tags={"mlflow.runName": "b"}).info.run_name,
     "a run name of 9000 characters is cut": lambda c, r, _e: (
         c.set_tag(r, "mlflow.runName", "n" * 9000), len(c.get_run(r).info.run_name)),
 })

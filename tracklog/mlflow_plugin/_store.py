@@ -238,7 +238,14 @@ class TracklogStore(LoggedModels, AbstractStore):
                 f"Could not create run under non-active experiment with ID {experiment_id}.", INVALID_STATE
             )
         tag_map = {t.key: str(t.value) for t in tags or []}
-        name = run_name or tag_map.get(MLFLOW_RUN_NAME) or _random_name()
+        tagged = tag_map.get(MLFLOW_RUN_NAME)
+        if run_name and tagged and run_name != tagged:  # MLflow's SQL store's refusal
+            raise MlflowException(
+                "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different "
+                f"values (run_name='{run_name}', mlflow.runName='{tagged}').",
+                INVALID_PARAMETER_VALUE,
+            )
+        name = run_name or tagged or _random_name()
         tag_map[MLFLOW_RUN_NAME] = name
         parent = tag_map.get(MLFLOW_PARENT_RUN_ID) or self._env_parent_of()
         if parent:
