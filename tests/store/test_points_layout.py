@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 
 import pytest
@@ -44,3 +45,23 @@ def test_as_events_expands_points_in_order():
         Event("r", METRIC, "loss", 0.25, 8, 2.0),
         Event("r", METRIC, "acc", 1.0, 0, 3.0),
     ]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_reading_a_history_leaves_the_collector_as_the_program_set_it(tmp_path, enabled):
+    """metric_history pauses the garbage collector while it builds the points, and then
+    leaves it as it was: on, or off when the program turned it off itself."""
+    run = tracklog.Experiment(tracklog.Workspace(tmp_path / "ws"), "gc").start_logging("r")
+    for i in range(3000):
+        run.log("loss", i * 0.5)
+    run.complete()
+    was = gc.isenabled()
+    if not enabled:
+        gc.disable()
+    try:
+        points = tracklog.Workspace(tmp_path / "ws").get_run(run.id).get_metric_history("loss")
+        assert gc.isenabled() is enabled
+    finally:
+        if was:
+            gc.enable()
+    assert [(p.step, p.value) for p in points] == [(i, i * 0.5) for i in range(3000)]

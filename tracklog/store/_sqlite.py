@@ -47,7 +47,7 @@ from ..pipeline.event import (
 )
 from ..pipeline.sink import RetryLater, Stalled
 from ._base import Store, the_run
-from ._chunks import pack_chunk, unpack_points
+from ._chunks import collector_paused, pack_chunk, unpack_points
 from ._liveness import CRASH_ERROR, crashed
 from ._liveness import HOST as _HOST
 from ._runlogs import LogAppender
@@ -677,11 +677,12 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
         points: list[MetricPoint] = []
         in_order = True
         high = None
-        for encoding, steps, vals, ts, chunk_rank, ordered, min_step, max_step in rows:
-            if not ordered or (high is not None and min_step < high):
-                in_order = False
-            high = max_step if high is None else max(high, max_step)
-            points.extend(unpack_points(encoding, steps, vals, ts, chunk_rank))
+        with collector_paused():
+            for encoding, steps, vals, ts, chunk_rank, ordered, min_step, max_step in rows:
+                if not ordered or (high is not None and min_step < high):
+                    in_order = False
+                high = max_step if high is None else max(high, max_step)
+                points.extend(unpack_points(encoding, steps, vals, ts, chunk_rank))
         if not in_order:
             points.sort(key=_step_of)  # stable: equal steps keep their arrival order
         return points
