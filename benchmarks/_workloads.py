@@ -11,14 +11,15 @@ import logging
 import time
 
 
-def logging_loop(log: logging.Logger, n: int, plain: bool = False) -> float:
-    """``n`` metric records (or plain records) through ``log``; the seconds the loop took."""
+def logging_loop(log: logging.Logger, n: int, plain: bool = False, start: int = 0) -> float:
+    """``n`` metric records (or plain records) through ``log``, from step ``start``; the
+    seconds the loop took."""
     t0 = time.perf_counter()
     if plain:
-        for i in range(n):
+        for i in range(start, start + n):
             log.info("epoch %d done", i)
     else:
-        for i in range(n):
+        for i in range(start, start + n):
             log.info("loss", extra={"metric": "loss", "value": i * 0.001, "step": i})
     return time.perf_counter() - t0
 
