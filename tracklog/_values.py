@@ -219,8 +219,22 @@ def text_value(value: Any) -> Any:
     UNCONVERTIBLE for an object whose ``str`` raises. Silent; never raises."""
     if value is None:
         return ""
-    if type(value) is str:
+    kind = type(value)
+    if kind is str:
         return value if value.isascii() else clean_text(value)
+    if kind is bool or _is_bool_array(value):
+        return "True" if value else "False"  # as str() and MLflow spell it (as a metric it is 1)
+    if kind is int and value.bit_length() < 14_000:
+        return str(value)  # every digit, as MLflow keeps it (str() refuses over 4,300 digits)
+    if kind is not int and kind is not float and isinstance(value, numbers.Number):
+        # numpy, Decimal and Fraction values as str() gives them, as MLflow stores them:
+        # np.float32(0.1) is "0.1" (its float would be 0.10000000149011612), np.True_ "True".
+        try:
+            text = str(value)
+        except Exception:
+            text = None
+        if type(text) is str:
+            return text if text.isascii() else clean_text(text)
     converted = metric_value(value)
     if converted is not UNCONVERTIBLE:
         return repr(converted) if type(converted) is float else str(converted)
@@ -229,6 +243,17 @@ def text_value(value: Any) -> Any:
     except Exception:
         return UNCONVERTIBLE
     return text if type(text) is str and text.isascii() else clean_text(str.__str__(text))
+
+
+def _is_bool_array(value: Any) -> bool:
+    """A numpy bool, or a one-element numpy/torch bool array. Never raises."""
+    try:
+        dtype = getattr(value, "dtype", None)
+        if dtype is None or not (getattr(dtype, "kind", None) == "b" or str(dtype) == "torch.bool"):
+            return False
+        return _element_count(value) == 1
+    except Exception:
+        return False
 
 
 def mlflow_text(value: Any) -> Any:
