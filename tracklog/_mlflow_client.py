@@ -61,7 +61,7 @@ from ._mlflow_entities import (
 )
 from ._mlflow_names import new_run_name
 from ._mlflow_search import experiment_row, filter_rows, order_rows, run_row
-from ._paths import check_file_name, copy_source, join_inside
+from ._paths import check_file_name, copy_source, folder_files, join_inside
 from ._types import COMPLETED, FAILED, NO_OWNER, ExperimentInfo
 from ._types import RunInfo as StoredRun
 from ._values import (
@@ -763,7 +763,15 @@ class MlflowClient:
         """Copy a local file into the run, under ``artifact_path/`` when given."""
         source = os.fspath(local_path)
         if os.path.isdir(source):
-            self.log_artifacts(run_id, source, posixpath.join(artifact_path or "", os.path.basename(source.rstrip(os.sep))))
+            folder = os.path.basename(os.path.normpath(source))
+            if folder in (".", "..", "", os.sep):  # as MLflow refuses them, before copying anything
+                raise MlflowRequestError(
+                    f"Invalid artifact path: {folder!r}. Names may be treated as files in certain cases, "
+                    f"and must not resolve to other names when treated as such. This name would resolve "
+                    f"to {folder!r}",
+                    "INVALID_PARAMETER_VALUE",
+                )
+            self.log_artifacts(run_id, source, posixpath.join(artifact_path or "", folder))
             return
         if not os.path.isfile(source):
             raise FileNotFoundError(f"log_artifact: no file at {source!r}")
@@ -781,11 +789,8 @@ class MlflowClient:
         workspace = self.workspace
         run_id = self._stored(workspace, run_id).run_id
         files = self._files(workspace, run_id)
-        for folder, _dirs, names in os.walk(root):
-            for file in sorted(names):
-                local = os.path.join(folder, file)
-                rel = os.path.relpath(local, root).replace(os.sep, "/")
-                files.put_file(run_id, check_file_name(posixpath.join(artifact_path or "", rel)), local)
+        for local, rel in folder_files(root, skip=[workspace.store.location, getattr(files, "root", None)]):
+            files.put_file(run_id, check_file_name(posixpath.join(artifact_path or "", rel)), local)
 
     @mlflow_codes
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:

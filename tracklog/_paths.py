@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import posixpath
 import shutil
-from typing import IO
+from typing import IO, Iterable, Iterator
 
 from ._errors import InvalidNameError
 
@@ -38,6 +38,21 @@ def join_inside(root: str, name: str) -> str:
     if real != real_root and not real.startswith(real_root + os.sep):
         raise InvalidNameError(f"file name {name!r} leads outside the run's folder")
     return path
+
+
+def folder_files(root: str, skip: Iterable[str | None] = ()) -> Iterator[tuple[str, str]]:
+    """Each file under ``root`` as ``(path, name)``, ``name`` relative to ``root`` with "/",
+    in name order. The folders in ``skip`` (the workspace, or the folder the files are
+    copied into) are passed by, so copying "." from a project that holds its workspace
+    copies neither the workspace nor the copy into itself."""
+    skipped = {os.path.realpath(path) for path in skip if path and os.path.isdir(path)}
+    for folder, dirs, names in os.walk(root):
+        if skipped:
+            dirs[:] = [d for d in dirs if os.path.realpath(os.path.join(folder, d)) not in skipped]
+        dirs.sort()
+        for file in sorted(names):
+            path = os.path.join(folder, file)
+            yield path, os.path.relpath(path, root).replace(os.sep, "/")
 
 
 def copy_source(source: str | os.PathLike[str] | IO[bytes], dest: str) -> None:

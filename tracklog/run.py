@@ -22,7 +22,7 @@ from ._azure_portal import run_page_url
 from ._errors import RunClosedError, TracklogError
 from ._logfile import decode_record
 from ._output_format import read_output
-from ._paths import check_file_name
+from ._paths import check_file_name, folder_files
 from ._provenance import collect as collect_provenance
 from ._tables import columns, encode_row
 from ._types import (
@@ -596,11 +596,8 @@ class Run:
         if not os.path.isdir(root):
             raise FileNotFoundError(f"upload_folder: no folder at {root!r}")
         prefix = check_file_name(name)
-        for folder, _dirs, files in os.walk(root):
-            for file in files:
-                local = os.path.join(folder, file)
-                rel = os.path.relpath(local, root).replace(os.sep, "/")
-                self.upload_file(f"{prefix}/{rel}", local)
+        for local, rel in folder_files(root, skip=[self._engine.store.location]):
+            self.upload_file(f"{prefix}/{rel}", local)
 
     def upload_files(
         self, names: Sequence[str], paths: Sequence[str | os.PathLike[str]], **_ignored: Any
