@@ -124,6 +124,13 @@ class Store(abc.ABC):
     def metric_kinds(self, run_id: str) -> dict[str, str]:
         """Each metric name of the run and its kind (metric, list, row, image)."""
 
+    def metric_counts(self, run_id: str) -> dict[str, int | None]:
+        """Each metric name of the run and how many points it holds; None where the store
+        cannot count without reading every point (a remote server lists a run's metric names
+        with their latest point only). ``tracklog run`` asks it to tell the metrics a job logs
+        in-process from the ones it read from the job's output."""
+        return dict.fromkeys(self.metric_kinds(run_id))
+
     @abc.abstractmethod
     def metric_history(self, run_id: str, name: str, rank: int | None = None) -> list[MetricPoint]:
         """All points of one metric, ordered by step then arrival."""

@@ -664,6 +664,14 @@ class SQLiteStore(TrackingTables, RegistryTables, Store):
         )
         return dict(rows)
 
+    def metric_counts(self, run_id: str) -> dict[str, int | None]:
+        rows = self._query(
+            "SELECT k.name, COALESCE(SUM(c.count), 0) FROM metric_keys k LEFT JOIN metric_chunks c"
+            " USING (key_id) WHERE k.run_pk = ? GROUP BY k.key_id ORDER BY k.key_id",
+            (self._pk(run_id),),
+        )
+        return dict(rows)
+
     def metric_history(self, run_id: str, name: str, rank: int | None = None) -> list[MetricPoint]:
         sql = (
             "SELECT c.encoding, c.steps, c.vals, c.ts, c.rank, c.ordered, c.min_step, c.max_step "
