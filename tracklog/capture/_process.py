@@ -20,6 +20,7 @@ import time
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from .. import _config, _diag
+from ._gate import ParsedMetricGate
 from ._recognise import MetricRules
 from ._recorder import OutputRecorder
 from ._sigint import GroupSigintWitness
@@ -251,13 +252,17 @@ class ChildProcess:
         """Record the child's output until it exits; its status, shell style."""
         proc = self.proc
         assert proc is not None and proc.stdout is not None and proc.stderr is not None
+        run = self.run
+        # A metric the job logs in-process wins over the same name read from its output:
+        # the store tells which names the run has from writers other than us (see _gate).
+        gate = ParsedMetricGate(run.target.pipeline, lambda: run.workspace.store.metric_counts(run.id))
         recorders = {
             proc.stdout.fileno(): (
-                OutputRecorder(self.run, "stdout", conventions=self.metrics.recogniser()),
+                OutputRecorder(run, "stdout", conventions=self.metrics.recogniser(), gate=gate),
                 _Echo(1 if self.echo else None),
             ),
             proc.stderr.fileno(): (
-                OutputRecorder(self.run, "stderr", conventions=self.metrics.recogniser(json_lines=False)),
+                OutputRecorder(run, "stderr", conventions=self.metrics.recogniser(json_lines=False), gate=gate),
                 _Echo(2 if self.echo else None),
             ),
         }
@@ -269,6 +274,7 @@ class ChildProcess:
             for pipe in (proc.stdout, proc.stderr):
                 pipe.close()
             self._reap(proc)
+            gate.close()  # the job has exited, its writer flushed: decide what is still held
             self._restore_handlers()
             self._close_witness()
             if self.tensorboard_watcher is not None:

@@ -19,6 +19,7 @@ from ..pipeline.event import OUTPUT, Event
 from ._recognise import Recogniser
 
 if TYPE_CHECKING:
+    from ._gate import ParsedMetricGate
     from ..pipeline.target import HasTarget, RunTarget
 
 #: A line still without its newline is recorded in pieces once it holds this many bytes.
@@ -76,6 +77,8 @@ class OutputRecorder:
     ``wake`` wakes the pipeline's writer every ``WAKE_BYTES`` instead of leaving
     it to its interval: right when the producer is another process (``tracklog
     run``), not inside the program, whose threads the writer would hold up.
+    ``gate`` holds the metric points read from the lines until it is known whether the
+    job logs those names in-process (``_gate``; ``tracklog run`` only).
     """
 
     def __init__(
@@ -85,6 +88,7 @@ class OutputRecorder:
         conventions: bool | Recogniser | None = False,
         filename: str = FILENAME,
         wake: bool = True,
+        gate: ParsedMetricGate | None = None,
     ) -> None:
         self.run = run
         self.stream = stream
@@ -92,6 +96,7 @@ class OutputRecorder:
         self.conventions = self.recogniser is not None
         self.filename = filename
         self.wake = wake
+        self.gate = gate
         self._pending = bytearray()
         self._carry = b""  # a redrawn line's picture recorded as partial: its end's metrics are read with it
         self._target = run.target
@@ -132,6 +137,8 @@ class OutputRecorder:
                 events = recogniser.events(self._target, carry + block, ts)
             else:
                 events = recogniser.events(self._target, block, ts)
+            if events and self.gate is not None:
+                events = self.gate.split(events)
         if events:
             events.append(event)
             self._pipeline.put_many(events)
@@ -210,6 +217,8 @@ class OutputRecorder:
                 last, self._carry = self._carry, b""
                 if last and self.recogniser is not None:
                     events = self.recogniser.events(self._target, last, when)
+                    if events and self.gate is not None:
+                        events = self.gate.split(events)
                     if events:
                         self._pipeline.put_many(events)
         except Exception:
