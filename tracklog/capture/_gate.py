@@ -33,8 +33,10 @@ if TYPE_CHECKING:
 
 #: Seconds a parsed point waits before it is decided: the job's writer lag, with room.
 HOLD = 1.5
-#: Seconds between the thread's looks at the store.
-POLL = 0.25
+#: Seconds between the thread's looks at the store (a remote one answers each with a request).
+POLL = 0.5
+#: Seconds points wait at most while the store cannot answer; then they are recorded.
+MAX_WAIT = 10.0
 
 #: The run's metric names and their point counts (None: the store cannot count cheaply).
 Counts = Callable[[], Mapping[str, "int | None"]]
@@ -98,6 +100,10 @@ class ParsedMetricGate:
             if not held or (before is not None and held[0][0] > before):
                 return
             counts = self._store_counts()  # asked after the points' hold ran out
+            if counts is None:  # no answer (a remote store that does not know the run yet)
+                if before is not None and held[0][0] > before - MAX_WAIT:
+                    return  # ask again at the next look
+                counts = {}  # waited long enough, or the job has ended: record them
             out: list[Any] = []
             while held and (before is None or held[0][0] <= before):
                 for item in held.popleft()[1]:
@@ -129,11 +135,11 @@ class ParsedMetricGate:
         )
         return True
 
-    def _store_counts(self) -> Mapping[str, int | None]:
+    def _store_counts(self) -> Mapping[str, int | None] | None:
         try:
             return self._counts()
         except Exception:
-            if not self._failed:  # then every parsed point is recorded, as without the gate
+            if not self._failed:
                 self._failed = True
                 _diag.logger.debug("tracklog: cannot read the run's metric names", exc_info=True)
-            return {}
+            return None
