@@ -73,7 +73,7 @@ from ._values import (
     setting_value,
 )
 from .pipeline import current
-from .pipeline.event import IMAGE, LIST, METRIC, TAG, Event
+from .pipeline.event import IMAGE, LIST, METRIC, PARAM, TAG, Event
 from .store import (
     ExperimentExistsError,
     ModelNotFoundError,
@@ -736,7 +736,8 @@ class MlflowClient:
             key = check_name(key, "param")
             text = setting_value("param", key, value)
             if text is not UNCONVERTIBLE:
-                workspace.store.set_param(run_id, key, text)
+                workspace.store.set_param(run_id, key, text)  # now: a conflict raises here
+                events.append(Event(run_id, PARAM, key, text, None, now))  # for the other sinks (OTLP)
         self._put(workspace, run_id, events)
 
     @mlflow_codes

@@ -47,7 +47,7 @@ from ._values import (
 from .capture import OutputCapture, collect_outputs, outputs_snapshot
 from .models import Model
 from .pipeline import current
-from .pipeline.event import IMAGE, LIST, METRIC, ROW, STATUS, TAG, Event
+from .pipeline.event import IMAGE, LIST, METRIC, PARAM, ROW, STATUS, TAG, Event
 
 if TYPE_CHECKING:
     from .workspace import Experiment, Workspace
@@ -570,7 +570,8 @@ class Run:
         key = check_name(key, "param")
         text = setting_value("param", key, value)
         if text is not UNCONVERTIBLE:
-            self._engine.store.set_param(self.id, key, text)
+            self._engine.store.set_param(self.id, key, text)  # now: a conflict raises here
+            self._put(Event(self.id, PARAM, key, text, None, _time()))  # for the other sinks (OTLP)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Set several params."""

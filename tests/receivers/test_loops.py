@@ -47,6 +47,8 @@ run = tracklog.Workspace(sys.argv[1]).experiment("exp").start_logging("routed")
 logging.getLogger("train").addHandler(RunHandler(run))
 run.tag("team", "vision")
 logging.getLogger("train").warning("starting", extra={"params": {"lr": 0.1}})
+run.log_param("batch", 32)  # the run API's params are routed too
+tracklog.MlflowClient(sys.argv[1]).log_param(run.id, "optimizer", "adam")  # and the MLflow names'
 for step in range(3):
     run.log("loss", 1.0 / (step + 1))
 run.flush()
@@ -97,7 +99,8 @@ def test_routing_of_a_run_in_the_receivers_own_workspace_is_not_stored_twice(rec
 
 def test_routing_from_another_workspace_rebuilds_the_run(receive, tmp_path) -> None:
     """A run routed from another workspace becomes one run there: its name, experiment, every
-    point once (not the gauges too), its tags, params and lines; it ends by the idle rule."""
+    point once (not the gauges too), its tags, params (of records, the run API and the MLflow
+    names) and lines; it ends by the idle rule."""
     receiver = receive("--idle", "2")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACKLOG_"))}
     done = subprocess.run([sys.executable, "-c", _ROUTED_TWICE, str(tmp_path / "source"), receiver.http],
@@ -110,7 +113,7 @@ def test_routing_from_another_workspace_rebuilds_the_run(receive, tmp_path) -> N
     assert [(p.step, p.value) for p in run.get_metric_history("loss")] == [(0, 1.0), (1, 0.5), (2, 1 / 3), (3, 0.25)]
     tags = run.get_tags()
     assert tags["team"] == "vision" and tags["tracklog.source_run_id"] == done.stdout.strip()
-    assert run.get_params() == {"lr": "0.1"}
+    assert run.get_params() == {"lr": "0.1", "batch": "32", "optimizer": "adam"}
     assert "starting" in [line["message"] for line in run.get_logs()]
     assert "routed its data here" not in receiver.stderr
 
