@@ -443,7 +443,14 @@ class MlflowClient:
         experiments = [self._experiment(workspace, r) for r in self._records(workspace)]
         experiments = [e for e in experiments if _view_matches(e.lifecycle_stage, view_type)]
         experiments = filter_rows(experiments, experiment_row, filter_string)
-        experiments = order_rows(experiments, experiment_row, order_by or ["last_update_time DESC"])
+        if order_by:
+            experiments = order_rows(experiments, experiment_row, order_by)
+        else:
+            # MLflow's order: the newest first. Its store makes Default before any other, so
+            # Default is the oldest there; here it may be made later (on first use), so it is
+            # put last rather than by its own creation time.
+            experiments = order_rows(experiments, experiment_row, ["creation_time DESC", "experiment_id ASC"])
+            experiments.sort(key=lambda e: e.experiment_id == DEFAULT_EXPERIMENT_ID)
         return _page(experiments, max_results, page_token)
 
     def _active_experiment(self, workspace: Workspace, experiment_id: str) -> Experiment:

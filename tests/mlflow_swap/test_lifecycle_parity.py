@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -95,6 +96,9 @@ CASES: dict[str, Case] = {
         lambda r: (c.log_metric(r, "m", 1.0), c.get_metric_history(r, "m").token))(c.create_run(e).info.run_id),
     "search_runs pages with a token": lambda m, c, e: _pages(c, e),
     "search_experiments lists Default as 0": lambda m, c, _e: sorted((e.experiment_id, e.name) for e in c.search_experiments()),
+    "search_experiments lists the newest first, Default last": lambda m, c, _e: (
+        m.create_experiment("older"), time.sleep(0.01), m.create_experiment("newer"),
+        [e.name for e in c.search_experiments() if e.name in ("older", "newer", "Default")])[-1],
     "search_experiments pages with a token": lambda m, c, _e: [
         (len(p), p.token is not None) for p in [c.search_experiments(max_results=1)]],
     "search_experiments' last page has no token": lambda m, c, _e: c.search_experiments(max_results=1000).token,
