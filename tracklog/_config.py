@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 DEFAULT_WORKSPACE = ".tracklog"
 #: The experiment of a run given none (MLflow's default experiment, id "0" where free).
@@ -34,6 +35,100 @@ def scheme_path(uri: str) -> str:
     return rest[2:] if rest.startswith("///") else rest
 
 
+#: The variables a process sets for the children it starts while it has a run (see
+#: export_run): name -> (this process's own value, None when unset; the value exported).
+_exported: dict[str, tuple[str | None, str]] = {}
+
+
+def env(name: str) -> str | None:
+    """``os.environ[name]`` as this process itself reads it: a value it exported to its
+    children (export_run) reads as what was there before, so a process's own defaults and
+    its own current run do not change because it told its children about a run."""
+    value = os.environ.get(name)
+    kept = _exported.get(name)
+    if kept is not None and value == kept[1]:
+        return kept[0]
+    return value
+
+
+def export_run(run_id: str | None, location: str | None) -> None:
+    """Make the processes this one starts from now on (spawn, forkserver, subprocess) log
+    into run ``run_id`` of ``location``: TRACKLOG_RUN_ID and TRACKLOG_WORKSPACE (and
+    TRACKLOG_TRACKING_URI when this process has one), as ``tracklog run`` sets them for its
+    job. ``None`` puts back what this process had; a value changed meanwhile is left alone."""
+    wanted: dict[str, str] = {}
+    if run_id is not None and location is not None:
+        wanted = {ENV_RUN_ID: run_id, ENV_WORKSPACE: location}
+        if env(ENV_TRACKING_URI):
+            wanted[ENV_TRACKING_URI] = location
+    for name in list(_exported):
+        if name not in wanted:
+            own, sent = _exported.pop(name)
+            if os.environ.get(name) == sent:
+                if own is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = own
+    for name, value in wanted.items():
+        own = env(name)
+        _exported[name] = (own, value)
+        os.environ[name] = value
+    _tell_multiprocessing()
+
+
+#: The key of this process's values in multiprocessing's per-process config (see below).
+_MP_KEY = "tracklog_env"
+
+
+class _Inherited:
+    """What a multiprocessing child is sent about its parent's run. A forkserver child's
+    environment is the forkserver's, from whenever that started (maybe during an earlier
+    run, or before any): so each ``Process`` also carries the values, copied as it is made
+    with the rest of its parent's ``current_process()._config``, and the child puts them in
+    its environment as it unpickles its process object, before its target runs."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: tuple[tuple[str, str | None], ...]) -> None:
+        self.values = values
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return _inherit, (self.values,)
+
+
+def _inherit(values: tuple[tuple[str, str | None], ...]) -> _Inherited:
+    """In a multiprocessing child (spawn, forkserver): the parent's values, as this process's own."""
+    for name, value in values:
+        kept = _exported.get(name)
+        if kept is not None and os.environ.get(name) == kept[1]:
+            _exported[name] = (value, kept[1])  # this process exported its own run already
+            continue
+        _exported.pop(name, None)
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    return _Inherited(values)
+
+
+def _tell_multiprocessing() -> None:
+    """Put what a child should have in multiprocessing's per-process config, which every
+    ``Process`` made from now on copies; only once multiprocessing is in use (a process
+    that imports it later has not started a forkserver with an older environment)."""
+    process = sys.modules.get("multiprocessing.process")
+    if process is None:
+        return
+    try:
+        config = process.current_process()._config
+        config[_MP_KEY] = _Inherited(tuple((name, os.environ.get(name)) for name in _CARRIED))
+    except Exception:  # another multiprocessing than CPython's: the environment alone
+        pass
+
+
+#: The variables a multiprocessing child gets from its parent as the parent has them now.
+_CARRIED = (ENV_RUN_ID, ENV_WORKSPACE, ENV_TRACKING_URI)
+
+
 def workspace_location(location: str | os.PathLike[str] | None) -> str:
     """The workspace path or URI to use: argument, then env, then ``./.tracklog``.
 
@@ -50,9 +145,9 @@ def workspace_location(location: str | os.PathLike[str] | None) -> str:
     elif not mlflow_uri.startswith(("http://", "https://")):
         mlflow_uri = ""
     return (
-        os.environ.get(ENV_TRACKING_URI)
+        env(ENV_TRACKING_URI)
         or mlflow_uri
-        or os.environ.get(ENV_WORKSPACE)
+        or env(ENV_WORKSPACE)
         or DEFAULT_WORKSPACE
     )
 

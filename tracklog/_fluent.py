@@ -184,7 +184,7 @@ def get_tracking_uri() -> str:
 def is_tracking_uri_set() -> bool:
     """Whether the script chose where runs go: set_tracking_uri, MLFLOW_TRACKING_URI, or
     tracklog's own TRACKLOG_WORKSPACE (else the default ``./.tracklog`` is used)."""
-    return _state.uri_set or bool(os.environ.get(_config.ENV_MLFLOW_TRACKING_URI) or os.environ.get(_config.ENV_WORKSPACE))
+    return _state.uri_set or bool(os.environ.get(_config.ENV_MLFLOW_TRACKING_URI) or _config.env(_config.ENV_WORKSPACE))
 
 
 def flush_async_logging() -> None:
@@ -370,7 +370,7 @@ def start_run(
     if run_id is not None:
         return _resume(run_id, tags, run_name)
     outer = None
-    if parent is None and parent_run_id is None and os.environ.get(_config.ENV_RUN_ID):
+    if parent is None and parent_run_id is None and _config.env(_config.ENV_RUN_ID):
         # Inside tracklog run: a top-level run is a child of tracklog run's run, as the MLflow
         # plugin route makes it (docs/mlflow.md); a script may start several, in its experiment.
         found = current.env_run()
@@ -462,7 +462,7 @@ def _active() -> Run:
         # A thread with no run of its own (a thread pool's worker) logs into the run another
         # thread started, without making it its own: its end_run() does not end that run.
         return other
-    if os.environ.get(_config.ENV_RUN_ID):
+    if _config.env(_config.ENV_RUN_ID):
         # Inside tracklog run, a logging call with no run started logs into tracklog run's own
         # run, as Run.get_context() does; start_run() makes a child of it instead.
         outer = current.env_run()
@@ -472,7 +472,7 @@ def _active() -> Run:
             current.push(outer)
             return outer
     fallback = current.current_run(create=False)
-    if isinstance(fallback, Run) and not fallback.target.closed and not os.environ.get(_config.ENV_RUN_ID):
+    if isinstance(fallback, Run) and not fallback.target.closed and not _config.env(_config.ENV_RUN_ID):
         current.push(fallback)
         return fallback
     return start_run().run

@@ -30,7 +30,7 @@ def set_default_location(location: str | None) -> None:
 def _resolve(location: str | os.PathLike[str] | None) -> str:
     raw = _config.workspace_location(location if location is not None else _default_location)
     if raw.startswith(_config.SCHEME):  # tracklog:PATH, tracklog:///abs/path, bare tracklog:
-        raw = _config.scheme_path(raw) or os.environ.get(_config.ENV_WORKSPACE) or _config.DEFAULT_WORKSPACE
+        raw = _config.scheme_path(raw) or _config.env(_config.ENV_WORKSPACE) or _config.DEFAULT_WORKSPACE
     if "://" in raw or raw.startswith(("file:", "sqlite:")):
         return raw
     return os.path.abspath(raw)
@@ -292,5 +292,16 @@ def _start_auto_run(experiment: str) -> Run:
     return Experiment(Workspace(), experiment).start_logging(current.script_name(), tags=None, outputs=None)
 
 
-# The pipeline's current-run registry opens and starts runs through these.
+def _export_run(run: object) -> None:
+    """Tell the processes started from now on to log into ``run`` (None, or a run that is
+    not a workspace's: into what this process was told itself)."""
+    if isinstance(run, Run):
+        _config.export_run(run.id, run.workspace.child_location())
+    else:
+        _config.export_run(None, None)
+
+
+# The pipeline's current-run registry opens and starts runs, and tells child processes
+# about the current one, through these.
 current.set_openers(_open_env_run, _start_auto_run)
+current.set_export(_export_run)

@@ -152,7 +152,7 @@ def _params(pairs: list[tuple[str, str]]) -> dict[str, str]:
 
 def _parent(workspace: Workspace) -> Any:
     """The run named by TRACKLOG_RUN_ID (we run inside it), or None."""
-    run_id = os.environ.get(_config.ENV_RUN_ID)
+    run_id = _config.env(_config.ENV_RUN_ID)
     if not run_id:
         return None
     try:

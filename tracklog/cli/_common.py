@@ -8,7 +8,6 @@ unique prefix or ``latest``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from .. import __version__, _config
@@ -66,7 +65,7 @@ def open_workspace(args: argparse.Namespace) -> Workspace:
 
 def local_location(given: str | None) -> str:
     """The local workspace folder for commands that never talk to a server (sync reads it)."""
-    return given or os.environ.get(_config.ENV_WORKSPACE) or _config.DEFAULT_WORKSPACE
+    return given or _config.env(_config.ENV_WORKSPACE) or _config.DEFAULT_WORKSPACE
 
 
 def resolve_run(workspace: Workspace, ref: str) -> Run:

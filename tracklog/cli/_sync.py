@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
 from typing import TextIO
@@ -80,7 +79,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def _default_target() -> str | None:
     for name in (_config.ENV_TRACKING_URI, _config.ENV_MLFLOW_TRACKING_URI):
-        value = os.environ.get(name, "")
+        value = _config.env(name) or ""
         if value.startswith(("http://", "https://")):
             return value
     return None

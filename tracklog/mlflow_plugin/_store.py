@@ -89,7 +89,7 @@ class TracklogStore(LoggedModels, AbstractStore):
         self.engine = self.workspace.engine
         self._durable = bool(os.environ.get(_SERVER_ENV))
         # tracklog run's run: top-level MLflow runs of its child become its children.
-        self._parent_env = os.environ.get(_config.ENV_RUN_ID)
+        self._parent_env = _config.env(_config.ENV_RUN_ID)
         self._live: set[str] = set()  # runs known to exist and be active, to log into
         self._params: dict[str, dict[str, str]] = {}  # params per run, to refuse a change at once
         self._metric_checks = MetricChecks()

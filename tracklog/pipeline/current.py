@@ -12,6 +12,11 @@ workspace and no ``Run``.
 A plain record never starts a run: while no run is current it is held (see
 :func:`hold`) for the run that starts next in this process.
 
+The run a thread with none of its own logs into (the run made active last, else the one
+started on first use) is also the one this process's children log into: whenever it
+changes, the function handed to :func:`set_export` is told (it sets TRACKLOG_RUN_ID for
+the processes started from then on; None puts back what there was).
+
 When opening the environment's run or starting one fails (a damaged or unreadable
 workspace), it is not tried again for RETRY_AFTER seconds: sources get no run and say
 so once, explicit calls get the same error at once, and no record pays for a retry.
@@ -31,7 +36,8 @@ from .target import HasTarget
 
 __all__ = [
     "ENDING_WAIT", "HELD_LIMIT", "RETRY_AFTER", "active", "before_end", "current_run", "elsewhere", "ended",
-    "ending", "hold", "open_run", "push", "run_for", "set_openers", "started", "started_runs", "take_held",
+    "ending", "hold", "open_run", "push", "run_for", "set_export", "set_openers", "started", "started_runs",
+    "take_held",
 ]
 
 class _Local(threading.local):
@@ -56,6 +62,9 @@ class _Registry:
         self.env_key: tuple[str, str] | None = None
         self.open_env: Callable[[str, str | None], HasTarget] | None = None
         self.start_auto: Callable[[str], HasTarget] | None = None
+        self.export: Callable[[HasTarget | None], None] | None = None
+        #: The run last handed to export (None: none, or what the process had put back).
+        self.exported: HasTarget | None = None
         self.default_experiment = _config.DEFAULT_EXPERIMENT
         #: What failed when opening a run ("env", "auto"): the error and when (monotonic).
         self.failed: dict[str, tuple[Exception, float]] = {}
@@ -81,6 +90,29 @@ def set_openers(
     _registry.start_auto = start_auto
 
 
+def set_export(export: Callable[[HasTarget | None], None]) -> None:
+    """How to tell the child processes started from now on which run to log into
+    (``export(run)``), or that there is none of this process's (``export(None)``): the
+    vocabulary layer's job, as it knows where the run's workspace is."""
+    _registry.export = export
+    _exported_changed()
+
+
+def _exported_changed() -> None:
+    """Hand export the run a thread with no run of its own would log into, if it changed.
+    Called with the lock held, or before any thread can race; it never raises."""
+    reg = _registry
+    run = reg.stack[-1] if reg.stack else reg.auto
+    if run is reg.exported or reg.export is None:
+        return
+    reg.exported = run
+    try:
+        reg.export(run)
+    except Exception:
+        _diag.logger.debug("tracklog: telling child processes about run %s failed",
+                           getattr(run, "id", None), exc_info=True)
+
+
 def set_default_experiment(name: str) -> None:
     """The experiment a run started on first use goes to (``set_experiment``)."""
     _registry.default_experiment = name
@@ -100,6 +132,7 @@ def push(run: HasTarget) -> None:
             reg.stacks[threading.get_ident()] = own
         own.append(run)
         reg.stack.append(run)
+        _exported_changed()
 
 
 def started(run: HasTarget) -> None:
@@ -150,6 +183,7 @@ def ended(run: HasTarget) -> None:
         reg.started[:] = [r for r in reg.started if r.id != run.id]
         if reg.auto is not None and reg.auto.id == run.id:
             reg.auto = None
+        _exported_changed()
 
 
 def active() -> HasTarget | None:
@@ -168,11 +202,11 @@ def env_run() -> HasTarget | None:
     """The run named by TRACKLOG_RUN_ID (in TRACKLOG_WORKSPACE), or None. Raises what
     opening it raised (a run not found, a damaged workspace): again at once, without
     reopening, for RETRY_AFTER seconds."""
-    run_id = os.environ.get(_config.ENV_RUN_ID)
+    run_id = _config.env(_config.ENV_RUN_ID)
     if not run_id:
         return None
     reg = _registry
-    key = (run_id, os.environ.get(_config.ENV_WORKSPACE, ""))
+    key = (run_id, _config.env(_config.ENV_WORKSPACE) or "")
     with reg.lock:
         if reg.env is None or reg.env_key != key:
             if reg.open_env is None:
@@ -180,7 +214,7 @@ def env_run() -> HasTarget | None:
             failed = _failed_recently("env")
             if failed is not None:
                 raise failed.with_traceback(None)
-            workspace = os.environ.get(_config.ENV_WORKSPACE) or None
+            workspace = _config.env(_config.ENV_WORKSPACE) or None
             reg.env = _opening("env", reg.open_env, run_id, workspace)
             reg.env_key = key
         return reg.env
@@ -206,10 +240,10 @@ def _env_run_or_none() -> HasTarget | None:
         return env_run()
     except Exception as exc:
         _diag.warn_once(
-            ("env-run", os.environ.get(_config.ENV_RUN_ID)),
+            ("env-run", _config.env(_config.ENV_RUN_ID)),
             "tracklog: cannot log into run %s named by %s (%s); records go to another run or "
             "wait for one (tried again after %g s)",
-            os.environ.get(_config.ENV_RUN_ID), _config.ENV_RUN_ID, exc, RETRY_AFTER,
+            _config.env(_config.ENV_RUN_ID), _config.ENV_RUN_ID, exc, RETRY_AFTER,
         )
         return None
 
@@ -279,6 +313,7 @@ def _auto() -> HasTarget | None:
                 own[:] = [r for r in own if r.id != run.id]
             reg.stack[:] = [r for r in reg.stack if r.id != run.id]
             reg.auto = run
+            _exported_changed()
             _diag.logger.debug("tracklog: started run %s on first use", run.id)
         return reg.auto
 
@@ -332,6 +367,7 @@ def reset() -> None:
     reg.default_experiment = _config.DEFAULT_EXPERIMENT
     reg.failed.clear()
     _held.clear()
+    _exported_changed()
 
 
 def _after_fork_in_child() -> None:
