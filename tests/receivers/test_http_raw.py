@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 
 import requests
 from google.rpc import status_pb2
@@ -15,6 +16,7 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 
 import tracklog
+from tracklog.receivers._runs import RECHECK
 
 PB = {"Content-Type": "application/x-protobuf"}
 JS = {"Content-Type": "application/json"}
@@ -241,6 +243,34 @@ def test_run_data_for_an_ended_run_is_reported_rejected(receive, tmp_path) -> No
     run = tracklog.Workspace(tmp_path / "ws", create=False).get_run(ended.id)
     assert [line["message"] for line in run.get_logs()] == ["with data", "plain"]
     assert run.get_metrics() == {}
+
+
+def test_run_data_for_a_run_its_owner_ended_meanwhile_is_reported_rejected(receive, tmp_path) -> None:
+    """A run that was live when its data first came, then ended by its owner (another
+    process): within a second (runs.RECHECK) its later run data is refused as above."""
+    receiver = receive()
+    run = tracklog.Workspace(tmp_path / "ws").experiment("jobs").start_logging("service")
+    owner = {"tracklog.run_id": run.id}
+
+    def send(value: float) -> logs_service_pb2.ExportLogsPartialSuccess:
+        metric = [_kv("metric", common_pb2.AnyValue(string_value="m")),
+                  _kv("value", common_pb2.AnyValue(double_value=value))]
+        logs = _logs_request(logs_pb2.LogRecord(body=common_pb2.AnyValue(string_value=f"at {value}"),
+                                                attributes=metric), resource=owner)
+        reply = requests.post(receiver.http + "/v1/logs", data=logs, headers=PB, timeout=30)
+        assert reply.status_code == 200
+        return logs_service_pb2.ExportLogsServiceResponse.FromString(reply.content).partial_success
+
+    assert send(1.0).rejected_log_records == 0
+    run.complete()
+    time.sleep(RECHECK + 0.2)
+    partial = send(2.0)
+    assert partial.rejected_log_records == 1 and f"run {run.id} has ended" in partial.error_message
+    receiver.stop()
+    ended = tracklog.Workspace(tmp_path / "ws", create=False).get_run(run.id)
+    assert ended.get_status() == "Completed"
+    assert [p.value for p in ended.get_metric_history("m")] == [1.0]
+    assert [line["message"] for line in ended.get_logs()] == ["at 1.0", "at 2.0"]
 
 
 def test_replicas_without_an_instance_id_keep_their_counters_apart(receive, tmp_path) -> None:

@@ -45,7 +45,7 @@ from ..pipeline.target import RunTarget
 
 __all__ = [
     "DEFAULT_EXPERIMENT", "EXPERIMENT_KEY", "RUN_ID_KEY", "RUN_NAME_KEY", "SOURCE_RUN_TAG", "STATUS_EVENT",
-    "AttachRun", "OpenRun", "ReceivedRun", "Runs", "is_rebuildable", "is_routed", "routed_end",
+    "RECHECK", "AttachRun", "OpenRun", "ReceivedRun", "Runs", "is_rebuildable", "is_routed", "routed_end",
 ]
 
 RUN_ID_KEY = "tracklog.run_id"
@@ -142,6 +142,10 @@ def is_rebuildable(resource: Mapping[str, Any]) -> bool:
     return is_routed(resource) and EXPERIMENT_KEY in resource
 
 
+#: Seconds a run named by id (``tracklog.run_id``) is taken as its last lookup found it.
+RECHECK = 1.0
+
+
 class Runs:
     """The live runs of a receiver, by service (or routed run id); thread-safe."""
 
@@ -151,7 +155,9 @@ class Runs:
         self.idle = idle
         self._lock = threading.Lock()
         self._services: dict[_Key, _Live] = {}
-        self._attached: dict[str, ReceivedRun] = {}
+        # Runs named by id, and when they were looked up (monotonic): its owner, elsewhere,
+        # may end one at any time, so one is looked up again after RECHECK seconds.
+        self._attached: dict[str, tuple[ReceivedRun, float]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -174,17 +180,21 @@ class Runs:
                     if live.end is None:  # once its end came, it is not kept alive
                         live.seen = time.monotonic()
                     return live.run, live
-                found = self._attached.get(run_id)
-                if found is None:
-                    try:
-                        found = self._attach(run_id)
-                    except RunNotFoundError:
-                        if not is_rebuildable(resource):
-                            raise
-                        if not rebuild:
-                            return None
-                        return self._live(run_id, *_rebuilt(resource, run_id))
-                    self._attached[run_id] = found
+                now = time.monotonic()
+                cached = self._attached.get(run_id)
+                if cached is not None and now - cached[1] < RECHECK:
+                    return cached[0], None
+                try:
+                    # Opening it reads its status: a run its owner ended since is closed here
+                    # too, so its later metrics, tags and params are refused (partial_success).
+                    found = self._attach(run_id)
+                except RunNotFoundError:
+                    if not is_rebuildable(resource):
+                        raise
+                    if not rebuild:
+                        return None
+                    return self._live(run_id, *_rebuilt(resource, run_id))
+                self._attached[run_id] = (found, now)
                 return found, None
             service = _service(resource)
             return self._live(service, service.experiment, service.name, _tags(resource))
