@@ -76,6 +76,11 @@ class Terminated(SystemExit, KeyboardInterrupt):
     """
 
 
+def exiting() -> bool:
+    """Whether this process's exit phases have begun (they end its runs)."""
+    return _exited_in == os.getpid()
+
+
 def at_exit(phase: int, hook: Callable[[], None]) -> None:
     """Call ``hook()`` once at interpreter exit, in ``phase`` (registration order within it)."""
     with _lock:

@@ -4,10 +4,13 @@ run another thread made active (a thread pool, a DataLoader thread), never a str
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import tracklog
+from tests.conftest import python_env
 from tracklog.handlers import RunHandler
 
 
@@ -151,3 +154,33 @@ def test_tracklogs_threads_leave_process_signals_to_the_main_thread(tmp_path):
         later.join()
         assert masks == [main_mask]
     run.complete()
+
+
+_DAEMON_AT_EXIT = """
+import logging, sys, threading, time, tracklog
+from tracklog.handlers import RunHandler
+tracklog.set_tracking_uri(sys.argv[1])
+logging.basicConfig(level=logging.INFO, handlers=[RunHandler()])
+log = logging.getLogger("prefetch")
+run = tracklog.start_run(run_name="train")
+def heartbeat():
+    i = 0
+    while True:
+        log.info("beat", extra={"metric": "beat", "value": i, "step": i})
+        i += 1
+        time.sleep(0.001)
+threading.Thread(target=heartbeat, daemon=True).start()
+time.sleep(0.3)
+"""
+
+
+def test_a_daemon_thread_logging_through_exit_starts_no_other_run(tmp_path):
+    """Once exit has ended the process's runs, a daemon thread's records start no run on
+    first use (nobody would end it: it would read Crashed); they go nowhere."""
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", _DAEMON_AT_EXIT, str(tmp_path / "ws")],
+                              env=python_env(), capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    runs = tracklog.Workspace(tmp_path / "ws", create=False).get_runs()
+    assert sorted((r.name, r.get_status()) for r in runs) == [("train", "Completed")] * 3
+    assert all(r.get_metric_history("beat") for r in runs)

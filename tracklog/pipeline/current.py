@@ -31,7 +31,7 @@ import time
 from collections import deque
 from typing import Callable
 
-from .. import _config, _diag
+from .. import _config, _diag, _lifecycle
 from .target import HasTarget
 
 __all__ = [
@@ -302,6 +302,15 @@ def _auto() -> HasTarget | None:
     reg = _registry
     with reg.lock:
         if reg.auto is None and reg.start_auto is not None:
+            if _lifecycle.exiting():
+                # The process is exiting and has ended its runs: a record from a thread that
+                # lives on (a daemon) starts none, which nobody would end (it would read
+                # Crashed). Its run data is not recorded; its line waits, and is gone at exit.
+                _diag.warn_once(
+                    ("auto-run", "exiting"), "tracklog: run data logged while the process exits, "
+                    "after its runs ended, is not recorded (a daemon thread's?)",
+                )
+                return None
             failed = _failed_recently("auto")
             if failed is not None:
                 raise failed.with_traceback(None)
