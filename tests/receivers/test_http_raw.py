@@ -133,6 +133,10 @@ def test_status_codes_for_bad_requests(receive) -> None:
     assert requests.post(receiver.http + "/v1/other", data=b"", headers=PB, timeout=30).status_code == 404
     assert requests.post(url, data=b"x", headers={"Content-Type": "text/plain"}, timeout=30).status_code == 415
     assert requests.post(url, data=b"x", headers={**PB, "Content-Encoding": "br"}, timeout=30).status_code == 415
+    # A JSON request is answered in JSON, as the OTLP spec says, an unknown encoding too.
+    unknown = requests.post(url, data=b"{}", headers={**JS, "Content-Encoding": "br"}, timeout=30)
+    assert unknown.status_code == 415 and unknown.headers["Content-Type"] == "application/json"
+    assert "br" in unknown.json()["message"]
     assert requests.post(url, data=gzip.compress(b"x")[:-4], headers={**PB, "Content-Encoding": "gzip"},
                          timeout=30).status_code == 400
 

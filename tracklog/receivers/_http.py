@@ -94,7 +94,7 @@ class _Handler(BaseHTTPRequestHandler):
         except UnknownCoding as exc:
             self._fail(501, _UNIMPLEMENTED, str(exc), media, close=True)
         except Unsupported as exc:
-            self._fail(415, _INVALID_ARGUMENT, str(exc), PROTOBUF, close=True)
+            self._fail(415, _INVALID_ARGUMENT, str(exc), media, close=True)  # JSON when asked in JSON
         except TooLarge as exc:
             self._fail(413, _RESOURCE_EXHAUSTED, str(exc), media, close=True)
         except BadFraming as exc:
