@@ -344,7 +344,8 @@ def start_run(
     An active run needs ``nested=True`` for a child, as in MLflow. Inside a process
     started by ``tracklog run`` (TRACKLOG_RUN_ID set), each top-level run is a child of
     that run, in the script's experiment (set_experiment) or else in that run's; a logging
-    call with no run started logs into that run itself.
+    call with no run started logs into that run itself (refused, with one warning, once it
+    has ended: only ``run_id=`` reopens an ended run).
     """
     if log_system_metrics:
         raise MlflowRequestError(
@@ -463,13 +464,15 @@ def _active() -> Run:
         # thread started, without making it its own: its end_run() does not end that run.
         return other
     if _config.env(_config.ENV_RUN_ID):
-        # Inside tracklog run, a logging call with no run started logs into tracklog run's own
-        # run, as Run.get_context() does; start_run() makes a child of it instead.
+        # Inside tracklog run (or a process a run's process started), a logging call with no
+        # run started logs into the environment's run, as Run.get_context() does; start_run()
+        # makes a child of it instead. That run is its starter's: when it has ended, it is
+        # not reopened (this process would own it, and leave it Crashed at exit) nor made
+        # active; the calls' data is refused with one warning, as records' is (Run._refused).
         outer = current.env_run()
         if isinstance(outer, Run):
-            if outer.target.closed:
-                outer._reopen()
-            current.push(outer)
+            if not outer.target.closed:
+                current.push(outer)
             return outer
     fallback = current.current_run(create=False)
     if isinstance(fallback, Run) and not fallback.target.closed and not _config.env(_config.ENV_RUN_ID):
@@ -625,6 +628,8 @@ def log_metric(
         if timestamp is None:
             run.log(key, value, step=0 if step is None else step)
             return
+        if run.target.closed and run._refused():
+            return
         event = metric_event(run.id, key, value, step, timestamp)
         if event is not None:
             run.target.pipeline.put(event)
@@ -695,52 +700,74 @@ def set_tags(tags: Mapping[str, Any], synchronous: bool | None = None) -> None:
 @mlflow_codes
 def delete_tag(key: str) -> None:
     """Remove a tag from the active run (MlflowRequestError when it has no such tag)."""
-    client, rid = _client_and_run()
+    found = _client_and_run()
+    if found is None:
+        return
+    client, rid = found
     client.delete_tag(rid, key)
 
 
 # -- artifacts of the active run ---------------------------------------------------
 
 
-def _client_and_run(run_id: str | None = None) -> tuple[MlflowClient, str]:
+def _client_and_run(run_id: str | None = None) -> tuple[MlflowClient, str] | None:
+    """The client and run a call writes into: ``run_id``, else the active run; None (one
+    warning given) when that is the environment's run and it has ended (see _active)."""
     if run_id is not None:
         return MlflowClient(), run_id
     run = _active()
+    if run.target.closed and run._refused():
+        return None
     return MlflowClient(run.workspace.child_location()), run.id
 
 
 @mlflow_codes
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None) -> None:
     """Copy a local file into the active run (under ``artifact_path/``)."""
-    client, rid = _client_and_run(run_id)
+    found = _client_and_run(run_id)
+    if found is None:
+        return
+    client, rid = found
     client.log_artifact(rid, local_path, artifact_path)
 
 
 @mlflow_codes
 def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None) -> None:
     """Copy a local folder's files into the active run (under ``artifact_path/``)."""
-    client, rid = _client_and_run(run_id)
+    found = _client_and_run(run_id)
+    if found is None:
+        return
+    client, rid = found
     client.log_artifacts(rid, local_dir, artifact_path)
 
 
 @mlflow_codes
 def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
     """Write text as a file of the active run."""
-    client, rid = _client_and_run(run_id)
+    found = _client_and_run(run_id)
+    if found is None:
+        return
+    client, rid = found
     client.log_text(rid, text, artifact_file)
 
 
 @mlflow_codes
 def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> None:
     """Write a dict as JSON (YAML for .yaml/.yml) into the active run."""
-    client, rid = _client_and_run(run_id)
+    found = _client_and_run(run_id)
+    if found is None:
+        return
+    client, rid = found
     client.log_dict(rid, dictionary, artifact_file)
 
 
 @mlflow_codes
 def log_figure(figure: Any, artifact_file: str, *, save_kwargs: Mapping[str, Any] | None = None) -> None:
     """Save a matplotlib or plotly figure into the active run."""
-    client, rid = _client_and_run()
+    found = _client_and_run()
+    if found is None:
+        return
+    client, rid = found
     client.log_figure(rid, figure, artifact_file, save_kwargs=save_kwargs)
 
 
@@ -754,14 +781,20 @@ def log_image(
     synchronous: bool | None = False,
 ) -> None:
     """Save a numpy array or PIL image into the active run (``artifact_file``, or ``key``+``step``)."""
-    client, rid = _client_and_run()
+    found = _client_and_run()
+    if found is None:
+        return
+    client, rid = found
     client.log_image(rid, image, artifact_file, key, step, timestamp)
 
 
 @mlflow_codes
 def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
     """Write a dict of columns or a pandas DataFrame as MLflow's table JSON into the active run."""
-    client, rid = _client_and_run(run_id)
+    found = _client_and_run(run_id)
+    if found is None:
+        return
+    client, rid = found
     client.log_table(rid, data, artifact_file)
 
 

@@ -16,7 +16,7 @@ import time
 import traceback
 from typing import IO, TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
-from . import _diag, _lifecycle, _snapshot
+from . import _config, _diag, _lifecycle, _snapshot
 from ._azure_errors import ActivityFailedException
 from ._azure_portal import run_page_url
 from ._errors import RunClosedError, TracklogError
@@ -81,6 +81,11 @@ def set_waiter(run_id: str, waiter: Any) -> None:
 class Run:
     """A run in a workspace. ``Run(experiment, run_id)`` fetches an existing one."""
 
+    #: Whether this is the run this process was given by its environment (TRACKLOG_RUN_ID,
+    #: see :meth:`_of_environment`): once it has ended, its data is refused with one warning
+    #: instead of RunClosedError, since this process did not end it.
+    _given = False
+
     def __init__(self, experiment: Experiment, run_id: str) -> None:
         self.experiment = experiment
         self._workspace = experiment.workspace
@@ -104,6 +109,16 @@ class Run:
         run.target = run._engine.target(run.id)
         if info.status in TERMINAL_STATUSES and not run.target.owned:
             run.target.closed = True
+        return run
+
+    @classmethod
+    def _of_environment(cls, workspace: Workspace, info: RunInfo) -> Run:
+        """The run named by TRACKLOG_RUN_ID, to log into without owning it. When it has
+        ended (its process completed it while this one still logs), it stays as it is:
+        never reopened, never ended here; its metrics, tags, params and files are refused
+        with one warning (see :meth:`_refused`), as sources refuse records' run data."""
+        run = cls._from_info(workspace, info)
+        run._given = True
         return run
 
     @classmethod
@@ -338,6 +353,18 @@ class Run:
                 f"run {self.id} has ended ({self._info.status}); start a new run to log more"
             )
 
+    def _refused(self) -> bool:
+        """False while the run is open. Once it has ended: True, after one warning per run,
+        for the run this process was given by its environment (another process ended it);
+        RunClosedError for any other (this process ended it, or named it itself)."""
+        if not self.target.closed:
+            return False
+        if self._given:
+            _refuse_ended(self)
+            return True
+        self._check_open()
+        return False
+
     def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
         """Log a metric point: once, a scalar; repeated, a series over steps 0, 1, 2, ...
 
@@ -345,8 +372,8 @@ class Run:
         and no point, never an exception; an invalid name raises InvalidNameError.
         """
         state = self.target
-        if state.closed:
-            self._check_open()
+        if state.closed and self._refused():
+            return
         if type(name) is not str or name not in NAMES:
             name = check_name(name)
         kind = type(value)
@@ -370,7 +397,8 @@ class Run:
 
     def log_list(self, name: str, value: Iterable[Any], description: str = "") -> None:
         """Log a list of values (any iterable) as one list metric."""
-        self._check_open()
+        if self._refused():
+            return
         name = check_name(name)
         now = _time()
         events = []
@@ -387,12 +415,14 @@ class Run:
 
     def log_row(self, name: str, description: str | None = None, **row: Any) -> None:
         """Add one row to a table metric: ``log_row("Cosine Wave", angle=0.5, cos=0.88)``."""
-        self._check_open()
+        if self._refused():
+            return
         self._rows(name, [row])
 
     def log_table(self, name: str, value: Mapping[str, Iterable[Any]], description: str = "") -> None:
         """Log a table given as columns: ``{"angle": [1, 2], "sine": [0.8, 0.9]}``."""
-        self._check_open()
+        if self._refused():
+            return
         name = check_name(name)
         columns: dict[str, list[Any]] = {}
         try:
@@ -430,7 +460,8 @@ class Run:
         description: str = "",
     ) -> None:
         """Log an image from a file, a matplotlib Figure, or ``matplotlib.pyplot``."""
-        self._check_open()
+        if self._refused():
+            return
         name = check_name(name)
         if (path is None) == (plot is None):
             raise ValueError("log_image needs exactly one of path=... or plot=...")
@@ -471,7 +502,8 @@ class Run:
 
     def _azure_chart(self, name: str, value: Mapping[str, Any] | str, kind: str, needed: tuple[str, ...]) -> None:
         """Keep one of Azure's chart payloads as ``charts/<name>.json``; get_metrics reads it back."""
-        self._check_open()
+        if self._refused():
+            return
         name = check_name(name)
         body = json.loads(value) if isinstance(value, (str, bytes)) else dict(value)
         if not isinstance(body, dict):
@@ -528,6 +560,9 @@ class Run:
     def tag(self, key: str, value: Any = None) -> None:
         """Set a tag; ``tag("name")`` alone is a valueless tag. Tags may be set on an
         ended run too (as in Azure ML and MLflow)."""
+        if self._given and self.target.closed:  # any other ended run takes tags, as in Azure ML
+            _refuse_ended(self)
+            return
         key = check_name(key, "tag")
         text = setting_value("tag", key, value)
         if text is not UNCONVERTIBLE:
@@ -566,7 +601,8 @@ class Run:
 
     def log_param(self, key: str, value: Any) -> None:
         """Set a param; setting it again with another value raises ParamConflictError."""
-        self._check_open()
+        if self._refused():
+            return
         key = check_name(key, "param")
         text = setting_value("param", key, value)
         if text is not UNCONVERTIBLE:
@@ -582,6 +618,9 @@ class Run:
 
     def upload_file(self, name: str, path_or_stream: str | os.PathLike[str] | IO[bytes]) -> None:
         """Copy a local file (or a binary stream) into the run under ``name``."""
+        if self._given and self.target.closed:
+            _refuse_ended(self)
+            return
         name = check_file_name(name)
         if isinstance(path_or_stream, (str, os.PathLike)):
             source = os.fspath(path_or_stream)
@@ -940,6 +979,19 @@ def _end_started_runs() -> None:
 # Registered at import, before any route registers its stop: the ends go out first.
 _lifecycle.at_exit(_lifecycle.STOP_ROUTES, _announce_exit_ends)
 _lifecycle.at_exit(_lifecycle.END_RUNS, _end_started_runs)
+
+
+def _refuse_ended(run: Run) -> None:
+    """Say once per run (under the key the sources' refusal uses, so a process that mixes
+    records and calls is told once) that data for ``run``, the environment's run, which
+    the process that owns it has ended, is not recorded."""
+    _diag.warn_once(
+        ("closed", run.id),
+        "tracklog: run %s, named by %s, has ended (%s) and is not this process's to reopen: "
+        "metrics, tags, params and files logged into it from here are not recorded "
+        "(start_run(run_id=...) resumes it)",
+        run.id, _config.ENV_RUN_ID, run._info.status,
+    )
 
 
 def _filter_matches(have: Mapping[str, str], wanted: str | Mapping[str, Any] | Sequence[str]) -> bool:

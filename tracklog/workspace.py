@@ -285,7 +285,7 @@ class Experiment:
 
 def _open_env_run(run_id: str, location: str | None) -> Run:
     workspace = Workspace(location)
-    return Run._from_info(workspace, workspace.store.open_env_run(run_id))
+    return Run._of_environment(workspace, workspace.store.open_env_run(run_id))
 
 
 def _start_auto_run(experiment: str) -> Run:
