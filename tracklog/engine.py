@@ -11,6 +11,7 @@ import time
 from typing import Sequence
 
 from . import _diag, _lifecycle, exporters
+from ._types import CANCELED, COMPLETED, FAILED
 from .pipeline import Pipeline, RunTarget, flush_all
 from .pipeline.registry import set_run_lookup
 from .store import Store, open_store
@@ -61,9 +62,25 @@ class Engine:
         return run_id in self.targets
 
     def _tick(self) -> None:
-        owned = [t.run_id for t in list(self.targets.values()) if t.owned and not t.closed]
+        targets = list(self.targets.values())
+        owned = [t.run_id for t in targets if t.owned and not t.closed]
         if owned:
             self.store.heartbeat(owned, time.time())
+        for target in targets:
+            if target.watched and not target.closed and not target.owned:
+                self._close_if_ended(target)
+
+    def _close_if_ended(self, target: RunTarget) -> None:
+        """Close a watched run here once its owner ended it, so every source refuses its
+        later run data as for any ended run. A run read as Crashed is not closed: that status
+        is inferred (its owner stopped beating, maybe only paused), not one its owner set."""
+        try:
+            status = self.store.get_run(target.run_id).status
+        except Exception:
+            _diag.logger.debug("tracklog: cannot read the status of run %s", target.run_id, exc_info=True)
+            return
+        if status in ENDED_BY_OWNER:
+            target.closed = True
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until everything put so far is in the store."""
@@ -72,6 +89,9 @@ class Engine:
     def reset_after_fork(self) -> None:
         self._lock = threading.Lock()
 
+
+#: The statuses a run's owner sets when it ends it (Crashed is inferred by readers).
+ENDED_BY_OWNER = frozenset({COMPLETED, FAILED, CANCELED})
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()

@@ -119,6 +119,7 @@ class Run:
         with one warning (see :meth:`_refused`), as sources refuse records' run data."""
         run = cls._from_info(workspace, info)
         run._given = True
+        run.target.watched = True  # the engine closes it here once its owner ends it
         return run
 
     @classmethod

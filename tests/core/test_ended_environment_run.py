@@ -14,6 +14,7 @@ import pytest
 
 import tracklog
 from tests.conftest import python_env
+from tracklog import _config
 
 TIMEOUT = 120
 
@@ -192,3 +193,42 @@ def test_start_run_makes_a_child_and_a_client_naming_the_run_logs_into_it(tmp_pa
     assert run.get_metrics() == {"before": 1.0, "named": 2.0}
     (child,) = run.get_children()
     assert (child.name, child.get_status(), child.get_metrics()) == ("own", "Completed", {"mine": 1.0})
+
+
+_PARENT_ENDS_FIRST = """
+import os, subprocess, sys, time, tracklog
+run = tracklog.Experiment(tracklog.Workspace(sys.argv[1]), "train").start_logging("parent")
+worker = subprocess.Popen([sys.executable, "-c", sys.argv[2]], stderr=subprocess.PIPE, text=True)
+time.sleep(1.5)  # the worker logs into the running run
+run.complete()
+print(run.id, time.time())
+sys.stderr.write(worker.communicate(timeout=60)[1])
+"""
+
+_WORKER = """
+import logging, time
+from tracklog.handlers import RunHandler
+log = logging.getLogger("worker")
+log.addHandler(RunHandler())
+log.setLevel(logging.INFO)
+for i in range(200):  # ten seconds
+    log.info("tick", extra={"metric": "tick", "value": float(i), "step": i})
+    time.sleep(0.05)
+"""
+
+
+def test_a_worker_logging_while_its_parent_completes_the_run_stops_within_a_heartbeat(tmp_path):
+    """A worker that opened the run while it ran reads its status again each heartbeat
+    (HEARTBEAT_INTERVAL): its points stop within about that after the parent completed
+    the run, with one warning, and the run stays Completed."""
+    done = subprocess.run([sys.executable, "-c", _PARENT_ENDS_FIRST, str(tmp_path / "ws"), _WORKER],
+                          capture_output=True, text=True, timeout=TIMEOUT, env=python_env())
+    assert done.returncode == 0, done.stderr
+    rid, ended_at = done.stdout.split()
+    run = tracklog.Workspace(tmp_path / "ws", create=False).get_run(rid)
+    assert run.get_status() == "Completed"
+    times = [p.timestamp for p in run.get_metric_history("tick")]
+    assert times, "the worker logged into the running run"
+    assert max(times) <= float(ended_at) + _config.HEARTBEAT_INTERVAL + 2.0
+    assert len(times) < 150  # it did not go on for the whole ten seconds
+    assert len(_warnings(done.stderr, rid)) == 1

@@ -19,7 +19,7 @@ class RunTarget:
     """What this process knows about one live run: where its events go, its step
     counters, and whether it has ended (or is owned by this process)."""
 
-    __slots__ = ("closed", "owned", "pipeline", "run_id", "steps")
+    __slots__ = ("closed", "owned", "pipeline", "run_id", "steps", "watched")
 
     def __init__(self, run_id: str, pipeline: Pipeline) -> None:
         self.run_id = run_id
@@ -27,6 +27,9 @@ class RunTarget:
         self.steps: dict[str, int] = {}
         self.closed = False
         self.owned = False
+        #: Another process's run this one logs into (the environment's): its owner may end
+        #: it at any time, so the engine reads its status again now and then.
+        self.watched = False
 
     def step_for(self, name: str, step: int | None) -> int:
         """``step`` when given (and remember it), else the next step for ``name``.
