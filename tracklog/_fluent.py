@@ -503,6 +503,12 @@ def end_run(status: str = "FINISHED") -> None:
     assert isinstance(run, Run)
     final = end_status(status)  # MLflow's word, or MLflow's error, before the run is touched
     _state.last_run = run
+    if run._given and not run.target.owned:
+        # The environment's run (tracklog run's, or the parent process's) is its starter's
+        # to end: end_run() only leaves it, as a pool thread's end_run() leaves the run its
+        # main thread started (start_run(run_id=...) resumes it as this process's own).
+        current.leave(run)
+        return
     if final == COMPLETED:
         run.complete()
     elif final == FAILED:

@@ -119,6 +119,31 @@ def test_a_worker_that_starts_a_run_gets_a_child_of_the_parents_run(tmp_path):
     ]
 
 
+def test_a_workers_end_run_leaves_its_parents_run_running(tmp_path):
+    """MLflow-style worker code (log_metric, then end_run()) in spawned workers: end_run()
+    only leaves the parent's run, which is not the worker's to end; every worker's point
+    lands, and the run is Running until its parent completes it."""
+    ws = tmp_path / "ws"
+    _run(tmp_path, """
+        import multiprocessing as mp, sys, tracklog
+
+        def work(i):
+            tracklog.log_metric("w", i, step=i)
+            tracklog.end_run()
+
+        if __name__ == "__main__":
+            run = tracklog.Experiment(tracklog.Workspace(sys.argv[1]), "train").start_logging("parent")
+            with mp.get_context("spawn").Pool(2) as pool:
+                pool.map(work, range(6))
+            assert tracklog.Workspace(sys.argv[1]).get_run(run.id).get_status() == "Running"
+            run.complete()
+    """, str(ws))
+    workspace = tracklog.Workspace(ws)
+    assert _all_runs(workspace) == [("train", "parent", "Completed")]
+    run = tracklog.Experiment(workspace, "train").get_runs().__next__()
+    assert sorted(p.step for p in run.get_metric_history("w")) == list(range(6))
+
+
 def test_a_plain_python_subprocess_logs_into_the_current_run(tmp_path, workspace):
     """``python worker.py`` started while a run is current logs into it, and does not end it."""
     worker = tmp_path / "worker.py"

@@ -135,6 +135,20 @@ def push(run: HasTarget) -> None:
         _exported_changed()
 
 
+def leave(run: HasTarget) -> None:
+    """This thread stops having ``run`` as its innermost active run, without ending it."""
+    reg = _registry
+    with reg.lock:
+        own = reg.local.stack
+        if own and own[-1] is run:
+            own.pop()
+            for index in range(len(reg.stack) - 1, -1, -1):
+                if reg.stack[index] is run:
+                    del reg.stack[index]
+                    break
+            _exported_changed()
+
+
 def started(run: HasTarget) -> None:
     """Remember a run this process started, so exit can end it."""
     with _registry.lock:
