@@ -53,6 +53,48 @@ def test_server_outage_mid_run_loses_nothing_and_never_blocks_the_caller(mlflow_
     assert any("keeping data in" in r.getMessage() for r in caplog.records)
 
 
+def test_complete_after_an_outage_a_flush_gave_up_on_waits_until_the_server_has_the_run(
+    mlflow_server, mlflow_client
+):
+    """A flush during an outage gives up after its capped wait; once the server is back,
+    complete() returns only when the server holds every point and the run's end, as
+    MLflow's synchronous client would (before, it gave up after 0.5 s: RUNNING, half the points)."""
+    ws = tracklog.Workspace(mlflow_server.uri)
+    run = tracklog.Experiment(ws, unique()).start_logging("back")
+    logger = logging.getLogger(unique("back"))
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.addHandler(RunHandler(run))
+    run.log("a", 0.0)
+    run.flush()
+
+    mlflow_server.stop()
+    try:
+        for step in range(1, 300):
+            run.log("a", float(step))
+            logger.info("step %d", step, extra={"metric": "seen", "value": step, "step": step})
+        started = time.perf_counter()
+        run.flush()  # the server is down: the documented capped wait, then the data stays spooled
+        down_flush = time.perf_counter() - started
+    finally:
+        mlflow_server.start()  # /health answers again
+    slowest = 0.0
+    for step in range(300, 600):  # logged after the restart, behind the backlog
+        before = time.perf_counter()
+        run.log("a", float(step))
+        logger.info("step %d", step, extra={"metric": "seen", "value": step, "step": step})
+        slowest = max(slowest, time.perf_counter() - before)
+    run.complete()
+
+    sid = mlflow_id(mlflow_client, run.id)  # read at once, with MLflow's own client
+    seen = mlflow_client.get_run(sid)
+    assert seen.info.status == "FINISHED", seen.info
+    assert [m.step for m in sorted(mlflow_client.get_metric_history(sid, "a"), key=lambda m: m.step)] == list(range(600))
+    assert len(mlflow_client.get_metric_history(sid, "seen")) == 599
+    assert down_flush < 5.0, down_flush  # DOWN_GRACE, not TRACKLOG_REMOTE_WAIT
+    assert slowest < 1.0, slowest  # logging after the outage still only enqueues
+
+
 def test_throttling_and_server_errors_are_retried(proxy, mlflow_client):
     """429 and 503 answers to log-batch are retried with backoff until the data is taken."""
     run = tracklog.Experiment(tracklog.Workspace(proxy.uri), unique()).start_logging("throttled")

@@ -194,6 +194,15 @@ class RestClient:
         response = self._send(self._session, "GET", self.uri + ARTIFACTS, None, params={"path": path})
         return list(_decode(response, "artifact listing", self.uri).get("files", []))
 
+    def answers(self, timeout: float) -> bool:
+        """Whether the server answers HTTP now (``/health``, one try within ``timeout`` s):
+        any answer but 429 or 5xx. Refused, silent, or failing: False."""
+        try:
+            self._send(self._once, "GET", self.uri + "/health", timeout)
+        except RemoteError:
+            return False
+        return True
+
     def close(self) -> None:
         self._session.close()
         self._once.close()

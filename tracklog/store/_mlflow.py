@@ -73,9 +73,13 @@ DEFAULT_UPLOAD_INTERVAL = 10.0
 DEFAULT_REMOTE_WAIT = 120.0
 #: How long the server may be unreachable before a flush stops waiting for it.
 DOWN_GRACE = 2.0
-#: After a flush ran out of TRACKLOG_REMOTE_WAIT with nothing delivered: how long a later
-#: flush waits for the sender to deliver something before it stops waiting too.
+#: After a flush ran out of its wait with nothing delivered: how long a later flush waits
+#: for the sender to make progress (an operation delivered, a request taken) before it
+#: stops waiting too; a request still under way to a server that answers is waited on.
 STALLED_WAIT = 0.5
+#: How long such a flush gives the server to say it answers at all (``/health``), asked
+#: while the STALLED_WAIT window runs.
+ALIVE_PROBE = STALLED_WAIT
 #: Seconds between heartbeat tags of a live run (one small request each, per run).
 HEARTBEAT_EVERY = 30.0
 #: The experiment name of a run logged into before its record could be read.
@@ -688,9 +692,11 @@ class MLflowStore(MLflowReads, Store):
     def _wait(self, sender: Sender) -> bool:
         """Wait for the sender to deliver what is spooled, within TRACKLOG_REMOTE_WAIT.
 
-        Once a wait ran out with the server taking nothing, a later flush gives the sender
-        STALLED_WAIT seconds to deliver something (it waits on while it does), and one
-        with nothing new to send does not wait at all: the full figure is waited once.
+        Once a wait ran out with the server taking nothing, a later flush waits for as long
+        as the sender makes progress: it stops once STALLED_WAIT seconds pass with no
+        operation delivered and no request taken, unless a request is under way to a server
+        that answers (a server back from an outage may take seconds over its first request).
+        One with nothing new to send does not wait at all: the full figure is waited once.
         """
         cursor, end = sender.spool.cursor(), sender.spool.end()
         stalled = self._gave_up_at is not None and cursor == self._gave_up_at
@@ -698,12 +704,23 @@ class MLflowStore(MLflowReads, Store):
             sender.flush(0.0, 0.0)  # nothing new since the last try: ask the sender to retry now
             return False
         wait = _seconds(ENV_REMOTE_WAIT, DEFAULT_REMOTE_WAIT)
-        delivered = sender.flush(wait, DOWN_GRACE, stall=STALLED_WAIT if stalled else None)
+        if stalled:
+            delivered = sender.flush(wait, DOWN_GRACE, stall=STALLED_WAIT, alive=self._answers)
+        else:
+            delivered = sender.flush(wait, DOWN_GRACE)
         if delivered:
             self._gave_up_at = self._stalled_end = None
         else:
             self._gave_up_at, self._stalled_end = sender.spool.cursor(), end
         return delivered
+
+    def _answers(self) -> bool:
+        """Whether the server answers at all now (one quick try, no retries)."""
+        quick = RestClient(self._uri, attempts=0, timeout=ALIVE_PROBE)
+        try:
+            return quick.answers(ALIVE_PROBE)
+        finally:
+            quick.close()
 
     def close(self) -> None:
         """Deliver what is pending (within TRACKLOG_REMOTE_WAIT), then report what is left."""

@@ -95,6 +95,8 @@ class Sender:
         self._experiment_ids: dict[str, str | None] = {}
         self._missing_since: dict[str, float] = {}
         self._attempting = False  # a request is under way (set by the sender's thread)
+        #: Requests the server took (each one progress, for a flush watching for a stall).
+        self.answers = 0
         self._thread: threading.Thread | None = None
 
     # -- the caller's side ------------------------------------------------------
@@ -119,13 +121,25 @@ class Sender:
         """The server's id of a run, when this sender knows it (None: not yet, or refused)."""
         return self._ids.get(run_id)
 
-    def flush(self, timeout: float | None, grace: float, stall: float | None = None) -> bool:
+    def flush(
+        self,
+        timeout: float | None,
+        grace: float,
+        stall: float | None = None,
+        alive: Callable[[], bool] | None = None,
+    ) -> bool:
         """Wait until everything spooled so far (and the log files) reached the server.
 
         A sender backing off from an unreachable server retries at once; if the
         server still cannot be reached ``grace`` seconds later, or ``timeout``
-        seconds pass, or (with ``stall``) nothing was delivered for ``stall``
+        seconds pass, or (with ``stall``) the sender made no progress for ``stall``
         seconds, this gives up and returns False (the data stays spooled).
+
+        Progress is an operation delivered or any request the server took. A request
+        still under way when ``stall`` runs out is given another ``stall`` seconds
+        while ``alive()`` says the server answers (a server just back may take seconds
+        to answer its first request, or a big batch); one that does not answer, or a
+        sender that is only backing off, ends the wait.
         """
         target = self.spool.end()
         with self._cond:
@@ -135,25 +149,38 @@ class Sender:
             self._cond.notify_all()
         start = moved = time.monotonic()
         deadline = None if timeout is None else start + timeout
-        last = self.spool.cursor()
-        with self._cond:
-            while True:
-                cursor = self.spool.cursor()
-                if cursor >= target and self._mirror_done >= wanted:
-                    return True
-                now = time.monotonic()
-                if cursor != last:
-                    last, moved = cursor, now
-                if stall is not None and now - moved >= stall:
-                    return False
-                if self._thread is None or not self._thread.is_alive():
-                    return False
-                # Unreachable, and no try under way (a server just back may answer its first slowly).
-                if self.down_since is not None and self.unreachable and not self._attempting and now - start > grace:
-                    return False
-                if deadline is not None and now >= deadline:
-                    return False
-                self._cond.wait(0.05)
+        last = (self.spool.cursor(), self.answers)
+        # The server is asked while the window runs, so a silent one costs ``stall``, not more.
+        probe = _Probe(alive) if stall is not None and alive is not None else None
+        while True:
+            with self._cond:
+                while True:
+                    cursor = self.spool.cursor()
+                    if cursor >= target and self._mirror_done >= wanted:
+                        return True
+                    now = time.monotonic()
+                    if (cursor, self.answers) != last:
+                        last, moved = (cursor, self.answers), now
+                        probe = None  # asked before this progress: ask again if it stalls
+                    if self._thread is None or not self._thread.is_alive():
+                        return False
+                    # Unreachable, and no try under way (a server just back may answer its first slowly).
+                    if self.down_since is not None and self.unreachable and not self._attempting and now - start > grace:
+                        return False
+                    if deadline is not None and now >= deadline:
+                        return False
+                    if stall is not None:
+                        if probe is None and alive is not None and now - moved >= stall / 2:
+                            probe = _Probe(alive)
+                        if now - moved >= stall:
+                            break
+                    self._cond.wait(0.05)
+            # No progress for ``stall`` seconds: on only while a request is under way to a
+            # server that answers (waited for outside the lock: the sender's thread needs it).
+            if not (self._attempting and probe is not None and probe.answered(stall)):
+                return False
+            moved = time.monotonic()
+            probe = _Probe(alive) if alive is not None else None
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread (what is left stays in the spool)."""
@@ -274,6 +301,7 @@ class Sender:
                     raise
                 self._down(str(exc), unreachable=True)
             else:
+                self.answers += 1
                 self._up()
                 return result
             finally:
@@ -589,6 +617,28 @@ def proxy_path(artifact_uri: str) -> str:
         "run `mlflow server` with artifact serving on (the default, --serve-artifacts) so "
         "tracklog can upload log files and images"
     )
+
+
+class _Probe:
+    """``alive()`` asked once on a thread of its own, so that its wait overlaps a flush's."""
+
+    def __init__(self, alive: Callable[[], bool]) -> None:
+        self._alive = alive
+        self._answer = False
+        self._done = threading.Event()
+        start_thread(self._ask, "tracklog-mlflow-probe")
+
+    def _ask(self) -> None:
+        try:
+            self._answer = bool(self._alive())
+        except Exception:
+            self._answer = False
+        finally:
+            self._done.set()
+
+    def answered(self, wait: float) -> bool:
+        """True if the server answered (waiting at most ``wait`` seconds more for it to say)."""
+        return self._done.wait(wait) and self._answer
 
 
 class _Prefix:
