@@ -92,6 +92,9 @@ class Sender:
         self._roots: dict[str, str | None] = {}
         #: tracklog's run id -> the server's (None: refused, or never found: its data is dropped).
         self._ids: dict[str, str | None] = dict(spool.known_ids())
+        #: The params sent per run (tracklog's id -> key -> value): one set again with its
+        #: value is not sent again, one set to another value is refused here.
+        self._sent_params: dict[str, dict[str, str]] = {}
         self._experiment_ids: dict[str, str | None] = {}
         self._missing_since: dict[str, float] = {}
         self._attempting = False  # a request is under way (set by the sender's thread)
@@ -370,13 +373,21 @@ class Sender:
         )
 
     def _send_params(self, run_id: str, params: Any) -> None:
+        sent = self._sent_params.setdefault(run_id, {})
         unique: dict[str, str] = {}
         for key, value in params:
-            unique.setdefault(key, value)
+            before = unique.get(key, sent.get(key))
+            if before is None:
+                unique[key] = value
+            elif before != value:  # the server would refuse it too: params cannot change
+                self._refuse_param(run_id, f"it is already {before!r}, params cannot change (refused {value!r})", [key])
+        if not unique:
+            return  # each was sent before with this value (the run API's, then its event's)
         sid = self._ids[run_id]
         body = {"run_id": sid, "params": [{"key": k, "value": v} for k, v in unique.items()]}
         try:
             self._retrying(lambda: self.client.call("POST", "runs/log-batch", body))
+            sent.update(unique)
             return
         except RemoteAPIError as exc:
             if _run_gone(exc) or len(unique) == 1:
@@ -386,14 +397,18 @@ class Sender:
             one = {"run_id": sid, "key": key, "value": value}
             try:
                 self._retrying(lambda: self.client.call("POST", "runs/log-parameter", one))
+                sent[key] = value
             except RemoteAPIError as exc:
                 self._refuse_param(run_id, exc, [key])
 
-    def _refuse_param(self, run_id: str, exc: RemoteAPIError, keys: list[str]) -> None:
+    def _refuse_param(self, run_id: str, exc: RemoteAPIError | str, keys: list[str]) -> None:
+        """Count and say (once) params not delivered: the server refused them (``exc``), or
+        we did (a reason: a param set before to another value, which it would refuse)."""
         self.refused["params"] += len(keys)
         _diag.warn_once(
             ("mlflow-param", run_id, tuple(keys)),
-            "tracklog: the MLflow server refused params %s of run %s: %s",
+            "tracklog: %s params %s of run %s: %s",
+            "the MLflow server refused" if isinstance(exc, RemoteAPIError) else "refused",
             ", ".join(keys),
             run_id,
             exc,
