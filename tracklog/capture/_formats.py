@@ -22,7 +22,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ._format_names import FORMATS
 
 #: ``(time or None, stream or None, message without its newline, complete)``
 Line = tuple["float | None", "str | None", bytes, bool]
