@@ -76,6 +76,18 @@ def export_run(run_id: str | None, location: str | None) -> None:
     _tell_multiprocessing()
 
 
+def export_tracking_uri(location: str | None) -> None:
+    """Make the processes this one starts from now on open ``location`` (a folder or an
+    MLflow server's URL) as this one does after ``set_tracking_uri``: TRACKLOG_TRACKING_URI,
+    as MLflow sets MLFLOW_TRACKING_URI so that subprocesses inherit it. ``None`` unsets it."""
+    _exported.pop(ENV_TRACKING_URI, None)  # the script's own choice now, not a run's export
+    if location is None:
+        os.environ.pop(ENV_TRACKING_URI, None)
+    else:
+        os.environ[ENV_TRACKING_URI] = location
+    _tell_multiprocessing()
+
+
 #: The key of this process's values in multiprocessing's per-process config (see below).
 _MP_KEY = "tracklog_env"
 

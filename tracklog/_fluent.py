@@ -50,7 +50,7 @@ from ._values import mlflow_text
 from .pipeline import current
 from .run import Run
 from .workspace import Experiment as TracklogExperiment
-from .workspace import Workspace, set_default_location
+from .workspace import Workspace, resolved_location, set_default_location
 
 __all__ = [
     "ActiveRun",
@@ -171,9 +171,13 @@ class ActiveRun:
 def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
     """Where runs go from now on: a workspace folder, ``tracklog:PATH``, or an MLflow
     tracking server's ``http(s)://`` URL. MLflow's own backends (``file:``, ``sqlite:``,
-    ``databricks``) raise WorkspaceError: tracklog does not write them."""
-    set_default_location(tracking_location(uri))
+    ``databricks``) raise WorkspaceError: tracklog does not write them. Processes started
+    from now on (subprocess, multiprocessing) inherit it, as MLflow's do."""
+    location = tracking_location(uri)
+    set_default_location(location)
     _state.uri_set = True
+    _config.export_tracking_uri(None)  # a bare tracklog: is the default, not an older choice
+    _config.export_tracking_uri(resolved_location(location))
 
 
 def get_tracking_uri() -> str:
@@ -183,8 +187,13 @@ def get_tracking_uri() -> str:
 
 def is_tracking_uri_set() -> bool:
     """Whether the script chose where runs go: set_tracking_uri, MLFLOW_TRACKING_URI, or
-    tracklog's own TRACKLOG_WORKSPACE (else the default ``./.tracklog`` is used)."""
-    return _state.uri_set or bool(os.environ.get(_config.ENV_MLFLOW_TRACKING_URI) or _config.env(_config.ENV_WORKSPACE))
+    tracklog's own TRACKLOG_TRACKING_URI or TRACKLOG_WORKSPACE (else the default
+    ``./.tracklog`` is used)."""
+    return _state.uri_set or bool(
+        os.environ.get(_config.ENV_MLFLOW_TRACKING_URI)
+        or _config.env(_config.ENV_TRACKING_URI)
+        or _config.env(_config.ENV_WORKSPACE)
+    )
 
 
 def flush_async_logging() -> None:

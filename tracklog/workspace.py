@@ -27,7 +27,8 @@ def set_default_location(location: str | None) -> None:
     _default_location = location
 
 
-def _resolve(location: str | os.PathLike[str] | None) -> str:
+def resolved_location(location: str | os.PathLike[str] | None) -> str:
+    """The absolute folder or the URL that ``Workspace(location)`` opens now."""
     raw = _config.workspace_location(location if location is not None else _default_location)
     if raw.startswith(_config.SCHEME):  # tracklog:PATH, tracklog:///abs/path, bare tracklog:
         raw = _config.scheme_path(raw) or _config.env(_config.ENV_WORKSPACE) or _config.DEFAULT_WORKSPACE
@@ -72,7 +73,7 @@ class Workspace:
         if path is None:
             path = names.folder
         self._names = names
-        self._uri = _resolve(path)  # as given, credentials included: never shown
+        self._uri = resolved_location(path)  # as given, credentials included: never shown
         self._shown = redact_uri(self._uri)
         self.engine: Engine = engine_for(self._uri, create)
 
