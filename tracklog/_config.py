@@ -164,6 +164,15 @@ def workspace_location(location: str | os.PathLike[str] | None) -> str:
     )
 
 
+def ignored_mlflow_uri() -> str | None:
+    """MLFLOW_TRACKING_URI when it is set but names nothing tracklog reads (MLflow's own
+    backends: a plain folder or ``file:`` is MLflow's file store, ``sqlite:``, ...)."""
+    uri = os.environ.get(ENV_MLFLOW_TRACKING_URI, "")
+    if not uri or uri.startswith((SCHEME, "http://", "https://")):
+        return None
+    return uri
+
+
 def _env_number(name: str, default: float) -> float:
     raw = os.environ.get(name)
     if not raw:

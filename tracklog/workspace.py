@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Iterator
 
-from . import _config
+from . import _config, _diag
 from ._azure_config import DEFAULT_NAME, LOCAL_REGION, AzureNames, find_config, read_config, write_config
 from ._errors import ExperimentNotFoundError
 from ._types import ExperimentInfo, RunInfo
@@ -30,11 +30,26 @@ def set_default_location(location: str | None) -> None:
 def resolved_location(location: str | os.PathLike[str] | None) -> str:
     """The absolute folder or the URL that ``Workspace(location)`` opens now."""
     raw = _config.workspace_location(location if location is not None else _default_location)
+    if raw == _config.DEFAULT_WORKSPACE and location is None and _default_location is None:
+        _warn_if_mlflow_uri_ignored()
     if raw.startswith(_config.SCHEME):  # tracklog:PATH, tracklog:///abs/path, bare tracklog:
         raw = _config.scheme_path(raw) or _config.env(_config.ENV_WORKSPACE) or _config.DEFAULT_WORKSPACE
     if "://" in raw or raw.startswith(("file:", "sqlite:")):
         return raw
     return os.path.abspath(raw)
+
+
+def _warn_if_mlflow_uri_ignored() -> None:
+    """Runs go to ./.tracklog although MLFLOW_TRACKING_URI names another place: say so once."""
+    uri = _config.ignored_mlflow_uri()
+    if uri is not None:
+        _diag.warn_once(
+            ("ignored-mlflow-uri", uri),
+            "tracklog: MLFLOW_TRACKING_URI=%s names one of MLflow's own stores, which tracklog "
+            "does not write; runs go to %s. Set MLFLOW_TRACKING_URI=tracklog:PATH (or "
+            "TRACKLOG_WORKSPACE=PATH) to choose the workspace, or an http(s):// MLflow server",
+            redact_uri(uri), os.path.abspath(_config.DEFAULT_WORKSPACE),
+        )
 
 
 class Workspace:

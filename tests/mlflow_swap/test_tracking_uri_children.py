@@ -74,3 +74,37 @@ def test_the_uri_is_in_the_environment_and_a_later_one_replaces_it(tmp_path):
     tracklog.set_tracking_uri("tracklog:")
     assert os.environ[_config.ENV_TRACKING_URI] == str(tmp_path / ".tracklog")
     assert tracklog.get_tracking_uri() == str(tmp_path / ".tracklog")
+
+
+LOG_ONE = "import tracklog as mlflow\nmlflow.log_metric('a', 1)\nmlflow.log_metric('a', 2)\nprint(mlflow.get_tracking_uri())\n"
+
+
+@pytest.mark.parametrize("uri", ["sqlite:///{tmp}/m.db", "file:{tmp}/mlruns", "{tmp}/otherdir", "postgresql://u:secret@db/x"])
+def test_an_mlflow_backend_in_the_environment_is_named_once_and_runs_go_to_the_default(tmp_path, uri):
+    """MLFLOW_TRACKING_URI naming one of MLflow's own stores: the run goes to ./.tracklog,
+    and one warning says so and how to choose (credentials not shown)."""
+    uri = uri.format(tmp=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", LOG_ONE], env=python_env(MLFLOW_TRACKING_URI=uri), capture_output=True,
+        text=True, timeout=TIMEOUT, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(tmp_path / ".tracklog")
+    warnings = [line for line in done.stderr.splitlines() if "MLFLOW_TRACKING_URI=" in line]
+    assert len(warnings) == 1, done.stderr
+    assert "tracklog:PATH" in warnings[0] and "secret" not in warnings[0]
+    client = tracklog.tracking.MlflowClient(str(tmp_path / ".tracklog"))
+    (run,) = client.search_runs(["0"])
+    assert run.data.metrics == {"a": 2.0}
+
+
+def test_a_workspace_named_in_the_environment_takes_the_runs_without_a_warning(tmp_path):
+    """TRACKLOG_WORKSPACE beside an MLflow backend's URI (as under ``tracklog run``): no warning."""
+    done = subprocess.run(
+        [sys.executable, "-c", LOG_ONE],
+        env=python_env(MLFLOW_TRACKING_URI="sqlite:///m.db", TRACKLOG_WORKSPACE=str(tmp_path / "ws")),
+        capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(tmp_path / "ws")
+    assert "MLFLOW_TRACKING_URI" not in done.stderr

@@ -99,7 +99,9 @@ def test_tracking_uri_selects_the_remote_store(mlflow_uri, tmp_path, monkeypatch
     tracklog.set_tracking_uri(mlflow_uri)
     assert isinstance(tracklog.Workspace().store, MLflowStore)
     assert tracklog.get_tracking_uri() == mlflow_uri
+    assert os.environ["TRACKLOG_TRACKING_URI"] == mlflow_uri  # for the processes it starts
     workspace_module.set_default_location(None)
+    monkeypatch.delenv("TRACKLOG_TRACKING_URI")
 
     monkeypatch.setenv("TRACKLOG_WORKSPACE", str(tmp_path / "local"))
     assert isinstance(tracklog.Workspace().store, SQLiteStore)
