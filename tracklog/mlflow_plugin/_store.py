@@ -352,7 +352,9 @@ class TracklogStore(LoggedModels, AbstractStore):
         if run_id not in self._live:
             _validate_run_id(run_id)
         params, tags = checked_batch(self._metric_checks, metrics, params, tags)
-        self._log(run_id, metrics, params, tags)
+        # MLflow 3's log_model re-logs the run's points at the model's step with its model_id, to
+        # link them to the model: a point that repeats a stored one is linked, not stored again.
+        self._log(run_id, metrics, params, tags, skip_repeats=any(m.model_id for m in metrics))
 
     def log_metric(self, run_id: str, metric: Metric) -> None:
         self._metric_checks.check([metric], single=True)
@@ -364,23 +366,32 @@ class TracklogStore(LoggedModels, AbstractStore):
     def set_tag(self, run_id: str, tag: RunTag) -> None:
         self._log(run_id, [], [], [checked_tag(tag)])
 
-    def _log(self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]) -> None:
-        """Log what MLflow's checks passed (or what create_run makes, which MLflow does not check)."""
+    def _log(
+        self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag],
+        skip_repeats: bool = False,
+    ) -> None:
+        """Log what MLflow's checks passed (or what create_run makes, which MLflow does not check);
+        with ``skip_repeats``, a metric point the run already has exactly is not stored again."""
         self._check_active(run_id)
         with mlflow_errors():
             if params:
                 self._put_params(run_id, params)
             if metrics:
-                self._put_metrics(run_id, metrics)
+                self._put_metrics(run_id, metrics, self._stored_points(run_id, metrics) if skip_repeats else None)
             if tags:
                 self._put_tags(run_id, {t.key: t.value for t in tags})
             if self._durable:
                 self._flush()
 
-    def _put_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
+    def _put_metrics(
+        self, run_id: str, metrics: Sequence[Metric], stored: set[tuple[Any, ...]] | None = None
+    ) -> None:
+        """Put the points into the pipeline, but those in ``stored`` (identities of points the run
+        has); a point with a model_id is linked to that logged model as well."""
         target = self.engine.target(run_id)
         put = target.pipeline.put
         step_for = target.step_for
+        links: dict[str, list[ModelMetric]] = {}
         for m in metrics:
             key = m.key
             if type(key) is not str or key not in NAMES:
@@ -390,11 +401,24 @@ class TracklogStore(LoggedModels, AbstractStore):
                 value = point_value(key, value)
                 if value is UNCONVERTIBLE:
                     continue
-            step = step_for(key, int(m.step or 0))
-            put((run_id, METRIC, key, value, step, m.timestamp / 1000.0, 0, "", "", None))
+            step = int(m.step or 0)
+            if stored is None or _identity(key, step, value, m.timestamp) not in stored:
+                step = step_for(key, step)
+                put((run_id, METRIC, key, value, step, m.timestamp / 1000.0, 0, "", "", None))
             if m.model_id:
-                self.store.log_logged_model_metrics(m.model_id, [ModelMetric(
-                    key, float(value), step, m.timestamp / 1000.0, run_id, m.dataset_name, m.dataset_digest)])
+                links.setdefault(m.model_id, []).append(ModelMetric(
+                    key, float(value), step, m.timestamp / 1000.0, run_id, m.dataset_name, m.dataset_digest))
+        for model_id, points in links.items():
+            self.store.log_logged_model_metrics(model_id, points)
+
+    def _stored_points(self, run_id: str, metrics: Sequence[Metric]) -> set[tuple[Any, ...]]:
+        """The identities (key, step, value, time in ms) of the run's points under these metrics' keys."""
+        self._flush()
+        found = set()
+        for key in {m.key for m in metrics}:
+            for p in self.store.metric_history(run_id, key):
+                found.add(_identity(key, p.step, p.value, _convert.ms(p.timestamp)))
+        return found
 
     def _put_params(self, run_id: str, params: Sequence[Param]) -> None:
         with self._lock:
@@ -490,6 +514,11 @@ refuse_unsupported(TracklogStore, AbstractStore)
 
 def _model_item(direction: str, model_id: str, step: int | None) -> RunInput:
     return RunInput(direction, _convert.MODEL, f"{model_id}\x00{step}", {"model_id": model_id, "step": step or 0})
+
+
+def _identity(key: str, step: int, value: Any, millis: Any) -> tuple[Any, ...]:
+    """What makes two metric points the same one, as MLflow's SQL store's metrics key has it (NaN equal to NaN)."""
+    return key, step, "nan" if value != value else value, millis
 
 
 def _random_name() -> str:

@@ -304,14 +304,17 @@ class TrackingTables:
         self._tx(lambda conn: _put_pairs(conn, "logged_model_params", model_id, params))
 
     def log_logged_model_metrics(self, model_id: str, metrics: Sequence[ModelMetric]) -> None:
-        """Append metric points to a logged model."""
+        """Append metric points to a logged model; an exact repeat of one it has is kept once, as
+        MLflow's SQL store keeps a metric linked to a model (MLflow 3's log_model links them again)."""
         rows = [
             (model_id, m.key, m.value, m.step, m.timestamp, m.run_id, m.dataset_name, m.dataset_digest)
             for m in metrics
         ]
         self._tx(lambda conn: conn.executemany(
             "INSERT INTO logged_model_metrics (model_id, key, value, step, timestamp, run_id, dataset_name, "
-            "dataset_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "dataset_digest) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS (SELECT 1 FROM "
+            "logged_model_metrics WHERE model_id = ?1 AND key = ?2 AND value IS ?3 AND step = ?4 "
+            "AND timestamp = ?5 AND run_id IS ?6)",
             rows,
         ))
 
