@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import TracklogError
-from ._provenance import SOURCE, TO_MLFLOW
+from ._provenance import with_mlflow_names
 from ._types import CANCELED, COMPLETED, CRASHED, FAILED, RUNNING, ExperimentInfo
 from ._types import RunInfo as StoredRun
 
@@ -44,8 +44,6 @@ RUN_NAME_TAG = "mlflow.runName"
 PARENT_TAG = "mlflow.parentRunId"
 NOTE_TAG = "mlflow.note.content"
 USER_TAG = "mlflow.user"
-SOURCE_NAME_TAG = "mlflow.source.name"
-SOURCE_TYPE_TAG = "mlflow.source.type"
 LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"
 
 
@@ -259,15 +257,10 @@ def run_entity(
     """A stored run as MLflow's entity; only numeric metrics appear in ``data.metrics``, and
     tracklog's provenance tags appear under MLflow's names too (``mlflow.user``, ...), as do
     its name and parent (``mlflow.runName``, ``mlflow.parentRunId``: an Azure child run)."""
-    tags = dict(tags)
+    tags = with_mlflow_names(tags)
     tags.setdefault(RUN_NAME_TAG, stored.name)
     if stored.parent_run_id:
         tags.setdefault(PARENT_TAG, stored.parent_run_id)
-    for ours, theirs in TO_MLFLOW.items():
-        if ours in tags and theirs not in tags:
-            tags[theirs] = tags[ours]
-    if SOURCE in tags and SOURCE_TYPE_TAG not in tags:
-        tags[SOURCE_TYPE_TAG] = "LOCAL"
     metrics = {}
     for key, value in last_values.items():
         number = _number(value)

@@ -15,10 +15,11 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 
 from ._version import __version__
 
-__all__ = ["PROVENANCE_TAG_NAMES", "TO_MLFLOW", "collect", "describe"]
+__all__ = ["PROVENANCE_TAG_NAMES", "TO_MLFLOW", "collect", "describe", "with_mlflow_names"]
 
 USER = "tracklog.user"
 HOST = "tracklog.host"
@@ -48,6 +49,23 @@ PROVENANCE_TAG_NAMES = frozenset(
     | set(_FROM_MLFLOW)
     | {"mlflow.source.type", "mlflow.gitRepoURL"}
 )
+
+#: The source type MLflow's client records for a script run on this machine.
+SOURCE_TYPE_TAG = "mlflow.source.type"
+
+
+def with_mlflow_names(tags: Mapping[str, str]) -> dict[str, str]:
+    """``tags`` with tracklog's provenance also under MLflow's names (``mlflow.user``,
+    ``mlflow.source.name`` and ``.type``, git), where those are not set: MLflow's UI
+    columns and its ``tags.mlflow.user`` filters read them."""
+    out = dict(tags)
+    for ours, theirs in TO_MLFLOW.items():
+        if ours in out and theirs not in out:
+            out[theirs] = out[ours]
+    if SOURCE in out and SOURCE_TYPE_TAG not in out:
+        out[SOURCE_TYPE_TAG] = "LOCAL"
+    return out
+
 
 _GIT_TIMEOUT = 2.0
 _cache: dict[str, str] | None = None

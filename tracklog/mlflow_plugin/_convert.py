@@ -27,8 +27,9 @@ from mlflow.entities import (
 )
 from mlflow.entities import RunInfo as MlflowRunInfo
 from mlflow.entities.lifecycle_stage import LifecycleStage
-from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME, MLFLOW_USER
 
+from .._provenance import with_mlflow_names
 from .._types import CANCELED, COMPLETED, CRASHED, FAILED, RUNNING, MetricPoint, RunInfo
 from ..store._tracking_records import (
     ACTIVE,
@@ -85,12 +86,12 @@ def experiment(record: ExperimentRecord, artifact_location: str) -> Experiment:
     )
 
 
-def run_info(info: RunInfo, artifact_uri: str) -> MlflowRunInfo:
-    """An MLflow RunInfo."""
+def run_info(info: RunInfo, artifact_uri: str, user: str = "") -> MlflowRunInfo:
+    """An MLflow RunInfo; ``user`` (the run's user tag) where the run has no user id."""
     return MlflowRunInfo(
         run_id=info.run_id,
         experiment_id=info.experiment_id,
-        user_id=info.user_id or "",
+        user_id=info.user_id or user,
         status=TO_MLFLOW_STATUS.get(info.status, "RUNNING"),
         start_time=ms(info.start_time),  # type: ignore[arg-type]
         end_time=ms(info.end_time),
@@ -118,9 +119,10 @@ def run(
 ) -> Run:
     """An MLflow Run with its latest metrics, params, tags, inputs and outputs; a run made by
     tracklog's own API (an Azure child run) has the tags MLflow derives its name and parent
-    from (``mlflow.runName``, ``mlflow.parentRunId``), so MLflow's searches and UI find them."""
+    from (``mlflow.runName``, ``mlflow.parentRunId``), so MLflow's searches and UI find them,
+    and its provenance is under MLflow's names too (``mlflow.user``, ``mlflow.source.name``)."""
     metrics = [m for m in (metric(k, p) for k, p in latest.items()) if m is not None]
-    tags = dict(tags)
+    tags = with_mlflow_names(tags)
     tags.setdefault(MLFLOW_RUN_NAME, info.name)
     if info.parent_run_id:
         tags.setdefault(MLFLOW_PARENT_RUN_ID, info.parent_run_id)
@@ -134,7 +136,7 @@ def run(
         else:
             model_outputs.append(LoggedModelOutput(body["model_id"], body.get("step", 0)))
     return Run(
-        run_info(info, artifact_uri),
+        run_info(info, artifact_uri, tags.get(MLFLOW_USER, "")),
         RunData(metrics=metrics, params=[Param(k, v) for k, v in params.items()],
                 tags=[RunTag(k, v) for k, v in tags.items()]),
         RunInputs(dataset_inputs=datasets, model_inputs=model_inputs),
