@@ -7,8 +7,8 @@ in MLflow's words, times in milliseconds, ``run.data.metrics``. Plain data, no I
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ._errors import TracklogError
@@ -148,8 +148,17 @@ def ms(seconds: float | None) -> int | None:
     return None if seconds is None else round(seconds * 1000)
 
 
+class _Entity:
+    """MLflow's ``_MlflowObject`` iteration: ``(property, value)`` pairs in name order, so
+    ``dict(entity)`` works as on MLflow's entities (a Run's values stay entities)."""
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        for name in sorted(f.name for f in fields(self)):  # type: ignore[arg-type]
+            yield name, getattr(self, name)
+
+
 @dataclass(frozen=True)
-class Metric:
+class Metric(_Entity):
     """One metric point: MLflow's ``Metric(key, value, timestamp_ms, step)``."""
 
     key: str
@@ -159,19 +168,19 @@ class Metric:
 
 
 @dataclass(frozen=True)
-class Param:
+class Param(_Entity):
     key: str
     value: str
 
 
 @dataclass(frozen=True)
-class RunTag:
+class RunTag(_Entity):
     key: str
     value: str
 
 
 @dataclass(frozen=True)
-class FileInfo:
+class FileInfo(_Entity):
     """An artifact as listed: its run-relative path, whether a folder, its size in bytes."""
 
     path: str
@@ -180,7 +189,7 @@ class FileInfo:
 
 
 @dataclass(frozen=True)
-class Experiment:
+class Experiment(_Entity):
     """MLflow's experiment entity."""
 
     experiment_id: str
@@ -193,7 +202,7 @@ class Experiment:
 
 
 @dataclass(frozen=True)
-class RunInfo:
+class RunInfo(_Entity):
     """MLflow's ``run.info``: ids, status word, times in ms, artifact URI."""
 
     run_id: str
@@ -212,7 +221,7 @@ class RunInfo:
 
 
 @dataclass(frozen=True)
-class RunData:
+class RunData(_Entity):
     """MLflow's ``run.data``: each metric's latest value, params and tags."""
 
     metrics: dict[str, float] = field(default_factory=dict)
@@ -221,12 +230,12 @@ class RunData:
 
 
 @dataclass(frozen=True)
-class RunInputs:
+class RunInputs(_Entity):
     dataset_inputs: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
-class Run:
+class Run(_Entity):
     """MLflow's run entity: ``info`` and ``data``."""
 
     info: RunInfo

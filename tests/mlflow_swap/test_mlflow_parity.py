@@ -272,3 +272,29 @@ def test_the_default_experiment_is_id_0_as_mlflows(ws):
     assert mlflow.get_experiment("0").name == "Default"
     assert mlflow.create_experiment("sweep") == "1"
     assert [r.info.run_id for r in mlflow.search_runs(experiment_ids=["0"], output_format="list")] == [run.info.run_id]
+
+
+def test_entities_iterate_as_mlflows_into_dicts(ws):
+    """``dict(entity)`` works as on MLflow's entities (its search_runs docstring does it): each
+    yields (property, value) pairs, with keys that are MLflow's properties, and a Run's values
+    are the nested entities, themselves iterable."""
+    real = pytest.importorskip("mlflow.entities")
+    experiment = mlflow.set_experiment("dicts")
+    with mlflow.start_run() as started:
+        mlflow.log_metric("m", 1.55)
+        mlflow.log_param("p", "v")
+    run = mlflow.get_run(started.info.run_id)
+    (point,) = mlflow.MlflowClient().get_metric_history(run.info.run_id, "m")
+    param = mlflow.entities.Param("p", "v")
+    for ours, theirs in [(mlflow.get_experiment_by_name("dicts"), real.Experiment), (run, real.Run),
+                         (run.info, real.RunInfo), (run.data, real.RunData), (point, real.Metric),
+                         (param, real.Param), (run.inputs, real.RunInputs)]:
+        as_dict = dict(ours)
+        assert set(as_dict) <= set(theirs._properties()), type(ours).__name__
+        assert list(as_dict) == sorted(as_dict)
+        assert as_dict == {key: getattr(ours, key) for key in as_dict}
+    assert set(dict(run.info)) == set(real.RunInfo._properties())
+    assert dict(experiment)["name"] == "dicts"
+    assert dict(dict(run)["info"])["run_id"] == run.info.run_id
+    assert dict(dict(run)["data"])["params"] == {"p": "v"}
+    assert dict(point) == {"key": "m", "value": 1.55, "step": 0, "timestamp": point.timestamp}
