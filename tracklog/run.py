@@ -529,9 +529,10 @@ class Run:
         **_ignored: Any,
     ) -> Model:
         """Register the run's file or folder ``model_path`` (e.g. outputs/model.pkl) as the
-        next version of ``model_name`` in the workspace's registry; the Model."""
+        next version of ``model_name`` in the workspace's registry; the Model. The path is
+        read as the run's file names are (``./outputs/x``, ``outputs//x`` are ``outputs/x``)."""
         check_name(model_name, "model")
-        path = (model_path or "outputs").strip("/")
+        path = check_file_name(model_path.lstrip("/")) if model_path else "outputs"
         self._flush_if_live()
         collect = _outputs_at_end.get(self.id)
         if collect is not None and path.startswith("outputs"):  # Azure uploads ./outputs first

@@ -88,6 +88,21 @@ def test_train_within_notebook_alpha_sweep_and_register_model():
     assert len(list(exp.get_runs())) == 3
 
 
+def test_train_on_local_registers_a_model_path_written_with_dot_slash():
+    """The train-on-local notebook's last cell: ``model_path='./outputs/...'`` names the run's
+    file as download_file reads it, and so do ``outputs//x`` and ``outputs/./x``."""
+    run = Experiment(Workspace.from_config(), "train-on-local").start_logging()
+    with open("outputs/ridge_0.40.pkl", "w") as f:
+        f.write("ridge")
+    run.complete()
+    model = run.register_model(model_name="best_ridge_model", model_path="./outputs/ridge_0.40.pkl")
+    assert (model.version, open(model.download(target_dir="dl")).read()) == (1, "ridge")
+    for spelling in ("outputs//ridge_0.40.pkl", "outputs/./ridge_0.40.pkl", "./outputs/"):
+        assert run.register_model(model_name="best_ridge_model", model_path=spelling).run_id == run.id
+    assert [m.version for m in Model.list(Workspace.from_config(), latest=False)] == [4, 3, 2, 1]
+    with pytest.raises(FileNotFoundError):
+        run.register_model(model_name="best_ridge_model", model_path="./outputs/missing.pkl")
+
 def test_charts_read_back(tmp_path):
     run = Experiment(Workspace(), "charts").start_logging(outputs=None)
     cm = {"schema_type": "confusion_matrix", "schema_version": "1.0.0",
