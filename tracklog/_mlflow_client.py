@@ -75,10 +75,12 @@ from ._values import (
 from .pipeline import current
 from .pipeline.event import IMAGE, LIST, METRIC, PARAM, TAG, Event
 from .store import (
+    PENDING_EXPERIMENT,
     ExperimentExistsError,
     ModelNotFoundError,
     PropertyConflictError,
     SQLiteStore,
+    is_pending_experiment,
 )
 from .workspace import Workspace
 
@@ -361,11 +363,7 @@ class MlflowClient:
                           record.lifecycle, dict(record.tags), created, updated)
 
     def _records(self, workspace: Workspace, name: str | None = None) -> list[Any]:
-        store = workspace.store
-        if isinstance(store, SQLiteStore):
-            return list(store.experiment_records(name))
-        infos = store.list_experiments()
-        return [i for i in infos if name is None or i.name == name]
+        return list(workspace.store.experiment_records(name))
 
     @mlflow_codes
     def create_experiment(
@@ -408,6 +406,9 @@ class MlflowClient:
         return found
 
     def _experiment_by_id(self, workspace: Workspace, experiment_id: str) -> Experiment | None:
+        if is_pending_experiment(experiment_id):  # a remote store's: its sender creates it first
+            workspace.store.flush()
+            return self.get_experiment_by_name(experiment_id[len(PENDING_EXPERIMENT):])
         if experiment_id == DEFAULT_EXPERIMENT_ID and not any(
             r.experiment_id == DEFAULT_EXPERIMENT_ID for r in self._records(workspace)
         ):
@@ -629,7 +630,9 @@ class MlflowClient:
             mine = any(live.id == stored_id for live in current.started_runs())
             workspace.store.set_status(stored_id, final, ended, None, owner_pid=None if mine else NO_OWNER)
         if name is not None:
-            self.workspace.store.set_run_name(run_id, check_name(name, "run"))
+            workspace = self.workspace
+            self._flush(workspace)  # what was logged before the rename reaches the run first
+            workspace.store.set_run_name(run_id, check_name(name, "run"))
             self.set_tag(run_id, RUN_NAME_TAG, name)
 
     @mlflow_codes
@@ -637,7 +640,9 @@ class MlflowClient:
         """Mark a run deleted: searches leave it out, get_run still finds it (restore_run
         brings it back)."""
         workspace = self.workspace
-        workspace.store.set_run_lifecycle(self._stored(workspace, run_id).run_id, LifecycleStage.DELETED)
+        stored = self._stored(workspace, run_id)
+        self._flush(workspace)  # what was logged before reaches the run before it is deleted
+        workspace.store.set_run_lifecycle(stored.run_id, LifecycleStage.DELETED)
 
     @mlflow_codes
     def restore_run(self, run_id: str) -> None:

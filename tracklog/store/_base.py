@@ -172,7 +172,8 @@ class Store(abc.ABC):
 
     # -- model registry and properties ----------------------------------------------
     # The embedded store implements these (store/_sqlite_registry.py); a remote MLflow
-    # store does not (yet): each says so. Semantics: /docs/azure.md and the SQLite mixin.
+    # store only delete_tags and set_run_name (yet), the others say so. Semantics:
+    # /docs/azure.md and the SQLite mixin.
 
     def _unsupported(self, what: str) -> TracklogError:
         return TracklogError(
@@ -312,7 +313,8 @@ class Store(abc.ABC):
     # -- MLflow tracking extras -------------------------------------------------------
     # What the MLflow plugin (tracklog.mlflow_plugin) needs beyond runs, metrics, tags and
     # params. The embedded store implements these (store/_sqlite_tracking.py); a remote
-    # MLflow store does not: MLflow's own client speaks to that server directly.
+    # MLflow store only the management calls MLflow makes over REST (store/_mlflow_manage.py):
+    # for the rest, MLflow's own client speaks to that server directly.
 
     def create_experiment(
         self, name: str, artifact_location: str | None = None, tags: Mapping[str, str] | None = None

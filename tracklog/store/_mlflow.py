@@ -21,6 +21,7 @@ from typing import IO, Any, Sequence
 
 from .. import _config, _diag
 from .._errors import (
+    ExperimentNotFoundError,
     ParamConflictError,
     RunNotFoundError,
     TracklogError,
@@ -30,6 +31,7 @@ from .._paths import check_file_name
 from .._rank import current_rank
 from .._types import CRASHED, NO_OWNER, RUNNING, TERMINAL_STATUSES, ExperimentInfo, RunInfo
 from ..pipeline.event import Event
+from . import _mlflow_manage as manage
 from ._base import Store, the_run
 from ._http import RemoteAPIError, RemoteError, RemoteUnavailableError, RestClient
 from ._liveness import CRASH_ERROR, heartbeat_stale, owner_dead
@@ -62,6 +64,7 @@ from ._mlflow_reads import (
 from ._names import PENDING_EXPERIMENT, is_pending_experiment
 from ._sender import Sender, proxy_path
 from ._spool import Spool, counts_text
+from ._tracking_records import ACTIVE, ExperimentRecord
 
 __all__ = ["MLflowStore"]
 
@@ -215,6 +218,9 @@ class MLflowStore(MLflowReads, Store):
         info = ExperimentInfo(
             str(raw["experiment_id"]), raw.get("name", ""), float(raw.get("creation_time") or 0) / 1000
         )
+        return self._remember(info)
+
+    def _remember(self, info: ExperimentInfo) -> ExperimentInfo:
         self._experiments[info.experiment_id] = info
         self._by_name[info.name] = info
         return info
@@ -257,6 +263,15 @@ class MLflowStore(MLflowReads, Store):
 
     def list_experiments(self) -> list[ExperimentInfo]:
         return [self._experiment(raw) for raw in experiment_records(self.client)]
+
+    def experiment_records(self, name: str | None = None) -> list[ExperimentRecord]:
+        """Every experiment with its tags and lifecycle (deleted ones too), oldest first; or
+        the one called ``name``."""
+        records = manage.experiment_records_all(self.client, name)
+        for record in records:
+            if record.lifecycle == ACTIVE:
+                self._remember(ExperimentInfo(record.experiment_id, record.name, record.created))
+        return records
 
     def _experiment_name(self, experiment_id: str) -> str:
         if is_pending_experiment(experiment_id):
@@ -428,6 +443,7 @@ class MLflowStore(MLflowReads, Store):
             experiment_id=str(meta.get("experiment_id")),
             experiment_name=self._experiment_name(str(meta.get("experiment_id"))),
             name=meta.get("run_name") or tags.get("mlflow.runName", ""),
+            lifecycle=meta.get("lifecycle_stage") or ACTIVE,
             status=status,
             start_time=float(meta.get("start_time") or 0) / 1000,
             end_time=float(end) / 1000 if end and status != RUNNING else None,
@@ -651,6 +667,79 @@ class MLflowStore(MLflowReads, Store):
         ops = batch_ops(run_id, [], rename) if rename else []
         ops.append({"o": "p", "r": run_id, "p": [[mlflow_name, value[:MAX_PARAM_VALUE]]]})
         self._spool_ops(ops)
+
+    # -- management calls, made at once ----------------------------------------------------
+
+    def _after_spooled(self, what: str) -> None:
+        """Have everything spooled so far delivered before a call made at once, so the call
+        never overtakes what was queued before it (a delete_tag after a set_tag); when the
+        server has not taken it all, ``what`` is refused and nothing changes."""
+        self._check_fork()
+        sender = self._sender
+        if sender is None:
+            return
+        end = sender.spool.end()
+        if sender.spool.cursor() < end:
+            self._wait(sender)
+        if sender.spool.cursor() < end:
+            reason = f" ({sender.last_error})" if sender.last_error else ""
+            raise RemoteUnavailableError(
+                f"cannot {what} now: what was logged before it is not on the MLflow server at "
+                f"{self.location} yet; it waits in the spool {self.spool_path}{reason}"
+            )
+
+    def _change_run(self, run_id: str, **changes: Any) -> None:
+        with self._lock:
+            for cache in (self._local, self._runs):
+                info = cache.get(run_id)
+                if info is not None:
+                    cache[run_id] = info.replace(**changes)
+
+    def delete_tags(self, run_id: str, keys: Sequence[str]) -> None:
+        """Remove tags from a run (absent keys: nothing happens), after what was spooled before."""
+        self._after_spooled(f"remove tags of run {run_id}")
+        tags = tags_of(self._raw_run(run_id))
+        present = [k for k in dict.fromkeys(self._key(name, tags) for name in keys) if k in tags]
+        manage.delete_run_tags(self.client, self._server_id(run_id), present)
+
+    def set_run_name(self, run_id: str, name: str) -> None:
+        """Rename a run (MLflow's update_run(name=...), Azure's display_name)."""
+        self._after_spooled(f"rename run {run_id}")
+        manage.rename_run(self.client, self._server_id(run_id), name)
+        self._change_run(run_id, name=name)
+
+    def set_run_lifecycle(self, run_id: str, lifecycle: str) -> None:
+        """Mark a run deleted (MLflow's delete_run), or active again (restore_run)."""
+        self._after_spooled(f"delete or restore run {run_id}")
+        manage.set_run_lifecycle(self.client, self._server_id(run_id), lifecycle)
+        self._change_run(run_id, lifecycle=lifecycle)
+
+    def _server_experiment_id(self, experiment_id: str) -> str:
+        real = self._real_experiment_id(experiment_id)
+        if real is None:
+            raise ExperimentNotFoundError(
+                f"no experiment {self._experiment_name(experiment_id)!r} on the MLflow server at {self.location}"
+            )
+        return real
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        """Set one tag of an experiment, after what was spooled before (its creation too)."""
+        self._after_spooled(f"tag experiment {experiment_id}")
+        manage.set_experiment_tag(self.client, self._server_experiment_id(experiment_id), key, value)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Give an experiment a new, unused name; ExperimentExistsError when it is taken. Its
+        old name is forgotten here, so a run started in it later makes it anew, as in MLflow."""
+        self._after_spooled(f"rename experiment {experiment_id}")
+        real = self._server_experiment_id(experiment_id)
+        manage.rename_experiment(self.client, real, new_name)
+        with self._lock:
+            self._experiments.pop(real, None)
+            for name in [n for n, info in self._by_name.items() if info.experiment_id == real]:
+                del self._by_name[name]
+                self._asked.discard(name)
+        if self._sender is not None:
+            self._sender.forget_experiment(real)
 
     # -- files --------------------------------------------------------------------------
 

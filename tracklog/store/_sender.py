@@ -124,6 +124,12 @@ class Sender:
         """The server's id of a run, when this sender knows it (None: not yet, or refused)."""
         return self._ids.get(run_id)
 
+    def forget_experiment(self, experiment_id: str) -> None:
+        """Forget the names found for an experiment (renamed: its old name may be made anew)."""
+        for name, known in list(self._experiment_ids.items()):
+            if known == experiment_id:
+                self._experiment_ids.pop(name, None)
+
     def flush(
         self,
         timeout: float | None,
