@@ -380,15 +380,8 @@ class MlflowClient:
         if self._records(workspace, name):
             raise MlflowRequestError(f"Experiment(name={name}) already exists.", "RESOURCE_ALREADY_EXISTS")
         store = workspace.store
-        if isinstance(store, SQLiteStore):
-            location = _resolved_location(artifact_location)
-            return str(store.create_experiment(name, location, texts).experiment_id)
-        if artifact_location or texts:
-            raise MlflowRequestError(
-                f"create_experiment with tags or an artifact location is not supported on a remote "
-                f"store ({workspace.path})"
-            )
-        return store.get_or_create_experiment(name).experiment_id
+        location = _resolved_location(artifact_location) if isinstance(store, SQLiteStore) else artifact_location
+        return str(store.create_experiment(name, location, texts).experiment_id)
 
     @mlflow_codes
     def get_experiment(self, experiment_id: str) -> Experiment:

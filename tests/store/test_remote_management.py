@@ -1,6 +1,6 @@
 """``import tracklog as mlflow`` on an http(s) tracking URI: the management calls MLflow makes
-over its REST API (delete, restore and rename a run, remove a tag, tag and rename an
-experiment) reach a real MLflow server, after what was logged before them."""
+over its REST API (delete, restore and rename a run, remove a tag; create one with tags,
+tag, untag, rename, delete and restore an experiment) reach a real MLflow server, after what was logged before them."""
 
 from __future__ import annotations
 
@@ -111,3 +111,36 @@ def test_rename_experiment_on_the_server_and_its_old_name_is_free_again(mlflow_u
     assert again is not None and again.experiment_id != experiment_id
     assert mlflow_client.get_run(mlflow_id(mlflow_client, second.info.run_id)).info.experiment_id == again.experiment_id
     assert mlflow.get_run(first.info.run_id).info.experiment_id == experiment_id
+
+
+def test_create_experiment_with_tags_and_a_location_reaches_the_server(swap, mlflow_client):
+    """MLflow's docstring shape: create_experiment(name, artifact_location, tags); the name
+    taken is MLflow's RESOURCE_ALREADY_EXISTS."""
+    name = unique()
+    experiment_id = swap.create_experiment(name, artifact_location="s3://bucket/exp", tags={"team": "nlp"})
+    seen = mlflow_client.get_experiment_by_name(name)
+    assert seen.experiment_id == experiment_id
+    assert seen.tags["team"] == "nlp" and seen.artifact_location == "s3://bucket/exp"
+    assert mlflow.get_experiment(experiment_id).tags["team"] == "nlp"
+    with pytest.raises(MlflowException) as taken:
+        swap.create_experiment(name)
+    assert taken.value.error_code == "RESOURCE_ALREADY_EXISTS"
+
+
+def test_delete_experiment_tag_and_delete_and_restore_experiment_reach_the_server(swap, mlflow_client):
+    name = unique()
+    experiment_id = swap.create_experiment(name, tags={"a": "1", "b": "2"})
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        mlflow.log_metric("m", 1.0)
+    server_id = mlflow_id(mlflow_client, run.info.run_id)
+    swap.delete_experiment_tag(experiment_id, "a")
+    assert set(mlflow_client.get_experiment(experiment_id).tags) >= {"b"}
+    assert "a" not in mlflow_client.get_experiment(experiment_id).tags
+    swap.delete_experiment(experiment_id)
+    assert mlflow_client.get_experiment(experiment_id).lifecycle_stage == "deleted"
+    assert mlflow.get_experiment(experiment_id).lifecycle_stage == "deleted"
+    assert mlflow_client.get_run(server_id).info.lifecycle_stage == "deleted"
+    swap.restore_experiment(experiment_id)
+    assert mlflow_client.get_experiment(experiment_id).lifecycle_stage == "active"
+    assert mlflow.get_run(run.info.run_id).info.lifecycle_stage == "active"
+    assert mlflow.get_run(run.info.run_id).data.metrics == {"m": 1.0}

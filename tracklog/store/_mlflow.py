@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import uuid
-from typing import IO, Any, Sequence
+from typing import IO, Any, Mapping, Sequence
 
 from .. import _config, _diag
 from .._errors import (
@@ -727,12 +727,39 @@ class MLflowStore(MLflowReads, Store):
         self._after_spooled(f"tag experiment {experiment_id}")
         manage.set_experiment_tag(self.client, self._server_experiment_id(experiment_id), key, value)
 
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> ExperimentRecord:
+        """A new experiment on the server, with its tags; ExperimentExistsError when the name is taken."""
+        self._after_spooled(f"create experiment {name!r}")
+        record = manage.create_experiment(self.client, name, artifact_location, dict(tags or {}))
+        self._remember(ExperimentInfo(record.experiment_id, record.name, record.created))
+        return record
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove one tag of an experiment, after what was spooled before."""
+        self._after_spooled(f"remove a tag of experiment {experiment_id}")
+        manage.delete_experiment_tag(self.client, self._server_experiment_id(experiment_id), key)
+
+    def set_experiment_lifecycle(self, experiment_id: str, lifecycle: str) -> None:
+        """Mark an experiment and its runs deleted (MLflow's delete_experiment), or active
+        again; a deleted one's name is forgotten here, as a renamed one's is."""
+        self._after_spooled(f"delete or restore experiment {experiment_id}")
+        real = self._server_experiment_id(experiment_id)
+        manage.set_experiment_lifecycle(self.client, real, lifecycle)
+        if lifecycle != ACTIVE:
+            self._forget_experiment(real)
+
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         """Give an experiment a new, unused name; ExperimentExistsError when it is taken. Its
         old name is forgotten here, so a run started in it later makes it anew, as in MLflow."""
         self._after_spooled(f"rename experiment {experiment_id}")
         real = self._server_experiment_id(experiment_id)
         manage.rename_experiment(self.client, real, new_name)
+        self._forget_experiment(real)
+
+    def _forget_experiment(self, real: str) -> None:
+        """Drop what this store knows of experiment ``real``, so its old name is looked up anew."""
         with self._lock:
             self._experiments.pop(real, None)
             for name in [n for n, info in self._by_name.items() if info.experiment_id == real]:

@@ -1,5 +1,6 @@
 """Management calls on an MLflow server: delete, restore or rename a run, remove its tags,
-tag or rename an experiment, and read experiments whole (tags, lifecycle), deleted ones too.
+create (with tags), tag, rename, delete or restore an experiment, and read experiments
+whole (tags, lifecycle), deleted ones too.
 
 Each is one REST call, made at once, as MLflow's own client makes it; the remote store
 first has what it spooled before delivered, so a call never overtakes queued data.
@@ -13,11 +14,14 @@ from ._http import RemoteAPIError, RestClient
 from ._tracking_records import ACTIVE, DELETED, ExperimentExistsError, ExperimentRecord
 
 __all__ = [
+    "create_experiment",
+    "delete_experiment_tag",
     "delete_run_tags",
     "experiment_record",
     "experiment_records_all",
     "rename_experiment",
     "rename_run",
+    "set_experiment_lifecycle",
     "set_experiment_tag",
     "set_run_lifecycle",
 ]
@@ -88,3 +92,34 @@ def rename_experiment(client: RestClient, experiment_id: str, new_name: str) -> 
                 f"an experiment called {new_name!r} exists already on the MLflow server at {client.uri}"
             ) from None
         raise
+
+
+def create_experiment(
+    client: RestClient, name: str, artifact_location: str | None, tags: dict[str, str]
+) -> ExperimentRecord:
+    """Create the experiment with its tags (and artifact location); ExperimentExistsError
+    when the name is taken, by a deleted experiment too."""
+    body: dict[str, Any] = {"name": name, "tags": [{"key": k, "value": v} for k, v in tags.items()]}
+    if artifact_location:
+        body["artifact_location"] = artifact_location
+    try:
+        client.call("POST", "experiments/create", body, idempotent=False)
+    except RemoteAPIError as exc:
+        if exc.code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        raise ExperimentExistsError(
+            f"an experiment called {name!r} exists already on the MLflow server at {client.uri}"
+        ) from None
+    (record,) = experiment_records_all(client, name)
+    return record
+
+
+def delete_experiment_tag(client: RestClient, experiment_id: str, key: str) -> None:
+    """Remove one tag of an active experiment."""
+    client.call("POST", "experiments/delete-experiment-tag", {"experiment_id": experiment_id, "key": key})
+
+
+def set_experiment_lifecycle(client: RestClient, experiment_id: str, lifecycle: str) -> None:
+    """Mark the experiment and its runs deleted (MLflow's delete_experiment), or active again."""
+    endpoint = "experiments/delete" if lifecycle == DELETED else "experiments/restore"
+    client.call("POST", endpoint, {"experiment_id": experiment_id})
