@@ -303,3 +303,47 @@ def test_replicas_without_an_instance_id_keep_their_counters_apart(receive, tmp_
     series = sorted([p.value for p in run.get_metric_history("http.requests")] for run in runs)
     assert series == [[3, 4, 5], [7, 8, 9], [50, 51, 52], [1000, 1001, 1002]]
     assert sorted(run.get_tags().get("k8s.pod.name", "") for run in runs) == ["", "", "api-a", "api-b"]
+
+
+def test_an_int_beyond_64_bits_in_json_is_a_float_and_the_batch_is_kept(receive, tmp_path) -> None:
+    """An intValue beyond int64, as OpenTelemetry JS sends a large integer-valued number
+    (``1.18e+21``) or as a decimal string, is the nearest float with one warning; the rest of
+    the request is stored (before, the whole batch was a 400)."""
+    receiver = receive()
+
+    def record(step: int, big: object) -> dict:  # type: ignore[type-arg]
+        return {"timeUnixNano": str(1_700_000_000_000_000_000 + step), "body": {"stringValue": f"step {step}"},
+                "attributes": [{"key": "metrics.loss", "value": {"doubleValue": 0.5 - step / 10}},
+                               {"key": "step", "value": {"intValue": step}},
+                               {"key": "params.seed", "value": {"intValue": "7"}},
+                               {"key": "big", "value": {"intValue": big}},
+                               {"key": "value", "value": {"intValue": big}}]}
+
+    body = {"resourceLogs": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "js"}}]},
+        "scopeLogs": [{"scope": {"name": "svc"}, "logRecords": [
+            record(0, 1.1805916207174113e21), record(1, "18446744073709551615"), record(2, "1" * 30)]}],
+    }]}
+    reply = requests.post(receiver.http + "/v1/logs", data=json.dumps(body), headers=JS, timeout=30)
+    assert reply.status_code == 200, reply.text
+    points = {"resourceMetrics": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "js"}}]},
+        "scopeMetrics": [{"metrics": [
+            {"name": "bytes", "gauge": {"dataPoints": [{"asInt": "18446744073709551615", "timeUnixNano": "1"}]}},
+            {"name": "small", "gauge": {"dataPoints": [{"asInt": "3", "timeUnixNano": "1"}]}}]}]}]}
+    reply = requests.post(receiver.http + "/v1/metrics", data=json.dumps(points), headers=JS, timeout=30)
+    assert reply.status_code == 200, reply.text
+    bad = requests.post(receiver.http + "/v1/logs", data=b'{"resourceLogs": [{"scopeLogs": 5}]}', headers=JS,
+                        timeout=30)
+    assert bad.status_code == 400
+    assert requests.post(receiver.http + "/v1/logs", data=b"{nope", headers=JS, timeout=30).status_code == 400
+    receiver.stop()
+    run = _only_run(tmp_path / "ws")
+    assert [p.value for p in run.get_metric_history("loss")] == [0.5, 0.4, 0.3]
+    assert run.get_params() == {"seed": "7"}
+    lines = run.get_logs()
+    assert [line["attributes"]["big"] for line in lines] == [1.1805916207174113e21, 2.0**64, float("1" * 30)]
+    got = run.get_metrics()
+    assert got["bytes"] == 2.0**64 and type(got["bytes"]) is float and got["small"] == 3
+    assert receiver.stderr.count("beyond 64 bits") == 3  # big, value, asInt: one warning each
+    assert receiver.stderr.count("was refused (400)") == 1

@@ -1,7 +1,7 @@
 """OTLP/HTTP: ``POST /v1/logs``, ``/v1/metrics``, ``/v1/traces``, as the OTLP spec says.
 
 200 with the Export*ServiceResponse (``partial_success`` for refused records) in the
-request's encoding; 400 for a body that does not parse; 401 without the bearer
+request's encoding; 400 for a body that does not parse (one warning per path); 401 without the bearer
 token when one is set; 404 for another path; 411 with neither a Content-Length nor a
 chunked body (``_body``); 413 for a body over the limit, compressed or decompressed,
 chunked or not; 415 for another content type or encoding; 501 for a transfer coding
@@ -23,6 +23,7 @@ from typing import Any
 from google.protobuf import json_format
 from google.rpc import status_pb2
 
+from .. import _diag
 from ._body import BadFraming, LengthRequired, Stalled, UnknownCoding, read_body
 from ._decode import JSON, PROTOBUF, BadRequest, TooLarge, Unsupported, content_type, decode, encode, inflate
 from ._export import SIGNALS, Busy, Closing, Exporter
@@ -100,6 +101,10 @@ class _Handler(BaseHTTPRequestHandler):
         except BadFraming as exc:
             self._fail(400, _INVALID_ARGUMENT, str(exc), media, close=True)
         except BadRequest as exc:
+            # The exporter drops the batch on a 400 and may log nothing: say it here, once.
+            _diag.warn_once(("otlp-bad-request", self.path), "tracklog: an OTLP/HTTP request to %s from %s "
+                            "was refused (400), nothing of it stored: %s (later ones are not shown)",
+                            self.path, self.client_address[0], exc)
             self._fail(400, _INVALID_ARGUMENT, str(exc), media)
         except Closing as exc:
             self._fail(503, _UNAVAILABLE, str(exc), media, retry_after=exc.retry_after, close=True)
