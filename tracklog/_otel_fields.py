@@ -13,7 +13,7 @@ not import each other.
 * :func:`std_level`: an OTel severity number and text as a stdlib level (a custom
   level's name kept).
 * :func:`series_name`: one run metric per instrument and attribute set,
-  ``requests{route=/a}``.
+  ``requests{route=/a}``; a key or value that would make the name ambiguous is quoted.
 """
 
 from __future__ import annotations
@@ -104,15 +104,34 @@ def _named_level(name: str, fallback: int) -> int:
 
 
 def series_name(name: str, attributes: Mapping[str, Any] | None, suffix: str = "") -> str:
-    """The run metric for one OTel series: ``requests{route=/a}``, ``latency.count{route=/a}``."""
+    """The run metric for one OTel series: ``requests{route=/a}``, ``latency.count{route=/a}``.
+
+    A key or value holding ``,``, ``=``, ``{``, ``}``, ``"`` or ``\\`` (or starting with ``[``,
+    as only a list does) is quoted as Prometheus quotes label values, ``a="1,b=2"`` with ``\\"`` and
+    ``\\\\`` escaped, so that two attribute sets never share a name (``{a: "1,b=2"}`` and
+    ``{a: "1", b: "2"}``); every other name is spelled plainly. A list is ``[x,y]``, its items
+    quoted by the same rule (and when they hold a bracket)."""
     base = f"{name}.{suffix}" if suffix else name
     if not attributes:
         return base
-    labels = ",".join(f"{key}={_label(value)}" for key, value in sorted(attributes.items()))
+    labels = ",".join(f"{_quoted(str(key))}={_label(value)}" for key, value in sorted(attributes.items()))
     return f"{base}{{{labels}}}"
+
+
+#: Characters that would make a series name ambiguous unless the text holding them is quoted.
+_SPECIAL = frozenset(',={}"\\')
+_IN_LIST = _SPECIAL | {"[", "]"}
 
 
 def _label(value: Any) -> str:
     if isinstance(value, (tuple, list)):
-        return "[" + ",".join(str(v) for v in value) + "]"
-    return str(value)
+        return "[" + ",".join(_quoted(str(v), _IN_LIST) for v in value) + "]"
+    return _quoted(str(value))
+
+
+def _quoted(text: str, special: frozenset[str] = _SPECIAL) -> str:
+    """``text`` as it is, or in double quotes with ``"`` and ``\\`` escaped when it holds one of
+    ``special`` (or starts with ``[``, which only a list may)."""
+    if not text.startswith("[") and special.isdisjoint(text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -123,6 +123,9 @@ def test_series_names_carry_sorted_attributes_and_histogram_suffixes():
     assert series_name("requests", {}) == "requests"
     assert series_name("requests", {"route": "/a", "code": 200}) == "requests{code=200,route=/a}"
     assert series_name("latency", {"route": "/a"}, "count") == "latency.count{route=/a}"
+    assert series_name("r", {"a": "1,b=2"}) == 'r{a="1,b=2"}' != series_name("r", {"a": "1", "b": "2"})
+    assert series_name("r", {"a": '"\\'}) == 'r{a="\\"\\\\"}'
+    assert series_name("r", {"a": "[x]"}) == 'r{a="[x]"}' != series_name("r", {"a": ["x"]}) == "r{a=[x]}"
 
 
 def test_counters_gauges_and_histograms_become_run_metric_series(run):

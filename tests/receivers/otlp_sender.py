@@ -5,6 +5,7 @@ every record, so what the SDK itself would drop under a slow receiver is not los
 
     python otlp_sender.py --protocol http|grpc --endpoint URL [--records N] [--service NAME]
         [--run-id ID] [--experiment NAME] [--token T] [--fail] [--no-metrics] [--no-traces]
+        [--counter-attrs JSON]  # more attribute sets for the counter: the i-th adds 10 * (i + 1)
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def main() -> int:
     parser.add_argument("--token", default=None)
     parser.add_argument("--fail", action="store_true", help="end with an ERROR record carrying an exception")
     parser.add_argument("--no-metrics", action="store_true")
+    parser.add_argument("--counter-attrs", type=json.loads, default=[], help="a JSON list of attribute dicts")
     parser.add_argument("--no-traces", action="store_true")
     parser.add_argument("--announce", action="store_true", help="say 'sending' on stderr before the first record")
     args = parser.parse_args()
@@ -100,7 +102,10 @@ def main() -> int:
         reader = PeriodicExportingMetricReader(metric_exp, export_interval_millis=60_000)
         meters = MeterProvider(resource=resource, metric_readers=[reader])
         meter = meters.get_meter("sender.meter")
-        meter.create_counter("requests").add(3, {"route": "/a"})
+        counter = meter.create_counter("requests")
+        counter.add(3, {"route": "/a"})
+        for i, extra in enumerate(args.counter_attrs):
+            counter.add(10 * (i + 1), extra)
         meter.create_histogram("latency").record(12.5, {"route": "/a"})
         meter.create_histogram("latency").record(7.5, {"route": "/a"})
         meters.shutdown()

@@ -52,6 +52,19 @@ def test_sdk_exporters_write_a_run_per_service(receive, tmp_path, protocol: str)
     json.dumps(span)
 
 
+def test_attribute_values_that_would_collide_are_quoted_in_series_names(receive, tmp_path) -> None:
+    """{a: "1,b=2"} and {a: "1", b: "2"} are two series: a value holding a separator is quoted
+    (Prometheus style, with \\" and \\\\ escaped); plain values are spelled as ever."""
+    receiver = receive()
+    odd = [{"a": "1,b=2"}, {"a": "1", "b": "2"}, {"q": 'say "hi" \\ {x}'}, {"l": ["x", "y,z"]}]
+    send("http", receiver.http, "--records", "0", "--no-traces", "--counter-attrs", json.dumps(odd))
+    receiver.stop()
+    (run,) = _runs(tmp_path / "ws")
+    got = {name: value for name, value in run.get_metrics().items() if name.startswith("requests")}
+    assert got == {"requests{route=/a}": 3, 'requests{a="1,b=2"}': 10, "requests{a=1,b=2}": 20,
+                   'requests{q="say \\"hi\\" \\\\ {x}"}': 30, 'requests{l=[x,"y,z"]}': 40}
+
+
 def test_service_instances_get_their_own_runs(receive, tmp_path) -> None:
     """Two instances of a service are two runs; no tracklog.experiment means Default."""
     receiver = receive()
