@@ -5,6 +5,7 @@ every record, so what the SDK itself would drop under a slow receiver is not los
 
     python otlp_sender.py --protocol http|grpc --endpoint URL [--records N] [--service NAME]
         [--run-id ID] [--experiment NAME] [--token T] [--fail] [--no-metrics] [--no-traces]
+        [--raise] [--js-error]
         [--counter-attrs JSON]  # more attribute sets for the counter: the i-th adds 10 * (i + 1)
 """
 
@@ -59,6 +60,10 @@ def main() -> int:
     parser.add_argument("--run-id", default=None)
     parser.add_argument("--token", default=None)
     parser.add_argument("--fail", action="store_true", help="end with an ERROR record carrying an exception")
+    parser.add_argument("--raise", dest="raise_", action="store_true",
+                        help="end with logger.exception() through the SDK's LoggingHandler")
+    parser.add_argument("--js-error", action="store_true",
+                        help="end with an ERROR record carrying what OpenTelemetry JS sends for an Error")
     parser.add_argument("--no-metrics", action="store_true")
     parser.add_argument("--counter-attrs", type=json.loads, default=[], help="a JSON list of attribute dicts")
     parser.add_argument("--no-traces", action="store_true")
@@ -97,6 +102,24 @@ def main() -> int:
             timestamp=time.time_ns(), body="crashed", severity_number=SeverityNumber.ERROR, severity_text="ERROR",
             attributes={"exception.type": "ValueError", "exception.message": "bad input"},
         ))
+    if args.js_error:  # err.name, err.message and err.stack, as a Node.js service logs them
+        otel_logger.emit(LogRecord(
+            timestamp=time.time_ns(), body="payment failed", severity_number=SeverityNumber.ERROR,
+            severity_text="ERROR", attributes={
+                "exception.type": "Error", "exception.message": "card declined",
+                "exception.stacktrace": "Error: card declined\n    at charge (/app/svc.js:61:11)\n"
+                                        "    at main (/app/svc.js:80:3)"},
+        ))
+    if args.raise_:
+        from opentelemetry.sdk._logs import LoggingHandler
+
+        std = logging.getLogger("sender.std")
+        std.propagate = False
+        std.addHandler(LoggingHandler(logger_provider=logs))
+        try:
+            raise ValueError("bad input")
+        except ValueError:
+            std.exception("crashed")
     sent = {"records": args.records}
     if not args.no_metrics:
         reader = PeriodicExportingMetricReader(metric_exp, export_interval_millis=60_000)

@@ -104,3 +104,16 @@ def test_idle_service_run_completes_or_fails_by_its_last_record(receive, tmp_pat
     assert "ValueError: bad input" in (bad.info.error or "")
     send("http", receiver.http, "--records", "1", "--service", "ok", "--no-traces", "--no-metrics")
     assert wait_for(lambda: len(list(ws.get_experiment("Default").get_runs())) == 3, timeout=30)
+
+
+def test_a_failed_runs_error_states_the_exception_once(receive, tmp_path) -> None:
+    """A JavaScript stack already opens with "Error: card declined": it is the error as it is.
+    Python's SDK sends a traceback that opens with "Traceback": "ValueError: bad input" goes first."""
+    receiver = receive()
+    send("http", receiver.http, "--records", "0", "--service", "js", "--js-error", "--no-traces", "--no-metrics")
+    send("http", receiver.http, "--records", "0", "--service", "py", "--raise", "--no-traces", "--no-metrics")
+    receiver.stop()
+    errors = {r.name: r.info.error for r in _runs(tmp_path / "ws")}
+    assert errors["js"] == "Error: card declined\n    at charge (/app/svc.js:61:11)\n    at main (/app/svc.js:80:3)"
+    assert errors["py"].startswith("ValueError: bad input\nTraceback (most recent call last):\n")
+    assert errors["py"].rstrip().endswith("ValueError: bad input")

@@ -23,7 +23,8 @@
   else as a service's run does.
 * The rule for how it ends: **Failed** when the service's last log record was at
   ERROR or above and carried the OTel exception attributes (``exception.type`` or
-  ``exception.message``), with those (and ``exception.stacktrace``) as the error;
+  ``exception.message``), with those (and ``exception.stacktrace``) as the error (a
+  stack trace that opens with that ``type: message`` line, as JavaScript's does, alone);
   else **Completed**. Data arriving after the end starts a new run.
 
 Runs are opened by callables handed in from above (the CLI gives the workspace's),
@@ -118,7 +119,21 @@ def failure_of(level: int, attributes: Mapping[str, Any]) -> str | None:
         return None
     head = ": ".join(str(x) for x in (kind, message) if x is not None)
     trace = attributes.get("exception.stacktrace")
-    return f"{head}\n{trace}" if trace else head
+    if not trace:
+        return head
+    trace = str(trace)
+    return trace if _states_itself(trace, head, message) else f"{head}\n{trace}"
+
+
+def _states_itself(trace: str, head: str, message: Any) -> bool:
+    """Whether a stack trace already opens with its exception's ``type: message`` line, as a
+    JavaScript ``err.stack`` does (``Error: card declined``, its name not always the type the
+    SDK sent); Python's opens with ``Traceback`` and ends with that line, so it gets the head."""
+    if trace.startswith(head):
+        return True
+    first = trace.split("\n", 1)[0]
+    said = "" if message is None else str(message).split("\n", 1)[0]
+    return bool(said) and (first == said or first.endswith(f": {said}"))
 
 
 def is_routed(resource: Mapping[str, Any]) -> bool:
