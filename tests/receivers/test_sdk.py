@@ -88,6 +88,27 @@ def test_run_id_attribute_joins_an_existing_run_and_leaves_it_running(receive, t
     run.complete()
 
 
+def test_instances_joining_one_run_keep_their_counters_apart(receive, tmp_path) -> None:
+    """Two instrumented processes under one run (both carry its tracklog.run_id) never share a
+    series: the first instance keeps the plain names, the other's series carry instance=b."""
+    ws = tracklog.Workspace(tmp_path / "ws")
+    run = tracklog.Experiment(ws, "mine").start_logging("job")
+    receiver = receive()
+    common = ("--records", "0", "--run-id", run.id, "--no-traces")
+    send("http", receiver.http, *common, "--instance", "a")
+    send("grpc", receiver.grpc, *common, "--instance", "b", "--counter-attrs", json.dumps([{"route": "/a"}]))
+    send("http", receiver.http, *common, "--instance", "a")
+    send("http", receiver.http, *common, "--instance", "c", "--service", "worker")
+    receiver.stop()
+    got = {name: [p.value for p in run.get_metric_history(name)] for name in run.get_metrics() if "{" in name}
+    assert got["requests{route=/a}"] == [3, 3]  # instance a, twice: never b's 13
+    assert got["requests{instance=b,route=/a}"] == [13]
+    assert got["requests{instance=worker/c,route=/a}"] == [3]
+    assert got["latency.count{instance=b,route=/a}"] == [2] and got["latency.count{route=/a}"] == [2, 2]
+    assert run.status == "Running"
+    run.complete()
+
+
 def test_idle_service_run_completes_or_fails_by_its_last_record(receive, tmp_path) -> None:
     """After --idle seconds without data a run ends: Failed when its last record is an ERROR with an exception."""
     receiver = receive("--idle", "1")

@@ -7,7 +7,9 @@
 * Gauges and sums become one run metric per name and attribute set, named as
   ``RunMetricExporter`` names them (``requests{route=/a}``); histograms and
   exponential histograms ``.count``, ``.sum``, ``.min``, ``.max``; summaries
-  ``.count`` and ``.sum``. Each point's step is the next of its series. A point flagged
+  ``.count`` and ``.sum``. Each point's step is the next of its series. In a run several
+  instances joined by id, each instance but the first qualifies its series with the
+  attribute ``instance`` (``requests{instance=b,route=/a}``). A point flagged
   ``FLAG_NO_RECORDED_VALUE`` (a collector's staleness marker: the series went away) and a
   gauge or sum point with no value set carry no measurement, and are not stored (never
   as 0); they still count as seen.
@@ -136,9 +138,10 @@ def _point(target: RunTarget, events: list[Event], name: str, raw: Any, ts: floa
     events.append(Event(target.run_id, METRIC, name, raw, target.step_for(name, None), ts))
 
 
-def metric_events(target: RunTarget, scope_metrics: Any, events: list[Event]) -> Outcome:
+def metric_events(target: RunTarget, scope_metrics: Any, events: list[Event], instance: str | None = None) -> Outcome:
     """Events for one ResourceMetrics' data points; the points seen (all refused when the
-    run has ended)."""
+    run has ended). ``instance`` qualifies every series (the attribute ``instance``), for an
+    instance that is not the first to send metrics into a run it joined by id."""
     if not accepts_data(target, "OTLP metrics"):
         seen = sum(_point_count(m) for s in scope_metrics for m in s.metrics)
         return Outcome(seen, seen)
@@ -154,6 +157,8 @@ def metric_events(target: RunTarget, scope_metrics: Any, events: list[Event]) ->
                 if point.flags & _NO_RECORDED_VALUE:
                     continue  # a staleness marker: no measurement
                 labels = attributes(point.attributes) if point.attributes else None
+                if instance is not None:
+                    labels = _qualified(labels, instance)
                 ts = _seconds(point.time_unix_nano)
                 if kind in ("gauge", "sum"):
                     number = point.WhichOneof("value")
@@ -168,6 +173,14 @@ def metric_events(target: RunTarget, scope_metrics: Any, events: list[Event]) ->
                         _point(target, events, series_name(metric.name, labels, "min"), point.min, ts)
                         _point(target, events, series_name(metric.name, labels, "max"), point.max, ts)
     return Outcome(count)
+
+
+def _qualified(labels: dict[str, Any] | None, instance: str) -> dict[str, Any]:
+    """A point's attributes with its instance: ``instance``, or ``tracklog.instance`` when the
+    point has an ``instance`` attribute of its own."""
+    labels = dict(labels or {})
+    labels["tracklog.instance" if "instance" in labels else "instance"] = instance
+    return labels
 
 
 def _point_count(metric: Any) -> int:

@@ -7,6 +7,8 @@ thread confirms them with the pipeline's flush), or the store cannot write at al
 are refused alone, through the response's ``partial_success``; the rest is kept. So are
 the metric points, and the log records carrying run data, of a run that has ended (their
 lines are still written).
+Metrics of instances beyond the first into a run joined by id are qualified by their
+instance (``Runs.series_instance``), so their counters never share a series.
 A resource tracklog's routing sent for a run of the receiver's own workspace is taken
 and not stored again (it is there already): ``partial_success`` says so with 0 rejected,
 and the receiver warns once per run. For a run of another workspace it rebuilds the run
@@ -175,16 +177,20 @@ class Exporter:
                 if live is None and is_routed(resource):
                     _echoed(run.id, errors)
                     continue
-                resolved.append((run, live, resource_data))
+                resolved.append((run, live, resource_data, resource))
             incoming: dict[Pipeline, int] = {}
-            for run, _, resource_data in resolved:
+            for run, _, resource_data, _ in resolved:
                 pipeline = run.target.pipeline
                 incoming[pipeline] = incoming.get(pipeline, 0) + _count(signal, resource_data)
             self._check_room(incoming)
             events: list[Event] = []
-            for run, live, resource_data in resolved:
+            for run, live, resource_data, resource in resolved:
                 target = run.target
-                outcome: Outcome = signal.convert(target, getattr(resource_data, signal.scopes), events)
+                scopes = getattr(resource_data, signal.scopes)
+                if signal is METRICS and live is None:  # a run joined by id: maybe not the first instance
+                    outcome: Outcome = metric_events(target, scopes, events, self.runs.series_instance(run.id, resource))
+                else:
+                    outcome = signal.convert(target, scopes, events)
                 if live is not None and signal is LOGS and outcome.seen:
                     live.error = outcome.error
                     if outcome.end is not None:

@@ -21,6 +21,12 @@
   stores choose their ids), so this tag is the mapping. It ends when routing sends the
   run's end (a record with event name ``tracklog.status``), with that status and error,
   else as a service's run does.
+* Several instances may join one run by id (two instrumented processes under one
+  ``tracklog run`` inherit the same ``tracklog.run_id``). Their cumulative counters must not
+  share a series: the first instance (``service.name`` + :func:`instance_of`, as a service's
+  runs are told apart) to send metrics into the run keeps the plain series names, and each
+  other instance's series carry its instance as the attribute ``instance``
+  (:meth:`Runs.series_instance`). The receiver remembers which came first while it runs.
 * The rule for how it ends: **Failed** when the service's last log record was at
   ERROR or above and carried the OTel exception attributes (``exception.type`` or
   ``exception.message``), with those (and ``exception.stacktrace``) as the error (a
@@ -173,6 +179,9 @@ class Runs:
         # Runs named by id, and when they were looked up (monotonic): its owner, elsewhere,
         # may end one at any time, so one is looked up again after RECHECK seconds.
         self._attached: dict[str, tuple[ReceivedRun, float]] = {}
+        # Runs named by id: the instances that sent them metrics, first one first, and the
+        # qualifier of each one's series (None for the first).
+        self._joined: dict[str, dict[tuple[str, str], str | None]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -213,6 +222,21 @@ class Runs:
                 return found, None
             service = _service(resource)
             return self._live(service, service.experiment, service.name, _tags(resource))
+
+    def series_instance(self, run_id: str, resource: Mapping[str, Any]) -> str | None:
+        """For metrics of this resource into the run named by id ``run_id``: None for the
+        first instance that sent the run metrics (its series keep their plain names), else the
+        text that tells this instance's series apart (its instance; its service name when it
+        has none, or both when its service differs from the first's)."""
+        identity = (str(resource.get("service.name") or "unknown_service"), instance_of(resource))
+        with self._lock:
+            seen = self._joined.get(run_id)
+            if seen is None:
+                self._joined[run_id] = {identity: None}
+                return None
+            if identity not in seen:
+                seen[identity] = _qualifier(identity, next(iter(seen)))
+            return seen[identity]
 
     def _live(self, key: _Key, experiment: str, name: str, tags: Mapping[str, str]) -> tuple[ReceivedRun, _Live]:
         """The live run kept by ``key``, opened now when there is none; the lock is held."""
@@ -307,6 +331,14 @@ def instance_of(resource: Mapping[str, Any]) -> str:
         if resource.get(keys[0]) not in (None, ""):
             return ",".join(f"{key}={resource[key]}" for key in keys if resource.get(key) not in (None, ""))
     return ""
+
+
+def _qualifier(identity: tuple[str, str], first: tuple[str, str]) -> str:
+    """What tells an instance's series apart from those of ``first`` in one joined run."""
+    service, instance = identity
+    if not instance:
+        return service
+    return instance if service == first[0] else f"{service}/{instance}"
 
 
 _TAGGED = (
