@@ -347,3 +347,25 @@ def test_an_int_beyond_64_bits_in_json_is_a_float_and_the_batch_is_kept(receive,
     assert got["bytes"] == 2.0**64 and type(got["bytes"]) is float and got["small"] == 3
     assert receiver.stderr.count("beyond 64 bits") == 3  # big, value, asInt: one warning each
     assert receiver.stderr.count("was refused (400)") == 1
+
+
+def test_exports_redelivered_out_of_order_take_steps_by_arrival_and_keep_their_times(receive, tmp_path) -> None:
+    """After an outage a newer export may come before an older one: each point's step is the
+    next of its series as it arrives, and its stored timestamp is its own."""
+    receiver = receive()
+
+    def export(value: int, seconds: int) -> None:
+        body = {"resourceMetrics": [{
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "late"}}]},
+            "scopeMetrics": [{"metrics": [{"name": "hits", "sum": {"aggregationTemporality": 2, "isMonotonic": True,
+                                                                   "dataPoints": [{"asInt": str(value),
+                                                                                   "timeUnixNano": str(seconds * 10**9)}]}}]}]}]}
+        assert requests.post(receiver.http + "/v1/metrics", data=json.dumps(body), headers=JS, timeout=30).ok
+
+    export(30, 1_700_000_030)
+    export(10, 1_700_000_010)  # redelivered late
+    export(40, 1_700_000_040)
+    receiver.stop()
+    history = _only_run(tmp_path / "ws").get_metric_history("hits")
+    assert [(p.step, p.value, p.timestamp) for p in history] == [
+        (0, 30, 1_700_000_030), (1, 10, 1_700_000_010), (2, 40, 1_700_000_040)]
