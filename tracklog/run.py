@@ -134,7 +134,11 @@ class Run:
         snapshot_directory: str | os.PathLike[str] | None = None,
         run_type: str | None = None,
         make_current: bool = True,
+        provenance: Mapping[str, str] | None = None,
     ) -> Run:
+        """A new run of ``experiment``, owned by this process. ``provenance`` replaces this
+        process's own (user, host, command, git) when the run stands for another program's
+        (the OTLP receiver's runs are the services')."""
         store = experiment.workspace.store
         run_name = check_name(name, "run") if name else current.script_name()
         info = store.create_run(experiment.id, run_name, parent_run_id=parent.id if parent else None)
@@ -149,7 +153,8 @@ class Run:
             if held:
                 run.target.pipeline.put_many(held)
         extra = {TYPE_TAG: run_type} if run_type else {}
-        run.set_tags({**collect_provenance(), **extra, **(tags or {})})
+        origin = collect_provenance() if provenance is None else provenance
+        run.set_tags({**origin, **extra, **(tags or {})})
         if outputs:
             run.track_outputs(outputs)
         if snapshot_directory:

@@ -21,7 +21,7 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.resources import ProcessResourceDetector, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
@@ -68,6 +68,8 @@ def main() -> int:
     parser.add_argument("--counter-attrs", type=json.loads, default=[], help="a JSON list of attribute dicts")
     parser.add_argument("--no-traces", action="store_true")
     parser.add_argument("--announce", action="store_true", help="say 'sending' on stderr before the first record")
+    parser.add_argument("--detect-process", action="store_true",
+                        help="add the SDK's ProcessResourceDetector's attributes, command line included")
     args = parser.parse_args()
 
     attrs = {"service.name": args.service, "service.instance.id": args.instance}
@@ -76,6 +78,8 @@ def main() -> int:
     if args.run_id:
         attrs["tracklog.run_id"] = args.run_id
     resource = Resource.create(attrs)
+    if args.detect_process:
+        resource = resource.merge(ProcessResourceDetector(include_command_args=True).detect())
     headers = {"authorization": f"Bearer {args.token}"} if args.token else {}
     log_exp, metric_exp, span_exp = _exporters(args.protocol, args.endpoint, headers)
 

@@ -138,3 +138,24 @@ def test_a_failed_runs_error_states_the_exception_once(receive, tmp_path) -> Non
     assert errors["js"] == "Error: card declined\n    at charge (/app/svc.js:61:11)\n    at main (/app/svc.js:80:3)"
     assert errors["py"].startswith("ValueError: bad input\nTraceback (most recent call last):\n")
     assert errors["py"].rstrip().endswith("ValueError: bad input")
+
+
+def test_a_services_run_has_the_services_provenance_not_the_receivers(receive, tmp_path) -> None:
+    """The SDK's ProcessResourceDetector: the run's command, user and Python are the
+    sender's; nothing of the receiver's own process (its command, working directory) is
+    stamped on it, and the receiver makes no ./outputs in its folder."""
+    import getpass
+    import platform
+
+    receiver = receive()
+    done = send("http", receiver.http, "--records", "2", "--no-traces", "--no-metrics", "--detect-process")
+    assert receiver.stop() == 0, receiver.stderr
+    (run,) = _runs(tmp_path / "ws")
+    tags = run.get_tags()
+    assert "otlp_sender.py" in tags["tracklog.command"] and "--detect-process" in tags["tracklog.command"]
+    assert "receive" not in tags["tracklog.command"].split()
+    assert tags["tracklog.python"] == platform.python_version()
+    if "tracklog.user" in tags:  # process.owner needs psutil in the sender
+        assert tags["tracklog.user"] == getpass.getuser()
+    assert "tracklog.cwd" not in tags and "tracklog.version" in tags
+    assert not (tmp_path / "outputs").exists() and done.returncode == 0

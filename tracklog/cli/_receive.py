@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _config, engine, exporters, receivers
 from .._errors import RunNotFoundError
+from .._provenance import VERSION
+from .._version import __version__
 from ..receivers import (
     DEFAULT_GRPC_PORT,
     DEFAULT_HOST,
@@ -84,7 +86,12 @@ def make_receiver(workspace: Workspace, args: argparse.Namespace, host: str, pre
     """An OTLPReceiver into ``workspace`` from the parsed options (not started)."""
 
     def open_run(experiment: str, name: str, tags: Mapping[str, str]) -> Run:
-        return workspace.experiment(experiment).start_logging(name, tags=dict(tags))
+        # The service's run: the service's provenance (in ``tags``), not the receiver's, no
+        # ./outputs of the receiver's, and not the receiver's current run.
+        return Run._start(
+            workspace.experiment(experiment), name, tags=dict(tags), provenance={VERSION: __version__},
+            make_current=False,
+        )
 
     def attach_run(run_id: str) -> Run:
         run = workspace.get_run(run_id)

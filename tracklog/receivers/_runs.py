@@ -40,12 +40,14 @@ so this package never sees a store.
 from __future__ import annotations
 
 import logging
+import shlex
 import threading
 import time
 from typing import Any, Callable, Mapping, NamedTuple, Protocol, Union
 
 from .. import _config
 from .._errors import RunNotFoundError
+from .._provenance import COMMAND, CWD, HOST, PYTHON, USER
 from .._types import CANCELED, FAILED
 from .._threads import start_thread
 from ..pipeline.target import RunTarget
@@ -348,8 +350,39 @@ _TAGGED = (
 
 
 def _tags(resource: Mapping[str, Any]) -> dict[str, str]:
-    """Run tags from the resource that identify the service."""
-    return {key: str(resource[key]) for key in _TAGGED if resource.get(key) not in (None, "")}
+    """Run tags from the resource that identify the service, and its provenance."""
+    tags = _provenance(resource)
+    tags.update((key, str(resource[key])) for key in _TAGGED if resource.get(key) not in (None, ""))
+    return tags
+
+
+#: Python's runtimes as OpenTelemetry's ``process.runtime.name`` spells them.
+_PYTHONS = frozenset({"cpython", "pypy", "python"})
+
+
+def _provenance(resource: Mapping[str, Any]) -> dict[str, str]:
+    """The service's provenance under tracklog's tag names (``tracklog.user``, ``.host``,
+    ``.command``, ``.cwd``, ``.python``), from the resource's semantic-convention attributes:
+    a run the receiver opens stands for the service, not for the receiver's own process."""
+    found = {
+        USER: resource.get("process.owner"),
+        HOST: resource.get("host.name"),
+        CWD: resource.get("process.working_directory"),
+        COMMAND: resource.get("process.command_line") or _command(resource),
+    }
+    runtime = str(resource.get("process.runtime.name") or "").lower()
+    if runtime in _PYTHONS:
+        found[PYTHON] = resource.get("process.runtime.version")
+    return {key: str(value) for key, value in found.items() if value not in (None, "")}
+
+
+def _command(resource: Mapping[str, Any]) -> str | None:
+    """The command line from ``process.command_args``, else the command alone (its
+    ``argv[0]``), else the executable."""
+    args = resource.get("process.command_args")
+    if isinstance(args, (list, tuple)) and args:
+        return shlex.join(str(a) for a in args)
+    return resource.get("process.command") or resource.get("process.executable.path") or resource.get("process.executable.name")
 
 
 def _rebuilt(resource: Mapping[str, Any], run_id: str) -> tuple[str, str, dict[str, str]]:
