@@ -351,7 +351,7 @@ _TAGGED = (
 
 def _tags(resource: Mapping[str, Any]) -> dict[str, str]:
     """Run tags from the resource that identify the service, and its provenance."""
-    tags = _provenance(resource)
+    tags = _service_provenance(resource)
     tags.update((key, str(resource[key])) for key in _TAGGED if resource.get(key) not in (None, ""))
     return tags
 
@@ -360,7 +360,7 @@ def _tags(resource: Mapping[str, Any]) -> dict[str, str]:
 _PYTHONS = frozenset({"cpython", "pypy", "python"})
 
 
-def _provenance(resource: Mapping[str, Any]) -> dict[str, str]:
+def _service_provenance(resource: Mapping[str, Any]) -> dict[str, str]:
     """The service's provenance under tracklog's tag names (``tracklog.user``, ``.host``,
     ``.command``, ``.cwd``, ``.python``), from the resource's semantic-convention attributes:
     a run the receiver opens stands for the service, not for the receiver's own process."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ._http import RemoteAPIError, RestClient
+from ._mlflow_reads import experiment_records
 from ._tracking_records import ACTIVE, DELETED, ExperimentExistsError, ExperimentRecord
 
 __all__ = [
@@ -47,15 +48,7 @@ def experiment_records_all(client: RestClient, name: str | None = None) -> list[
             raise
         raw = answer.get("experiment")
         return [experiment_record(raw)] if raw else []
-    body: dict[str, Any] = {"max_results": 1000, "order_by": ["creation_time ASC"], "view_type": "ALL"}
-    found: list[ExperimentRecord] = []
-    while True:
-        answer = client.call("POST", "experiments/search", body)
-        found.extend(experiment_record(raw) for raw in answer.get("experiments", []))
-        token = answer.get("next_page_token")
-        if not token:
-            return found
-        body["page_token"] = token
+    return [experiment_record(raw) for raw in experiment_records(client, view_type="ALL")]
 
 
 def delete_run_tags(client: RestClient, server_id: str, keys: Sequence[str]) -> None:

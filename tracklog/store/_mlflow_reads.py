@@ -243,9 +243,9 @@ def create_experiment(client: RestClient, name: str) -> None:
             raise
 
 
-def experiment_records(client: RestClient) -> list[dict[str, Any]]:
-    """Every active experiment's record, oldest first."""
-    body: dict[str, Any] = {"max_results": 1000, "order_by": ["creation_time ASC"]}
+def experiment_records(client: RestClient, view_type: str = "ACTIVE_ONLY") -> list[dict[str, Any]]:
+    """Every active experiment's record (``view_type="ALL"``: deleted ones too), oldest first."""
+    body: dict[str, Any] = {"max_results": 1000, "order_by": ["creation_time ASC"], "view_type": view_type}
     found: list[dict[str, Any]] = []
     while True:
         answer = client.call("POST", "experiments/search", body)
